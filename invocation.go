@@ -1,0 +1,146 @@
+package orc
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Status is where an invocation is in its life.
+type Status string
+
+// Invocation statuses. Every invocation the gateway accepted ends in one of
+// the terminal ones.
+const (
+	StatusQueued    Status = "queued"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusTimedOut  Status = "timed_out"
+	StatusCanceled  Status = "canceled"
+	StatusDead      Status = "dead" // dead-lettered after too many deliveries
+)
+
+// Terminal reports whether s is a final status.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusTimedOut, StatusCanceled, StatusDead:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	return s == StatusQueued || s == StatusRunning || s.Terminal()
+}
+
+// InvocationError is why an invocation did not succeed, as the client sees it.
+type InvocationError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Invocation is one call of a plugin version.
+type Invocation struct {
+	ID             string           `json:"id"`
+	Plugin         string           `json:"plugin"`
+	Version        string           `json:"version"`
+	VersionID      int64            `json:"-"`
+	Status         Status           `json:"status"`
+	Input          json.RawMessage  `json:"input,omitempty"`
+	Output         json.RawMessage  `json:"output,omitempty"`
+	Error          *InvocationError `json:"error,omitempty"`
+	Attempts       int              `json:"attempts"`
+	IdempotencyKey string           `json:"idempotency_key,omitempty"`
+	OwnerID        int64            `json:"owner_id"`
+	Async          bool             `json:"async"`
+	Pool           string           `json:"pool"`
+	Worker         string           `json:"worker,omitempty"`
+	Node           string           `json:"node,omitempty"`
+	ColdStart      bool             `json:"cold_start"`
+	CreatedAt      time.Time        `json:"created_at"`
+	StartedAt      *time.Time       `json:"started_at,omitempty"`
+	FinishedAt     *time.Time       `json:"finished_at,omitempty"`
+	Timing         Timing           `json:"timing"`
+}
+
+// Timing is where an invocation's time went, in milliseconds.
+type Timing struct {
+	QueueMS float64 `json:"queue_ms"` // accepted until a worker picked it up
+	ColdMS  float64 `json:"cold_ms"`  // creating and starting the container
+	RunMS   float64 `json:"run_ms"`   // the plugin running
+}
+
+// Result is the end of one attempt, as a worker commits it.
+type Result struct {
+	Status     Status
+	Output     json.RawMessage
+	Error      *InvocationError
+	Worker     string
+	Node       string
+	ColdStart  bool
+	Timing     Timing
+	FinishedAt time.Time
+}
+
+// LogLine is one line a plugin wrote.
+type LogLine struct {
+	Seq     int       `json:"seq"`
+	Attempt int       `json:"attempt"`
+	Stream  string    `json:"stream"` // stdout, stderr or orc
+	Time    time.Time `json:"time"`
+	Line    string    `json:"line"`
+}
+
+// InvocationFilter selects invocations. Results are newest first.
+type InvocationFilter struct {
+	Plugin  string
+	Status  Status
+	OwnerID int64 // 0 means everyone's
+	Cursor  string
+	Limit   int
+}
+
+// Invocation list page sizes.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// InvocationService keeps invocations and their logs.
+type InvocationService interface {
+	// CreateInvocation records a queued invocation. When one with the same
+	// owner and idempotency key exists, it returns that one and false.
+	CreateInvocation(ctx context.Context, inv *Invocation) (*Invocation, bool, error)
+
+	// DeleteInvocation removes an invocation that was never queued (its
+	// publish failed). Returns ENOTFOUND.
+	DeleteInvocation(ctx context.Context, id string) error
+
+	// FindInvocation returns one invocation. Returns ENOTFOUND.
+	FindInvocation(ctx context.Context, id string) (*Invocation, error)
+
+	// ListInvocations returns a page of invocations and the cursor of the
+	// next page ("" when there is none). Returns EINVALID for a bad cursor.
+	ListInvocations(ctx context.Context, f InvocationFilter) ([]*Invocation, string, error)
+
+	// StartAttempt marks an invocation running on a worker and counts the
+	// attempt. Returns ECONFLICT with the invocation when it is already
+	// terminal, ENOTFOUND when it does not exist.
+	StartAttempt(ctx context.Context, id, worker, node string, at time.Time) (*Invocation, error)
+
+	// FinishInvocation commits an attempt's result unless the invocation is
+	// already terminal; it reports whether this call made it terminal.
+	FinishInvocation(ctx context.Context, id string, r *Result) (bool, error)
+
+	// CancelInvocation marks a queued or running invocation canceled.
+	// Returns ECONFLICT when it is already terminal, ENOTFOUND.
+	CancelInvocation(ctx context.Context, id string, at time.Time) (*Invocation, error)
+
+	// AppendLogs stores log lines of an invocation.
+	AppendLogs(ctx context.Context, id string, lines []LogLine) error
+
+	// InvocationLogs returns an invocation's log lines after seq, in order.
+	InvocationLogs(ctx context.Context, id string, afterSeq int) ([]LogLine, error)
+}

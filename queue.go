@@ -1,0 +1,36 @@
+package orc
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Task is the message that asks a worker to run an invocation. It carries
+// identifiers only: the invocation's input lives in the store.
+type Task struct {
+	InvocationID string `json:"invocation_id"`
+	VersionID    int64  `json:"version_id"`
+	Pool         string `json:"pool"`
+	// ReplyTo names the gateway queue waiting for the result of a
+	// synchronous call; empty for asynchronous ones.
+	ReplyTo string `json:"reply_to,omitempty"`
+}
+
+// Reply is what a worker sends back to the gateway waiting on a synchronous
+// invocation, once the result is committed.
+type Reply struct {
+	InvocationID string           `json:"invocation_id"`
+	Status       Status           `json:"status"`
+	Output       json.RawMessage  `json:"output,omitempty"`
+	Error        *InvocationError `json:"error,omitempty"`
+	Version      string           `json:"version"`
+	Timing       Timing           `json:"timing"`
+	ColdStart    bool             `json:"cold_start"`
+}
+
+// Publisher queues tasks.
+type Publisher interface {
+	// Publish queues t persistently and returns once the broker confirmed
+	// it. Returns EUNAVAILABLE when the broker cannot take it.
+	Publish(ctx context.Context, t *Task) error
+}

@@ -1,0 +1,81 @@
+// Package runtime runs invocations on a worker: it consumes tasks, starts the
+// plugin's container through a Driver, speaks the plugin container protocol,
+// checks the output and commits the result.
+package runtime
+
+import (
+	"context"
+	"time"
+
+	"github.com/orc-gateway/orc"
+)
+
+// Driver runs plugin containers. It is the one interface every driver must
+// implement; optional abilities are separate interfaces found by type
+// assertion (Fingerprinter, Reaper). Its arguments and results are plain
+// data so that a driver can be served out of process (hashicorp/go-plugin)
+// as well as in it.
+type Driver interface {
+	// Run runs one container to its end and returns what it wrote. When ctx
+	// ends first (the plugin's timeout or a cancel), the container is killed
+	// and the result has TimedOut or Canceled set. The container is always
+	// removed before Run returns. An error means the container could not be
+	// run at all (bad image, engine down); a plugin that fails is a result
+	// with a non-zero ExitCode, not an error.
+	Run(ctx context.Context, spec *TaskSpec) (*TaskResult, error)
+}
+
+// TaskSpec is one container run.
+type TaskSpec struct {
+	// InvocationID and Attempt identify the run; drivers label containers
+	// with them so that a later attempt can find an earlier one's leftovers.
+	InvocationID string
+	Attempt      int
+	Image        string
+	// Args are appended to the image's entrypoint.
+	Args      []string
+	Stdin     []byte
+	Env       map[string]string
+	Resources orc.Resources
+	Network   orc.Network
+	// Labels are added to the container's labels.
+	Labels map[string]string
+}
+
+// TaskResult is what a container did.
+type TaskResult struct {
+	ExitCode  int
+	OOMKilled bool
+	TimedOut  bool // ctx's deadline passed; the container was killed
+	Canceled  bool // ctx was canceled; the container was killed
+	// Stdout and Stderr are what the container wrote, each capped by the
+	// driver (the head of Stdout and the tail of Stderr are kept).
+	Stdout          []byte
+	Stderr          []byte
+	StdoutTruncated bool
+	StderrTruncated bool
+	// Cold is the time spent creating and starting the container, Run the
+	// time from start to exit.
+	Cold time.Duration
+	Run  time.Duration
+}
+
+// DriverInfo describes a driver and the engine behind it.
+type DriverInfo struct {
+	Name    string
+	Version string
+	Healthy bool
+	Detail  string
+}
+
+// Fingerprinter is implemented by drivers that can report their health.
+type Fingerprinter interface {
+	Fingerprint(ctx context.Context) (*DriverInfo, error)
+}
+
+// Reaper is implemented by drivers that can remove what earlier attempts of
+// an invocation left behind (a worker killed mid-run leaves its container).
+type Reaper interface {
+	// Reap kills and removes every container of the invocation.
+	Reap(ctx context.Context, invocationID string) error
+}
