@@ -1,0 +1,320 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orc-gateway/orc"
+)
+
+var _ orc.InvocationService = (*DB)(nil)
+
+const invocationColumns = `id, plugin, version, coalesce(version_id, 0), status, input, output,
+	coalesce(error_code, ''), coalesce(error_message, ''), attempts, coalesce(idempotency_key, ''),
+	owner_id, async, pool, worker, node, cold_start, queue_ms, cold_ms, run_ms,
+	created_at, started_at, finished_at`
+
+func scanInvocation(row scanner) (*orc.Invocation, error) {
+	var (
+		inv           orc.Invocation
+		id            uuid.UUID
+		status        string
+		input, output []byte
+		code, message string
+	)
+	err := row.Scan(&id, &inv.Plugin, &inv.Version, &inv.VersionID, &status, &input, &output,
+		&code, &message, &inv.Attempts, &inv.IdempotencyKey,
+		&inv.OwnerID, &inv.Async, &inv.Pool, &inv.Worker, &inv.Node, &inv.ColdStart,
+		&inv.Timing.QueueMS, &inv.Timing.ColdMS, &inv.Timing.RunMS,
+		&inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt)
+	if err != nil {
+		return nil, err
+	}
+	inv.ID, inv.Status, inv.Input, inv.Output = id.String(), orc.Status(status), input, output
+	if code != "" || message != "" {
+		inv.Error = &orc.InvocationError{Code: code, Message: message}
+	}
+	return &inv, nil
+}
+
+// parseID returns the uuid of an invocation id, or ENOTFOUND: an id that is
+// not a uuid names no invocation.
+func parseID(id string) (uuid.UUID, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return u, orc.Errorf(orc.ENOTFOUND, "invocation not found")
+	}
+	return u, nil
+}
+
+// CreateInvocation records a queued invocation, or returns the existing one
+// with the same owner and idempotency key.
+func (db *DB) CreateInvocation(ctx context.Context, inv *orc.Invocation) (*orc.Invocation, bool, error) {
+	if inv.ID == "" {
+		inv.ID = uuid.NewString()
+	}
+	var key any
+	if inv.IdempotencyKey != "" {
+		key = inv.IdempotencyKey
+	}
+	created, err := scanInvocation(db.pool.QueryRow(ctx, `INSERT INTO invocations
+		(id, plugin, version, version_id, status, input, idempotency_key, owner_id, async, pool, created_at)
+		VALUES ($1, $2, $3, nullif($4, 0), 'queued', $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+		RETURNING `+invocationColumns,
+		inv.ID, inv.Plugin, inv.Version, inv.VersionID, []byte(inv.Input), key, inv.OwnerID, inv.Async, inv.Pool, db.clock.Now()))
+	if err == nil {
+		return created, true, nil
+	}
+	if err != pgx.ErrNoRows {
+		return nil, false, dbError(err, "")
+	}
+	existing, err := scanInvocation(db.pool.QueryRow(ctx, `SELECT `+invocationColumns+` FROM invocations
+		WHERE owner_id = $1 AND idempotency_key = $2`, inv.OwnerID, inv.IdempotencyKey))
+	if err != nil {
+		return nil, false, dbError(err, "invocation not found")
+	}
+	return existing, false, nil
+}
+
+// DeleteInvocation removes an invocation.
+func (db *DB) DeleteInvocation(ctx context.Context, id string) error {
+	u, err := parseID(id)
+	if err != nil {
+		return err
+	}
+	tag, err := db.pool.Exec(ctx, `DELETE FROM invocations WHERE id = $1`, u)
+	if err != nil {
+		return dbError(err, "")
+	}
+	if tag.RowsAffected() == 0 {
+		return orc.Errorf(orc.ENOTFOUND, "invocation not found")
+	}
+	return nil
+}
+
+// FindInvocation returns one invocation.
+func (db *DB) FindInvocation(ctx context.Context, id string) (*orc.Invocation, error) {
+	u, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := scanInvocation(db.pool.QueryRow(ctx, `SELECT `+invocationColumns+` FROM invocations WHERE id = $1`, u))
+	return inv, dbError(err, "invocation not found")
+}
+
+// ListInvocations returns a page of invocations, newest first.
+func (db *DB) ListInvocations(ctx context.Context, f orc.InvocationFilter) ([]*orc.Invocation, string, error) {
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Plugin != "" {
+		where = append(where, "plugin = "+arg(f.Plugin))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if f.OwnerID != 0 {
+		where = append(where, "owner_id = "+arg(f.OwnerID))
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, fmt.Sprintf("(created_at, id) < (%s, %s)", arg(at), arg(id)))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = orc.DefaultPageSize
+	}
+	limit = min(limit, orc.MaxPageSize)
+	q := `SELECT ` + invocationColumns + ` FROM invocations`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", dbError(err, "")
+	}
+	defer rows.Close()
+	var list []*orc.Invocation
+	for rows.Next() {
+		inv, err := scanInvocation(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		list = append(list, inv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", dbError(err, "")
+	}
+	next := ""
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	return list, next, nil
+}
+
+func encodeCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + "." + id))
+}
+
+func decodeCursor(c string) (time.Time, uuid.UUID, error) {
+	bad := orc.Errorf(orc.EINVALID, "invalid cursor")
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, uuid.UUID{}, bad
+	}
+	ts, id, ok := strings.Cut(string(b), ".")
+	if !ok {
+		return time.Time{}, uuid.UUID{}, bad
+	}
+	us, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return time.Time{}, uuid.UUID{}, bad
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return time.Time{}, uuid.UUID{}, bad
+	}
+	return time.UnixMicro(us), u, nil
+}
+
+// StartAttempt marks an invocation running and counts the attempt. The
+// queue wait is measured from creation to the first attempt.
+func (db *DB) StartAttempt(ctx context.Context, id, worker, node string, at time.Time) (*orc.Invocation, error) {
+	u, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := scanInvocation(db.pool.QueryRow(ctx, `UPDATE invocations SET
+			status = 'running', attempts = attempts + 1, worker = $2, node = $3, started_at = $4,
+			queue_ms = CASE WHEN attempts = 0 THEN greatest(extract(epoch FROM ($4 - created_at)) * 1000, 0) ELSE queue_ms END
+		WHERE id = $1 AND status IN ('queued', 'running')
+		RETURNING `+invocationColumns, u, worker, node, at))
+	if err == nil {
+		return inv, nil
+	}
+	if err != pgx.ErrNoRows {
+		return nil, dbError(err, "")
+	}
+	inv, err = db.FindInvocation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return inv, orc.Errorf(orc.ECONFLICT, "invocation is %s", inv.Status)
+}
+
+// FinishInvocation commits a result unless the invocation is terminal.
+func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (bool, error) {
+	u, err := parseID(id)
+	if err != nil {
+		return false, err
+	}
+	if !r.Status.Terminal() {
+		return false, fmt.Errorf("finish invocation: status %q is not terminal", r.Status)
+	}
+	var code, message any
+	if r.Error != nil {
+		code, message = r.Error.Code, sanitize(r.Error.Message)
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE invocations SET
+			status = $2, output = $3, error_code = $4, error_message = $5, worker = $6, node = $7,
+			cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11
+		WHERE id = $1 AND status IN ('queued', 'running')`,
+		u, string(r.Status), nullJSON(r.Output), code, message, r.Worker, r.Node,
+		r.ColdStart, r.Timing.ColdMS, r.Timing.RunMS, r.FinishedAt)
+	if err != nil {
+		return false, dbError(err, "")
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// CancelInvocation marks a queued or running invocation canceled.
+func (db *DB) CancelInvocation(ctx context.Context, id string, at time.Time) (*orc.Invocation, error) {
+	u, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := scanInvocation(db.pool.QueryRow(ctx, `UPDATE invocations SET
+			status = 'canceled', error_code = $2, error_message = 'canceled', finished_at = $3
+		WHERE id = $1 AND status IN ('queued', 'running')
+		RETURNING `+invocationColumns, u, orc.ECANCELED, at))
+	if err == nil {
+		return inv, nil
+	}
+	if err != pgx.ErrNoRows {
+		return nil, dbError(err, "")
+	}
+	inv, err = db.FindInvocation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return inv, orc.Errorf(orc.ECONFLICT, "invocation is already %s", inv.Status)
+}
+
+// AppendLogs stores log lines after the invocation's last one.
+func (db *DB) AppendLogs(ctx context.Context, id string, lines []orc.LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	u, err := parseID(id)
+	if err != nil {
+		return err
+	}
+	attempts := make([]int32, len(lines))
+	streams := make([]string, len(lines))
+	times := make([]time.Time, len(lines))
+	texts := make([]string, len(lines))
+	for i, l := range lines {
+		attempts[i], streams[i], times[i], texts[i] = int32(l.Attempt), l.Stream, l.Time, sanitize(l.Line)
+	}
+	_, err = db.pool.Exec(ctx, `INSERT INTO invocation_logs (invocation_id, seq, attempt, stream, at, line)
+		SELECT $1, b.base + t.ord, t.attempt, t.stream, t.at, t.line
+		FROM unnest($2::int[], $3::text[], $4::timestamptz[], $5::text[]) WITH ORDINALITY AS t(attempt, stream, at, line, ord),
+			(SELECT coalesce(max(seq), 0) AS base FROM invocation_logs WHERE invocation_id = $1) b`,
+		u, attempts, streams, times, texts)
+	return dbError(err, "")
+}
+
+// InvocationLogs returns log lines after seq, in order.
+func (db *DB) InvocationLogs(ctx context.Context, id string, afterSeq int) ([]orc.LogLine, error) {
+	u, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT seq, attempt, stream, at, line FROM invocation_logs
+		WHERE invocation_id = $1 AND seq > $2 ORDER BY seq`, u, afterSeq)
+	if err != nil {
+		return nil, dbError(err, "")
+	}
+	lines, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orc.LogLine, error) {
+		var l orc.LogLine
+		err := row.Scan(&l.Seq, &l.Attempt, &l.Stream, &l.Time, &l.Line)
+		return l, err
+	})
+	return lines, dbError(err, "")
+}
+
+// sanitize makes text storable in PostgreSQL, which refuses NUL bytes and
+// invalid UTF-8.
+func sanitize(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
