@@ -1,0 +1,105 @@
+// Package registry checks plugin versions before they are stored and keeps
+// their compiled JSON Schemas, so that inputs and outputs are validated
+// without compiling a schema on the request path.
+package registry
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/orc-gateway/orc"
+)
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	versionRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$`)
+	poolRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	envRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	imageRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$`)
+)
+
+// Problem is one thing wrong with a request, at a JSON pointer into it.
+type Problem struct {
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+}
+
+// ValidateVersion checks a version as registered (after SetDefaults) and
+// compiles its schemas. It returns EINVALID listing every problem.
+func ValidateVersion(v *orc.Version) error {
+	var ps []Problem
+	bad := func(ptr, format string, args ...any) {
+		ps = append(ps, Problem{Pointer: ptr, Message: fmt.Sprintf(format, args...)})
+	}
+	if !nameRE.MatchString(v.Plugin) {
+		bad("/name", "name must be 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
+	if !versionRE.MatchString(v.Version) {
+		bad("/version", "version is required: up to 64 letters, digits, '.', '+', '_' or '-'")
+	}
+	if !imageRE.MatchString(v.Image) {
+		bad("/docker_image", "docker_image is required and must be an image reference")
+	}
+	switch v.Protocol {
+	case orc.ProtocolExec:
+	case orc.ProtocolHTTP:
+		bad("/protocol", "protocol http (warm containers) is not supported by this release; use exec")
+	default:
+		bad("/protocol", "protocol must be exec or http")
+	}
+	switch v.Execution {
+	case orc.ExecutionPooled:
+	case orc.ExecutionRayJob:
+		bad("/execution", "execution ray-job is not supported by this release; use pooled")
+	default:
+		bad("/execution", "execution must be pooled or ray-job")
+	}
+	if v.Network != orc.NetworkNone && v.Network != orc.NetworkBridge {
+		bad("/network", "network must be none or bridge")
+	}
+	if !poolRE.MatchString(v.Pool) {
+		bad("/pool", "pool must be 1-63 lowercase letters, digits, '_' or '-'")
+	}
+	if v.TimeoutS < 1 || v.TimeoutS > orc.MaxTimeoutS {
+		bad("/timeout_s", "timeout_s must be between 1 and %d", orc.MaxTimeoutS)
+	}
+	if v.Concurrency < 1 || v.MaxReplicas < 1 || v.MinWarm < 0 || v.MinWarm > v.MaxReplicas {
+		bad("/concurrency", "concurrency and max_replicas must be at least 1, min_warm between 0 and max_replicas")
+	}
+	r := v.Resources
+	if r.CPU < 0 || r.CPU > 1024 {
+		bad("/resources/cpu", "cpu must be between 0 and 1024 cores")
+	}
+	if r.MemoryMB < 6 || r.MemoryMB > 1<<24 {
+		bad("/resources/memory_mb", "memory_mb must be between 6 and %d", 1<<24)
+	}
+	if r.GPU < 0 || r.Pids < 0 {
+		bad("/resources", "gpu and pids must not be negative")
+	}
+	for name, amount := range r.Custom {
+		if name == "" || amount < 0 {
+			bad("/resources/custom", "custom resources need a name and a non-negative amount")
+		}
+	}
+	for k := range v.Env {
+		if !envRE.MatchString(k) {
+			bad("/env/"+k, "environment variable names are letters, digits and '_'")
+		} else if strings.HasPrefix(strings.ToUpper(k), "ORC_") {
+			bad("/env/"+k, "ORC_ variables are reserved")
+		}
+	}
+	if len(v.Hooks.Pre)+len(v.Hooks.Post) > 0 {
+		bad("/hooks", "hooks are not supported by this release")
+	}
+	if _, err := compile(v.InputSchema); err != nil {
+		bad("/input_schema", "invalid JSON Schema: %s", schemaErrorText(err))
+	}
+	if _, err := compile(v.OutputSchema); err != nil {
+		bad("/output_schema", "invalid JSON Schema: %s", schemaErrorText(err))
+	}
+	if len(ps) > 0 {
+		return &orc.Error{Code: orc.EINVALID, Message: ps[0].Message, Details: ps}
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+package registry
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/orc-gateway/orc"
+)
+
+func seedVersion() *orc.Version {
+	v := &orc.Version{
+		Plugin: "example-processor", Version: "1.0.0", Image: "example-processor:1.0.0",
+		InputSchema: json.RawMessage(`{"type":"object","required":["data","operation"],
+			"properties":{"data":{"type":"array","items":{"type":"number"}},
+			"operation":{"enum":["sum","mean"]}}}`),
+	}
+	v.SetDefaults()
+	return v
+}
+
+func problems(t *testing.T, err error) []Problem {
+	t.Helper()
+	if orc.ErrorCode(err) != orc.EINVALID {
+		t.Fatalf("error = %v, want EINVALID", err)
+	}
+	ps, ok := orc.ErrorDetails(err).([]Problem)
+	if !ok {
+		t.Fatalf("details = %#v, want []Problem", orc.ErrorDetails(err))
+	}
+	return ps
+}
+
+func TestValidateVersion(t *testing.T) {
+	if err := ValidateVersion(seedVersion()); err != nil {
+		t.Fatalf("seed plugin.json refused: %v", err)
+	}
+	tests := []struct {
+		name    string
+		change  func(v *orc.Version)
+		pointer string
+	}{
+		{"bad name", func(v *orc.Version) { v.Plugin = "Bad Name" }, "/name"},
+		{"no version", func(v *orc.Version) { v.Version = "" }, "/version"},
+		{"no image", func(v *orc.Version) { v.Image = "" }, "/docker_image"},
+		{"bad protocol", func(v *orc.Version) { v.Protocol = "grpc" }, "/protocol"},
+		{"bad network", func(v *orc.Version) { v.Network = "host" }, "/network"},
+		{"timeout", func(v *orc.Version) { v.TimeoutS = -1 }, "/timeout_s"},
+		{"memory", func(v *orc.Version) { v.Resources.MemoryMB = 1 }, "/resources/memory_mb"},
+		{"reserved env", func(v *orc.Version) { v.Env = map[string]string{"ORC_PORT": "1"} }, "/env/ORC_PORT"},
+		{"schema not json", func(v *orc.Version) { v.InputSchema = json.RawMessage(`{`) }, "/input_schema"},
+		{"schema invalid", func(v *orc.Version) { v.OutputSchema = json.RawMessage(`{"type": 12}`) }, "/output_schema"},
+		{"schema remote ref", func(v *orc.Version) {
+			v.InputSchema = json.RawMessage(`{"$ref": "http://127.0.0.1:1/x.json"}`)
+		}, "/input_schema"},
+		{"schema file ref", func(v *orc.Version) { v.InputSchema = json.RawMessage(`{"$ref": "file:///etc/passwd"}`) }, "/input_schema"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := seedVersion()
+			tc.change(v)
+			ps := problems(t, ValidateVersion(v))
+			if ps[0].Pointer != tc.pointer {
+				t.Fatalf("problems = %+v, want one at %s", ps, tc.pointer)
+			}
+		})
+	}
+}
+
+func TestValidateInputListsEveryViolation(t *testing.T) {
+	var s Schemas
+	v := seedVersion()
+	v.ID = 7
+	if err := s.ValidateInput(v, []byte(`{"data":[1,2],"operation":"sum"}`)); err != nil {
+		t.Fatalf("valid input refused: %v", err)
+	}
+	ps := problems(t, s.ValidateInput(v, []byte(`{"data":[1,"two",3,"four"],"operation":"median"}`)))
+	var pointers []string
+	for _, p := range ps {
+		pointers = append(pointers, p.Pointer)
+	}
+	want := []string{"/data/1", "/data/3", "/operation"}
+	if !reflect.DeepEqual(pointers, want) {
+		t.Fatalf("pointers = %v (%+v), want %v", pointers, ps, want)
+	}
+	ps = problems(t, s.ValidateInput(v, []byte(`{}`)))
+	if len(ps) != 1 || ps[0].Pointer != "" {
+		t.Fatalf("missing properties: %+v", ps)
+	}
+	if err := s.ValidateInput(v, []byte(`{`)); orc.ErrorCode(err) != orc.EINVALID {
+		t.Fatalf("malformed: %v", err)
+	}
+	// No schema accepts anything.
+	if err := s.ValidateOutput(v, []byte(`[1]`)); err != nil {
+		t.Fatalf("no output schema: %v", err)
+	}
+}

@@ -1,0 +1,146 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/orc-gateway/orc"
+)
+
+// MaxProblems caps the violations reported for one document.
+const MaxProblems = 100
+
+// refuseLoader keeps schemas from loading anything by URL: a schema may only
+// refer to itself, never to files or the network.
+type refuseLoader struct{}
+
+func (refuseLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("external reference %q is not allowed", url)
+}
+
+// compile compiles a JSON Schema (2020-12 unless it says otherwise). An
+// empty schema accepts everything and compiles to nil.
+func compile(raw json.RawMessage) (*jsonschema.Schema, error) {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return nil, nil
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("not JSON: %w", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseLoader(refuseLoader{})
+	const url = "orc:///schema.json"
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(url)
+}
+
+func schemaErrorText(err error) string {
+	msg := err.Error()
+	// The compiler names our internal resource URL; it means nothing to users.
+	msg = strings.ReplaceAll(msg, "orc:///schema.json", "schema")
+	if len(msg) > 500 {
+		msg = msg[:500] + "…"
+	}
+	return msg
+}
+
+// Schemas caches compiled schemas by version id. Versions are immutable, so
+// an entry never goes stale.
+type Schemas struct {
+	m sync.Map // schemaKey -> *jsonschema.Schema (nil for "accept all")
+}
+
+type schemaKey struct {
+	version int64
+	output  bool
+}
+
+func (s *Schemas) get(v *orc.Version, output bool) (*jsonschema.Schema, error) {
+	key := schemaKey{v.ID, output}
+	if sch, ok := s.m.Load(key); ok {
+		return sch.(*jsonschema.Schema), nil
+	}
+	raw := v.InputSchema
+	if output {
+		raw = v.OutputSchema
+	}
+	sch, err := compile(raw)
+	if err != nil {
+		return nil, fmt.Errorf("compile schema of %s %s: %w", v.Plugin, v.Version, err)
+	}
+	if v.ID != 0 {
+		s.m.Store(key, sch)
+	}
+	return sch, nil
+}
+
+// ValidateInput checks an input document against the version's input
+// schema. It returns EINVALID whose details list every violation.
+func (s *Schemas) ValidateInput(v *orc.Version, doc []byte) error {
+	return s.validate(v, doc, false, "input")
+}
+
+// ValidateOutput checks an output document against the version's output
+// schema. It returns EINVALID whose details list every violation.
+func (s *Schemas) ValidateOutput(v *orc.Version, doc []byte) error {
+	return s.validate(v, doc, true, "output")
+}
+
+func (s *Schemas) validate(v *orc.Version, doc []byte, output bool, what string) error {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return orc.Errorf(orc.EINVALID, "%s is not valid JSON", what)
+	}
+	sch, err := s.get(v, output)
+	if err != nil {
+		return err
+	}
+	if sch == nil {
+		return nil
+	}
+	err = sch.Validate(inst)
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	problems := Problems(ve)
+	return &orc.Error{
+		Code:    orc.EINVALID,
+		Message: fmt.Sprintf("%s does not match the schema of %s %s (%d violations)", what, v.Plugin, v.Version, len(problems)),
+		Details: problems,
+	}
+}
+
+// Problems flattens a validation error into its leaf violations, each with
+// the JSON pointer of the offending value.
+func Problems(ve *jsonschema.ValidationError) []Problem {
+	var ps []Problem
+	for _, u := range ve.BasicOutput().Errors {
+		if u.Error == nil {
+			continue
+		}
+		msg := u.Error.String()
+		// Units that only say "the subschema failed" repeat their leaves.
+		if strings.HasPrefix(msg, "validation failed") {
+			continue
+		}
+		ps = append(ps, Problem{Pointer: u.InstanceLocation, Message: msg})
+		if len(ps) == MaxProblems {
+			break
+		}
+	}
+	if len(ps) == 0 {
+		ps = append(ps, Problem{Pointer: "", Message: ve.Error()})
+	}
+	return ps
+}
