@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/orc-gateway/orc"
+)
+
+// codeMethodNotAllowed is the gateway's own code for a route that exists
+// with another method.
+const codeMethodNotAllowed = "method_not_allowed"
+
+// statusOf maps an error code to its HTTP status. It is the one place where
+// that happens.
+func statusOf(code string) int {
+	switch code {
+	case orc.EINVALID:
+		return http.StatusBadRequest
+	case orc.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case orc.EFORBIDDEN:
+		return http.StatusForbidden
+	case orc.ENOTFOUND:
+		return http.StatusNotFound
+	case codeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case orc.ECONFLICT, orc.ECANCELED:
+		return http.StatusConflict
+	case orc.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case orc.ERATELIMIT:
+		return http.StatusTooManyRequests
+	case orc.EPLUGIN:
+		return http.StatusBadGateway
+	case orc.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	case orc.ETIMEOUT:
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the API's error shape.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	Details      any    `json:"details,omitempty"`
+	InvocationID string `json:"invocation_id,omitempty"`
+}
+
+// error writes err in the API's shape. Internal errors are logged with their
+// text and shown to the client only as "internal error".
+func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	s.errorFor(w, r, err, "")
+}
+
+// errorFor writes err for a request about an invocation.
+func (s *Server) errorFor(w http.ResponseWriter, r *http.Request, err error, invocationID string) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = orc.Errorf(orc.ETOOLARGE, "request body is larger than %d bytes", mbe.Limit)
+	}
+	code := orc.ErrorCode(err)
+	status := statusOf(code)
+	switch {
+	case status >= 500 && code != orc.EPLUGIN && code != orc.ETIMEOUT:
+		s.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
+			"code", code, "err", err, "invocation_id", invocationID)
+	case code == orc.EUNAUTHORIZED:
+		s.Logger.DebugContext(r.Context(), "unauthenticated request", "path", r.URL.Path, "err", err)
+	}
+	if invocationID != "" {
+		w.Header().Set(headerInvocationID, invocationID)
+	}
+	if code == orc.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="orc"`)
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{
+		Code:         code,
+		Message:      orc.ErrorMessage(err),
+		Details:      orc.ErrorDetails(err),
+		InvocationID: invocationID,
+	}})
+}
+
+// writeJSON writes v as the JSON body of a response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	if err := enc.Encode(v); err != nil {
+		slog.Debug("write response", "err", err)
+	}
+}
+
+// decodeJSON reads a JSON request body into v, refusing unknown fields so
+// that nothing can be set through a body that the API does not name.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return orc.Errorf(orc.EINVALID, "malformed JSON body: %s", jsonErrorText(err))
+	}
+	if dec.More() {
+		return orc.Errorf(orc.EINVALID, "malformed JSON body: more than one value")
+	}
+	return nil
+}
+
+// jsonErrorText describes a decoding error without echoing the body.
+func jsonErrorText(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return "syntax error at byte " + itoa(se.Offset)
+	case errors.As(err, &te):
+		return "field " + te.Field + " has the wrong type"
+	}
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}

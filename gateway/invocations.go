@@ -1,0 +1,144 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/orc-gateway/orc"
+)
+
+// visibleInvocation returns an invocation the principal may see. Another
+// user's invocation is not found, never forbidden: its existence is private.
+func (s *Server) visibleInvocation(ctx context.Context, id string) (*orc.Invocation, error) {
+	inv, err := s.Invocations.FindInvocation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !orc.PrincipalFromContext(ctx).CanSee(inv.OwnerID) {
+		return nil, orc.Errorf(orc.ENOTFOUND, "invocation not found")
+	}
+	return inv, nil
+}
+
+// invocationFilter reads the list filters of a request. Non-admins only
+// ever list their own invocations.
+func invocationFilter(r *http.Request) (orc.InvocationFilter, error) {
+	q := r.URL.Query()
+	f := orc.InvocationFilter{Plugin: q.Get("plugin"), Status: orc.Status(q.Get("status")), Cursor: q.Get("cursor")}
+	if f.Status != "" && !f.Status.Valid() {
+		return f, orc.Errorf(orc.EINVALID, "unknown status %q", f.Status)
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > orc.MaxPageSize {
+			return f, orc.Errorf(orc.EINVALID, "limit must be between 1 and %d", orc.MaxPageSize)
+		}
+		f.Limit = n
+	}
+	p := orc.PrincipalFromContext(r.Context())
+	if !p.IsAdmin() {
+		f.OwnerID = p.UserID
+	} else if o := q.Get("owner_id"); o != "" {
+		n, err := strconv.ParseInt(o, 10, 64)
+		if err != nil {
+			return f, orc.Errorf(orc.EINVALID, "owner_id must be a number")
+		}
+		f.OwnerID = n
+	}
+	return f, nil
+}
+
+// invocationPage is one page of a list.
+type invocationPage struct {
+	Items      []*orc.Invocation `json:"items"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) handleListInvocations(w http.ResponseWriter, r *http.Request) {
+	f, err := invocationFilter(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	list, next, err := s.Invocations.ListInvocations(r.Context(), f)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []*orc.Invocation{}
+	}
+	writeJSON(w, http.StatusOK, invocationPage{Items: list, NextCursor: next})
+}
+
+func (s *Server) handleGetInvocation(w http.ResponseWriter, r *http.Request) {
+	inv, err := s.visibleInvocation(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inv)
+}
+
+// logPage is an invocation's log lines after a sequence number.
+type logPage struct {
+	InvocationID string        `json:"invocation_id"`
+	Status       orc.Status    `json:"status"`
+	Lines        []orc.LogLine `json:"lines"`
+}
+
+func (s *Server) handleInvocationLogs(w http.ResponseWriter, r *http.Request) {
+	inv, err := s.visibleInvocation(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	after := 0
+	if a := r.URL.Query().Get("after"); a != "" {
+		if after, err = strconv.Atoi(a); err != nil || after < 0 {
+			s.error(w, r, orc.Errorf(orc.EINVALID, "after must be a sequence number"))
+			return
+		}
+	}
+	lines, err := s.Invocations.InvocationLogs(r.Context(), inv.ID, after)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if lines == nil {
+		lines = []orc.LogLine{}
+	}
+	writeJSON(w, http.StatusOK, logPage{InvocationID: inv.ID, Status: inv.Status, Lines: lines})
+}
+
+// handleCancelInvocation cancels a queued or running invocation: the
+// database first (so no worker starts it), then a broadcast so that the
+// worker running it kills its container.
+func (s *Server) handleCancelInvocation(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := orc.PrincipalFromContext(ctx)
+	inv, err := s.visibleInvocation(ctx, chi.URLParam(r, "id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if !s.require(w, r, p.Role.CanInvoke(), "cancel invocations") {
+		return
+	}
+	inv, err = s.Invocations.CancelInvocation(ctx, inv.ID, s.Clock.Now())
+	if err != nil {
+		s.errorFor(w, r, err, chi.URLParam(r, "id"))
+		return
+	}
+	if err := s.Broker.BroadcastCancel(ctx, inv.ID); err != nil {
+		// The worker finds the invocation canceled when it next looks; a
+		// container already running ends at its timeout.
+		s.Logger.WarnContext(ctx, "broadcast cancel", "invocation_id", inv.ID, "err", err)
+	}
+	s.waiters.deliver(replyOf(inv))
+	s.Logger.InfoContext(ctx, "invocation canceled", "invocation_id", inv.ID, "user_id", p.UserID)
+	writeJSON(w, http.StatusOK, inv)
+}

@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/orc-gateway/orc"
+)
+
+// job is the seed's view of an invocation (its /api/v1/jobs API).
+type job struct {
+	ID            string          `json:"id"`
+	UserID        int64           `json:"user_id"`
+	PluginName    string          `json:"plugin_name"`
+	PluginVersion string          `json:"plugin_version"`
+	InputData     json.RawMessage `json:"input_data"`
+	OutputData    json.RawMessage `json:"output_data"`
+	Status        string          `json:"status"`
+	ErrorMessage  *string         `json:"error_message"`
+	CreatedAt     time.Time       `json:"created_at"`
+	StartedAt     *time.Time      `json:"started_at"`
+	CompletedAt   *time.Time      `json:"completed_at"`
+}
+
+// jobStatus maps an invocation status onto the seed's job statuses.
+func jobStatus(s orc.Status) string {
+	switch s {
+	case orc.StatusQueued:
+		return "pending"
+	case orc.StatusRunning:
+		return "running"
+	case orc.StatusSucceeded:
+		return "completed"
+	case orc.StatusCanceled:
+		return "cancelled"
+	}
+	return "failed"
+}
+
+func jobOf(inv *orc.Invocation) job {
+	j := job{
+		ID: inv.ID, UserID: inv.OwnerID, PluginName: inv.Plugin, PluginVersion: inv.Version,
+		InputData: inv.Input, OutputData: inv.Output, Status: jobStatus(inv.Status),
+		CreatedAt: inv.CreatedAt, StartedAt: inv.StartedAt, CompletedAt: inv.FinishedAt,
+	}
+	if inv.Error != nil {
+		j.ErrorMessage = &inv.Error.Message
+	}
+	if len(j.OutputData) == 0 {
+		j.OutputData = json.RawMessage("null")
+	}
+	return j
+}
+
+// jobRequest is the seed's job creation body.
+type jobRequest struct {
+	PluginName    string          `json:"plugin_name"`
+	PluginVersion string          `json:"plugin_version"`
+	InputData     json.RawMessage `json:"input_data"`
+}
+
+// handleCreateJob queues an asynchronous invocation from the seed's body.
+func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
+	var req jobRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if req.PluginName == "" {
+		s.error(w, r, orc.Errorf(orc.EINVALID, "plugin_name is required"))
+		return
+	}
+	if len(req.InputData) == 0 {
+		req.InputData = json.RawMessage("{}")
+	}
+	ctx := r.Context()
+	inv, _, created, err := s.submit(ctx, submission{
+		plugin: req.PluginName, version: req.PluginVersion, input: req.InputData,
+		idempotencyKey: r.Header.Get(headerIdempotency), async: true,
+	})
+	if err != nil {
+		s.rejected(w, r, req.PluginName, err)
+		return
+	}
+	if created {
+		if err := s.publish(ctx, inv, ""); err != nil {
+			s.rejected(w, r, req.PluginName, err)
+			return
+		}
+		s.metrics.accepted.WithLabelValues(inv.Plugin, "async").Inc()
+	}
+	w.Header().Set(headerInvocationID, inv.ID)
+	w.Header().Set("Location", "/api/v1/jobs/"+inv.ID)
+	writeJSON(w, http.StatusCreated, jobOf(inv))
+}
+
+func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) {
+	f, err := invocationFilter(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	list, next, err := s.Invocations.ListInvocations(r.Context(), f)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	jobs := make([]job, 0, len(list))
+	for _, inv := range list {
+		jobs = append(jobs, jobOf(inv))
+	}
+	if next != "" {
+		w.Header().Set("Link", `</api/v1/jobs?cursor=`+next+`>; rel="next"`)
+	}
+	writeJSON(w, http.StatusOK, jobs)
+}
+
+func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
+	inv, err := s.visibleInvocation(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, jobOf(inv))
+}

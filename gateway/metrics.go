@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/orc-gateway/orc"
+)
+
+// metrics are the gateway's Prometheus metrics, on a registry of its own.
+type metrics struct {
+	reg      *prometheus.Registry
+	accepted *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orc_invocations_accepted_total",
+			Help: "Invocations accepted and queued, by plugin and mode (sync or async).",
+		}, []string{"plugin", "mode"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orc_invocations_rejected_total",
+			Help: "Invocations refused before queueing, by plugin and error code.",
+		}, []string{"plugin", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "orc_invoke_duration_seconds",
+			Help:    "Latency of synchronous invocations at the gateway, by plugin and final status.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"plugin", "mode", "status"}),
+	}
+	m.reg.MustRegister(m.accepted, m.rejected, m.duration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&stateCollector{s: s})
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// observe records the latency of one invocation.
+func (m *metrics) observe(plugin, mode, status string, start time.Time) {
+	m.duration.WithLabelValues(plugin, mode, status).Observe(time.Since(start).Seconds())
+}
+
+// metricPlugin keeps unknown plugin names out of metric labels, so that
+// requests for random names cannot grow the label set without bound.
+func metricPlugin(err error, plugin string) string {
+	if orc.ErrorCode(err) == orc.ENOTFOUND {
+		return "_unknown"
+	}
+	return plugin
+}
+
+// stateCollector reports, at scrape time, the invocations by plugin and
+// status and the depth of each pool's queue.
+type stateCollector struct {
+	s *Server
+
+	mu     sync.Mutex
+	at     time.Time
+	cached []prometheus.Metric
+}
+
+var (
+	invocationsDesc = prometheus.NewDesc("orc_invocations",
+		"Invocations by plugin and status (terminal ones over the last hour).", []string{"plugin", "status"}, nil)
+	queueDepthDesc = prometheus.NewDesc("orc_queue_depth",
+		"Ready messages in each pool's queue.", []string{"pool"}, nil)
+)
+
+// InvocationCounter is implemented by stores that can count invocations
+// for metrics.
+type InvocationCounter interface {
+	CountInvocations(ctx context.Context, since time.Time) (map[[2]string]int, []string, error)
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- invocationsDesc
+	ch <- queueDepthDesc
+}
+
+// Collect reads the counts at most once a second, however often scraped.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.at) > time.Second {
+		c.cached = c.collect()
+		c.at = time.Now()
+	}
+	for _, m := range c.cached {
+		ch <- m
+	}
+}
+
+func (c *stateCollector) collect() []prometheus.Metric {
+	s := c.s
+	counter, ok := s.Invocations.(InvocationCounter)
+	if !ok || s.Broker == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, pools, err := counter.CountInvocations(ctx, s.Clock.Now().Add(-time.Hour))
+	if err != nil {
+		s.Logger.Warn("metrics: count invocations", "err", err)
+		return nil
+	}
+	var out []prometheus.Metric
+	for k, n := range counts {
+		out = append(out, prometheus.MustNewConstMetric(invocationsDesc, prometheus.GaugeValue, float64(n), k[0], k[1]))
+	}
+	for _, pool := range pools {
+		depth, err := s.Broker.QueueDepth(ctx, pool)
+		if err != nil {
+			continue
+		}
+		out = append(out, prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(depth), pool))
+	}
+	return out
+}

@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/registry"
+)
+
+// visiblePlugin returns a plugin the principal may see; others' private
+// plugins are reported as not found.
+func (s *Server) visiblePlugin(r *http.Request, name string) (*orc.Plugin, error) {
+	p, err := s.Plugins.FindPlugin(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Public && !orc.PrincipalFromContext(r.Context()).CanSee(p.OwnerID) {
+		return nil, orc.Errorf(orc.ENOTFOUND, "plugin %q not found", name)
+	}
+	return p, nil
+}
+
+func (s *Server) handleListPlugins(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Plugins.ListPlugins(r.Context(), orc.PluginFilter{Viewer: orc.PrincipalFromContext(r.Context())})
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []*orc.Plugin{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) handleGetPlugin(w http.ResponseWriter, r *http.Request) {
+	p, err := s.visiblePlugin(r, chi.URLParam(r, "plugin"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// handleCreatePlugin registers a plugin version from a plugin.json.
+func (s *Server) handleCreatePlugin(w http.ResponseWriter, r *http.Request) {
+	s.createVersion(w, r, "")
+}
+
+// handleCreateVersion registers a version of the plugin named in the path.
+func (s *Server) handleCreateVersion(w http.ResponseWriter, r *http.Request) {
+	s.createVersion(w, r, chi.URLParam(r, "plugin"))
+}
+
+func (s *Server) createVersion(w http.ResponseWriter, r *http.Request, plugin string) {
+	p := orc.PrincipalFromContext(r.Context())
+	if !s.require(w, r, p.Role.CanPublish(), "register plugins") {
+		return
+	}
+	var v orc.Version
+	if err := s.decodeJSON(w, r, &v); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if plugin != "" {
+		if v.Plugin != "" && v.Plugin != plugin {
+			s.error(w, r, orc.Errorf(orc.EINVALID, "name %q does not match the plugin %q in the path", v.Plugin, plugin))
+			return
+		}
+		v.Plugin = plugin
+	}
+	// Fields the server owns are never taken from a body.
+	v.ID = 0
+	v.CreatedAt = s.Clock.Now()
+	v.SetDefaults()
+	if err := registry.ValidateVersion(&v); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	created, err := s.Plugins.CreateVersion(r.Context(), p, &v)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.Logger.InfoContext(r.Context(), "plugin version registered", "plugin", created.Plugin, "version", created.Version, "user_id", p.UserID)
+	w.Header().Set("Location", "/api/v1/plugins/"+created.Plugin+"/versions/"+created.Version)
+	writeJSON(w, http.StatusCreated, created)
+}
+
+func (s *Server) handleDeletePlugin(w http.ResponseWriter, r *http.Request) {
+	principal := orc.PrincipalFromContext(r.Context())
+	p, err := s.visiblePlugin(r, chi.URLParam(r, "plugin"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if !s.require(w, r, principal.IsAdmin() || (principal.Role.CanPublish() && p.OwnerID == principal.UserID), "delete this plugin") {
+		return
+	}
+	if err := s.Plugins.DeletePlugin(r.Context(), p.Name); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.Logger.InfoContext(r.Context(), "plugin deleted", "plugin", p.Name, "user_id", principal.UserID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleListVersions(w http.ResponseWriter, r *http.Request) {
+	p, err := s.visiblePlugin(r, chi.URLParam(r, "plugin"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	list, err := s.Plugins.ListVersions(r.Context(), p.Name)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) handleGetVersion(w http.ResponseWriter, r *http.Request) {
+	p, err := s.visiblePlugin(r, chi.URLParam(r, "plugin"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	v, err := s.Plugins.FindVersion(r.Context(), p.Name, chi.URLParam(r, "version"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,159 @@
+// Package gateway is Orc's HTTP edge: POST /invoke/{plugin}, the REST API,
+// the seed-compatible job API, health, metrics and the OpenAPI document. It
+// is the only package that maps Orc's error codes to HTTP statuses.
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/registry"
+)
+
+// Config tunes the gateway. The zero value of each field means its default.
+type Config struct {
+	// MaxBodyBytes caps invocation and registration bodies (default 10 MiB).
+	MaxBodyBytes int64
+	// TokenTTL is how long a token from /api/v1/auth/token lives (24h).
+	TokenTTL time.Duration
+	// SyncGrace is added to a plugin's timeout for queueing and container
+	// start when a synchronous call waits for its result (30s).
+	SyncGrace time.Duration
+	// PollInterval is how often a synchronous call also reads its
+	// invocation from the database, in case its reply was lost (2s).
+	PollInterval time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 10 << 20
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = 24 * time.Hour
+	}
+	if c.SyncGrace == 0 {
+		c.SyncGrace = 30 * time.Second
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 2 * time.Second
+	}
+}
+
+// Broker is what the gateway needs of the message broker.
+type Broker interface {
+	orc.Publisher
+	// ReplyQueue names the queue where this gateway receives replies.
+	ReplyQueue() string
+	// Ready returns nil when the broker is connected.
+	Ready() error
+	// QueueDepth returns the number of ready messages of a pool.
+	QueueDepth(ctx context.Context, pool string) (int, error)
+	// BroadcastCancel tells every worker to stop an invocation.
+	BroadcastCancel(ctx context.Context, invocationID string) error
+}
+
+// Database is what the gateway needs of the database besides the services.
+type Database interface {
+	Ping(ctx context.Context) error
+}
+
+// Server serves Orc's HTTP API.
+type Server struct {
+	Plugins     orc.PluginService
+	Invocations orc.InvocationService
+	Users       orc.UserService
+	Broker      Broker
+	DB          Database
+	Logger      *slog.Logger
+	Clock       orc.Clock
+
+	cfg     Config
+	schemas registry.Schemas
+	waiters waiters
+	metrics *metrics
+	router  chi.Router
+}
+
+// New returns a Server. Set its service fields before serving.
+func New(cfg Config) *Server {
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, Logger: slog.Default(), Clock: orc.SystemClock{}}
+	s.metrics = newMetrics(s)
+	s.router = s.routes()
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// DeliverReply hands a worker's reply to the synchronous calls waiting for
+// it. Wire it to the broker's reply queue.
+func (s *Server) DeliverReply(r *orc.Reply) { s.waiters.deliver(r) }
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.error(w, r, orc.Errorf(orc.ENOTFOUND, "no such route"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.error(w, r, &orc.Error{Code: codeMethodNotAllowed, Message: "method not allowed"})
+	})
+
+	r.Get("/healthz", s.handleHealthz)
+	r.Get("/readyz", s.handleReadyz)
+	r.Get("/health", s.handleHealthz) // the seed's health check
+	r.Handle("/metrics", s.metrics.handler())
+	r.Get("/openapi.json", s.handleOpenAPI)
+	r.Post("/api/v1/auth/token", s.handleToken)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.authenticate)
+		r.Post("/invoke/{plugin}", s.handleInvoke)
+		r.Route("/api/v1", func(r chi.Router) {
+			r.Get("/auth/me", s.handleMe)
+
+			r.Get("/plugins", s.handleListPlugins)
+			r.Post("/plugins", s.handleCreatePlugin)
+			r.Get("/plugins/{plugin}", s.handleGetPlugin)
+			r.Delete("/plugins/{plugin}", s.handleDeletePlugin)
+			r.Get("/plugins/{plugin}/versions", s.handleListVersions)
+			r.Post("/plugins/{plugin}/versions", s.handleCreateVersion)
+			r.Get("/plugins/{plugin}/versions/{version}", s.handleGetVersion)
+
+			r.Get("/invocations", s.handleListInvocations)
+			r.Get("/invocations/{id}", s.handleGetInvocation)
+			r.Get("/invocations/{id}/logs", s.handleInvocationLogs)
+			r.Post("/invocations/{id}/cancel", s.handleCancelInvocation)
+
+			r.Post("/jobs", s.handleCreateJob)
+			r.Get("/jobs", s.handleListJobs)
+			r.Get("/jobs/{id}", s.handleGetJob)
+		})
+	})
+	return r
+}
+
+// logRequests logs each request with its status and duration.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		level := slog.LevelDebug
+		if ww.Status() >= 500 {
+			level = slog.LevelWarn
+		}
+		s.Logger.Log(r.Context(), level, "http request",
+			"method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"request_id", middleware.GetReqID(r.Context()),
+			"invocation_id", ww.Header().Get(headerInvocationID))
+	})
+}
