@@ -1,0 +1,46 @@
+# Orc's build. `make run` and `make test` do all the set-up on a fresh
+# Debian machine (as root): services, images, binary.
+
+GO      ?= go
+BIN     := bin/orc
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all build services images run test test-unit lint bench clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.Version=$(VERSION)" -o $(BIN) ./cmd/orc
+
+## services: install and start PostgreSQL, RabbitMQ and Docker (idempotent)
+services:
+	deploy/local/services.sh
+
+## images: build the example plugins' images (FROM scratch, no registry)
+images: services
+	plugins/build.sh
+
+## run: everything up, then the gateway on :5900 with a worker beside it
+run: services images build
+	deploy/local/run.sh
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## test: the whole suite on the real services, with the race detector.
+## Packages run one at a time: some tests restart the broker.
+test: services images lint
+	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
+
+## test-unit: the tests that need no services
+test-unit:
+	$(GO) test -short -race ./...
+
+## bench: the invoke benchmarks beside their floors (see docs/BENCHMARKS.md)
+bench: services images
+	$(GO) test -run '^$$' -bench . -benchtime 200x -count 1 ./cmd/orc
+
+clean:
+	rm -rf bin

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// errUsage is returned for bad command lines (exit code 2).
+var errUsage = errors.New("usage")
+
+// Config is all of Orc's configuration: defaults, then ORC_* environment
+// variables, then flags. Only this package reads the environment.
+type Config struct {
+	DatabaseURL   string
+	AMQPURL       string
+	QueuePrefix   string
+	DeliveryLimit int
+	LogLevel      string
+	LogFormat     string
+
+	Gateway GatewayConfig
+	Worker  WorkerConfig
+}
+
+// GatewayConfig configures orc gateway.
+type GatewayConfig struct {
+	Addr          string
+	Migrate       bool
+	AdminEmail    string
+	AdminPassword string
+	MaxBodyBytes  int64
+	TokenTTL      time.Duration
+	SyncGrace     time.Duration
+}
+
+// WorkerConfig configures orc worker.
+type WorkerConfig struct {
+	ID          string
+	Node        string
+	Pool        string
+	Concurrency int
+	MetricsAddr string
+	DockerHost  string
+	Drain       time.Duration
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		DatabaseURL:   "postgres://orc:orc@127.0.0.1:5432/orc?sslmode=disable",
+		AMQPURL:       "amqp://orc:orc@127.0.0.1:5672/",
+		QueuePrefix:   "orc",
+		DeliveryLimit: 5,
+		LogLevel:      "info",
+		LogFormat:     "text",
+		Gateway: GatewayConfig{
+			Addr:         ":5900",
+			MaxBodyBytes: 10 << 20,
+			TokenTTL:     24 * time.Hour,
+			SyncGrace:    30 * time.Second,
+		},
+		Worker: WorkerConfig{
+			Node:        host,
+			Pool:        "default",
+			Concurrency: 4,
+			MetricsAddr: "127.0.0.1:9101",
+			Drain:       5 * time.Minute,
+		},
+	}
+}
+
+// commonFlags registers the flags every service command shares.
+func commonFlags(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL")
+	fs.StringVar(&c.AMQPURL, "amqp-url", c.AMQPURL, "RabbitMQ URL")
+	fs.StringVar(&c.QueuePrefix, "queue-prefix", c.QueuePrefix, "prefix of RabbitMQ exchange and queue names")
+	fs.IntVar(&c.DeliveryLimit, "delivery-limit", c.DeliveryLimit, "deliveries of a task before it is dead-lettered")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+}
+
+// parse parses a command line after applying ORC_* environment variables to
+// the flags it does not set: --database-url is ORC_DATABASE_URL.
+func parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		name := "ORC_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+		}
+	})
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+	return errors.Join(errs...)
+}
+
+// newFlagSet returns a flag set that prints its usage to w.
+func newFlagSet(name, summary string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("orc "+name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintf(w, "Usage: orc %s [flags]\n\n%s\n\nFlags (each also ORC_<NAME> in the environment):\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// newLogger returns the process's logger.
+func newLogger(c *Config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.LogLevel, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", c.LogFormat)
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/gateway"
+	"github.com/orc-gateway/orc/internal/password"
+	"github.com/orc-gateway/orc/queue/rabbitmq"
+	"github.com/orc-gateway/orc/store/postgres"
+)
+
+func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	fs := newFlagSet("gateway", "Serve the HTTP API.", stderr)
+	commonFlags(fs, &cfg)
+	g := &cfg.Gateway
+	fs.StringVar(&g.Addr, "addr", g.Addr, "address to serve HTTP on")
+	fs.BoolVar(&g.Migrate, "migrate", g.Migrate, "apply database migrations at start")
+	fs.StringVar(&g.AdminEmail, "admin-email", g.AdminEmail, "create this admin account at start if it does not exist")
+	fs.StringVar(&g.AdminPassword, "admin-password", g.AdminPassword, "password of --admin-email")
+	fs.Int64Var(&g.MaxBodyBytes, "max-body-bytes", g.MaxBodyBytes, "largest request body")
+	fs.DurationVar(&g.TokenTTL, "token-ttl", g.TokenTTL, "lifetime of tokens from /api/v1/auth/token")
+	fs.DurationVar(&g.SyncGrace, "sync-grace", g.SyncGrace, "time a synchronous call waits beyond the plugin's timeout")
+	if err := parse(fs, args, os.Getenv); err != nil {
+		return err
+	}
+	logger, err := newLogger(&cfg, stderr)
+	if err != nil {
+		return err
+	}
+	m := &Gateway{Config: cfg, Logger: logger}
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.Run(ctx)
+}
+
+// Gateway is a running gateway: its database, broker and HTTP server. The
+// end-to-end tests run it in process.
+type Gateway struct {
+	Config Config
+	Logger *slog.Logger
+
+	DB     *postgres.DB
+	Broker *rabbitmq.Broker
+	Server *gateway.Server
+
+	ln   net.Listener
+	http *http.Server
+}
+
+// Open connects to the database and broker and starts listening.
+func (m *Gateway) Open(ctx context.Context) (err error) {
+	cfg := m.Config
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if m.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	if cfg.Gateway.Migrate {
+		applied, err := m.DB.Migrate(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		for _, name := range applied {
+			m.Logger.Info("migration applied", "name", name)
+		}
+	}
+	if err := ensureAdmin(ctx, m.DB, cfg.Gateway.AdminEmail, cfg.Gateway.AdminPassword, m.Logger); err != nil {
+		return err
+	}
+	m.Broker = rabbitmq.Open(rabbitmq.Config{
+		URL: cfg.AMQPURL, Prefix: cfg.QueuePrefix, DeliveryLimit: cfg.DeliveryLimit, Logger: m.Logger,
+	})
+	m.Server = gateway.New(gateway.Config{
+		MaxBodyBytes: cfg.Gateway.MaxBodyBytes, TokenTTL: cfg.Gateway.TokenTTL, SyncGrace: cfg.Gateway.SyncGrace,
+	})
+	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
+	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger
+	m.Broker.OnReply(m.Server.DeliverReply)
+
+	if m.ln, err = net.Listen("tcp", cfg.Gateway.Addr); err != nil {
+		return err
+	}
+	m.http = &http.Server{
+		Handler:           m.Server,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// URL is the gateway's base URL.
+func (m *Gateway) URL() string {
+	return "http://" + m.ln.Addr().String()
+}
+
+// Run serves until ctx ends, then shuts down gracefully: in-flight requests
+// get up to the sync grace to finish.
+func (m *Gateway) Run(ctx context.Context) error {
+	m.Logger.Info("gateway listening", "addr", m.ln.Addr().String(), "version", Version)
+	errc := make(chan error, 1)
+	go func() { errc <- m.http.Serve(m.ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	m.Logger.Info("gateway shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), m.Config.Gateway.SyncGrace)
+	defer cancel()
+	if err := m.http.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close releases everything Open acquired.
+func (m *Gateway) Close() error {
+	if m.http != nil {
+		m.http.Close()
+	} else if m.ln != nil {
+		m.ln.Close()
+	}
+	if m.Broker != nil {
+		m.Broker.Close()
+	}
+	if m.DB != nil {
+		m.DB.Close()
+	}
+	return nil
+}
+
+// ensureAdmin creates the bootstrap admin account when it is configured and
+// missing. An existing account is left as it is.
+func ensureAdmin(ctx context.Context, users orc.UserService, email, pw string, logger *slog.Logger) error {
+	if email == "" && pw == "" {
+		return nil
+	}
+	if email == "" || pw == "" {
+		return errors.New("admin account: set both the e-mail and the password")
+	}
+	_, err := users.FindUserByEmail(ctx, email)
+	if err == nil {
+		return nil
+	}
+	if orc.ErrorCode(err) != orc.ENOTFOUND {
+		return fmt.Errorf("admin account: %w", err)
+	}
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return fmt.Errorf("admin account: %w", err)
+	}
+	err = users.CreateUser(ctx, &orc.User{Email: email, Name: "Administrator", Role: orc.RoleAdmin, PasswordHash: hash})
+	if orc.ErrorCode(err) == orc.ECONFLICT {
+		return nil // another gateway created it first
+	}
+	if err != nil {
+		return fmt.Errorf("admin account: %w", err)
+	}
+	logger.Info("admin account created", "email", email)
+	return nil
+}

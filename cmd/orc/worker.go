@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/orc-gateway/orc/queue/rabbitmq"
+	"github.com/orc-gateway/orc/runtime"
+	"github.com/orc-gateway/orc/runtime/docker"
+	"github.com/orc-gateway/orc/store/postgres"
+)
+
+func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	fs := newFlagSet("worker", "Run invocations from a pool's queue as Docker containers.", stderr)
+	commonFlags(fs, &cfg)
+	w := &cfg.Worker
+	fs.StringVar(&w.ID, "id", w.ID, "worker id (default: node name and a random suffix)")
+	fs.StringVar(&w.Node, "node", w.Node, "node name recorded on invocations")
+	fs.StringVar(&w.Pool, "pool", w.Pool, "pool whose queue this worker consumes")
+	fs.IntVar(&w.Concurrency, "concurrency", w.Concurrency, "invocations run at once")
+	fs.StringVar(&w.MetricsAddr, "metrics-addr", w.MetricsAddr, "address of the worker's /metrics (empty: none)")
+	fs.StringVar(&w.DockerHost, "docker-host", w.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
+	fs.DurationVar(&w.Drain, "drain", w.Drain, "time running invocations get to finish at shutdown")
+	if err := parse(fs, args, os.Getenv); err != nil {
+		return err
+	}
+	logger, err := newLogger(&cfg, stderr)
+	if err != nil {
+		return err
+	}
+	m := &Worker{Config: cfg, Logger: logger}
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.Run(ctx)
+}
+
+// Worker is a running worker: its database, broker, Docker driver and the
+// consumers of its pool's queue and of the dead-letter queue.
+type Worker struct {
+	Config Config
+	Logger *slog.Logger
+
+	DB     *postgres.DB
+	Broker *rabbitmq.Broker
+	Driver *docker.Driver
+	Runner *runtime.Worker
+
+	metrics *http.Server
+	ln      net.Listener
+}
+
+// Open connects to the database, the broker and the Docker engine.
+func (m *Worker) Open(ctx context.Context) (err error) {
+	cfg := m.Config
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if cfg.Worker.ID == "" {
+		cfg.Worker.ID = cfg.Worker.Node + "-" + uuid.NewString()[:8]
+		m.Config.Worker.ID = cfg.Worker.ID
+	}
+	m.Logger = m.Logger.With("worker", cfg.Worker.ID)
+	if m.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	if m.Driver, err = docker.New(docker.Config{Host: cfg.Worker.DockerHost, Logger: m.Logger}); err != nil {
+		return err
+	}
+	info, err := m.Driver.Fingerprint(ctx)
+	if err != nil {
+		return fmt.Errorf("docker engine: %w", err)
+	}
+	m.Logger.Info("docker engine", "version", info.Version)
+	if err := m.Driver.ReapExited(ctx); err != nil {
+		m.Logger.Warn("remove exited containers", "err", err)
+	}
+	m.Broker = rabbitmq.Open(rabbitmq.Config{
+		URL: cfg.AMQPURL, Prefix: cfg.QueuePrefix, DeliveryLimit: cfg.DeliveryLimit, Logger: m.Logger,
+	})
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node}, runtime.NewMetrics(reg))
+	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = m.DB, m.DB, m.Driver
+	m.Runner.Replier, m.Runner.Logger = m.Broker, m.Logger
+	m.Broker.OnCancel(m.Runner.Cancel)
+
+	if cfg.Worker.MetricsAddr != "" {
+		if m.ln, err = net.Listen("tcp", cfg.Worker.MetricsAddr); err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		m.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go m.metrics.Serve(m.ln) //nolint:errcheck // ends with Close
+	}
+	return nil
+}
+
+// Run consumes until ctx ends, then drains: no new tasks are taken and the
+// running ones get up to the drain time to finish.
+func (m *Worker) Run(ctx context.Context) error {
+	cfg := m.Config.Worker
+	m.Logger.Info("worker consuming", "pool", cfg.Pool, "concurrency", cfg.Concurrency, "version", Version)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return m.Broker.Consume(gctx, cfg.Pool, cfg.Concurrency, func(ctx context.Context, d *rabbitmq.Delivery) error {
+			return m.Runner.Handle(ctx, &d.Task)
+		})
+	})
+	g.Go(func() error {
+		return m.Broker.ConsumeDead(gctx, m.Runner.HandleDead)
+	})
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	m.Logger.Info("worker draining", "limit", cfg.Drain)
+	select {
+	case err := <-done:
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+		m.Logger.Info("worker drained")
+		return err
+	case <-time.After(cfg.Drain):
+		return errors.New("drain: running invocations did not finish in time; they will be delivered again")
+	}
+}
+
+// Close releases everything Open acquired.
+func (m *Worker) Close() error {
+	if m.metrics != nil {
+		m.metrics.Close()
+	} else if m.ln != nil {
+		m.ln.Close()
+	}
+	if m.Broker != nil {
+		m.Broker.Close()
+	}
+	if m.Driver != nil {
+		m.Driver.Close()
+	}
+	if m.DB != nil {
+		m.DB.Close()
+	}
+	return nil
+}
+
+

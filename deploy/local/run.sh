@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# run.sh runs Orc on this machine: a worker in the background and the
+# gateway in the foreground on :5900, with the example plugins registered.
+# `make run` builds what it needs first. Ctrl-C stops both.
+#
+# The first admin account comes from ORC_ADMIN_EMAIL and ORC_ADMIN_PASSWORD
+# (admin@example.com / admin123 unless set: change them anywhere but a
+# laptop).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+eval "$(deploy/local/services.sh env)"
+export ORC_ADMIN_EMAIL=${ORC_ADMIN_EMAIL:-admin@example.com}
+export ORC_ADMIN_PASSWORD=${ORC_ADMIN_PASSWORD:-admin123}
+export ORC_ADDR=${ORC_ADDR:-:5900}
+port=${ORC_ADDR##*:}
+state=${ORC_STATE_DIR:-/var/lib/orc-local}
+mkdir -p "$state"
+
+bin/orc migrate
+bin/orc worker >"$state/worker.log" 2>&1 &
+worker=$!
+trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT
+echo "worker running (pid $worker), logging to $state/worker.log"
+
+register() {
+	for i in $(seq 1 100); do
+		curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	local token
+	token=$(curl -fsS -X POST "http://127.0.0.1:$port/api/v1/auth/token" \
+		--data-urlencode "username=$ORC_ADMIN_EMAIL" --data-urlencode "password=$ORC_ADMIN_PASSWORD" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+	for manifest in plugins/*/plugin.json; do
+		code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/api/v1/plugins" \
+			-H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d @"$manifest")
+		case $code in
+		201) echo "registered $manifest" ;;
+		409) echo "already registered: $manifest" ;;
+		*) echo "registering $manifest answered $code" >&2 ;;
+		esac
+	done
+	echo "Orc is up: http://127.0.0.1:$port (admin: $ORC_ADMIN_EMAIL)"
+}
+register &
+bin/orc gateway
