@@ -42,7 +42,7 @@ func testMain(m *testing.M) int {
 }
 
 // buildOrc builds the orc binary once, for the tests that need a process.
-func buildOrc(t *testing.T) string {
+func buildOrc(t testing.TB) string {
 	t.Helper()
 	if _, err := os.Stat(orcBinary); err == nil {
 		return orcBinary
@@ -57,7 +57,7 @@ func buildOrc(t *testing.T) string {
 // stack is a gateway and a worker on real PostgreSQL, RabbitMQ and Docker,
 // with their own database and queue names.
 type stack struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    Config
 	gw     *Gateway
 	worker *Worker
@@ -73,11 +73,15 @@ const (
 )
 
 // testLogger logs to the test's output, at debug level with -v.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
+	if _, ok := t.(*testing.B); ok {
+		// Benchmarks print every log line; keep them to problems.
+		return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-type tlogWriter struct{ t *testing.T }
+type tlogWriter struct{ t testing.TB }
 
 func (w tlogWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
@@ -86,7 +90,7 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 }
 
 // newStack starts a gateway and, unless noWorker, an in-process worker.
-func newStack(t *testing.T, change func(*Config), noWorker bool) *stack {
+func newStack(t testing.TB, change func(*Config), noWorker bool) *stack {
 	t.Helper()
 	testenv.Docker(t)
 	cfg := DefaultConfig()
@@ -188,7 +192,7 @@ type response struct {
 	body   []byte
 }
 
-func (r *response) json(t *testing.T, v any) {
+func (r *response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
@@ -196,7 +200,7 @@ func (r *response) json(t *testing.T, v any) {
 }
 
 // apiError decodes the API's error shape.
-func (r *response) apiError(t *testing.T) errorBodyForTest {
+func (r *response) apiError(t testing.TB) errorBodyForTest {
 	t.Helper()
 	var e errorBodyForTest
 	r.json(t, &e)
@@ -299,7 +303,7 @@ func (s *stack) addUser(email string, role orc.Role) string {
 }
 
 // manifest reads an example plugin's plugin.json and applies changes.
-func manifest(t *testing.T, plugin string, change func(m map[string]any)) map[string]any {
+func manifest(t testing.TB, plugin string, change func(m map[string]any)) map[string]any {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "plugins", plugin, "plugin.json"))
 	if err != nil {
@@ -349,7 +353,7 @@ func (s *stack) waitFor(id string, limit time.Duration, cond func(inv *orc.Invoc
 func terminal(inv *orc.Invocation) bool { return inv.Status.Terminal() }
 
 // containersOf lists the containers, running or not, of an invocation.
-func containersOf(t *testing.T, id string) []string {
+func containersOf(t testing.TB, id string) []string {
 	t.Helper()
 	out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=orc.invocation="+id).CombinedOutput()
 	if err != nil {

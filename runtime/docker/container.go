@@ -1,0 +1,102 @@
+package docker
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/runtime"
+)
+
+// containerConfig returns the container settings of one run: the spec's
+// image and args, stdin open for exactly one writer, the labels that let
+// Reap find the container and the environment.
+func (d *Driver) containerConfig(spec *runtime.TaskSpec) *container.Config {
+	return &container.Config{
+		Image:        spec.Image,
+		Cmd:          spec.Args,
+		Env:          env(spec.Env),
+		Labels:       labels(spec),
+		User:         d.cfg.User,
+		AttachStdin:  true,
+		AttachStdout: true,
+		AttachStderr: true,
+		OpenStdin:    true,
+		StdinOnce:    true,
+	}
+}
+
+// hostConfig returns the hardened host settings of one run (see "Plugin
+// container protocol v1" in the design). A network other than bridge,
+// unknown ones included, is no network; zero resources take Orc's defaults.
+func (d *Driver) hostConfig(spec *runtime.TaskSpec) *container.HostConfig {
+	res := spec.Resources
+	if res.CPU <= 0 {
+		res.CPU = orc.DefaultCPU
+	}
+	if res.MemoryMB <= 0 {
+		res.MemoryMB = orc.DefaultMemoryMB
+	}
+	if res.Pids <= 0 {
+		res.Pids = orc.DefaultPids
+	}
+	memory := res.MemoryMB << 20
+	network := container.NetworkMode(orc.NetworkNone)
+	if spec.Network == orc.NetworkBridge {
+		network = container.NetworkMode(orc.NetworkBridge)
+	}
+	hc := &container.HostConfig{
+		NetworkMode:    network,
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges"},
+		ReadonlyRootfs: true,
+		Tmpfs: map[string]string{
+			"/tmp": "rw,noexec,nosuid,nodev,size=" + strconv.FormatInt(d.cfg.TmpfsBytes, 10),
+		},
+		// Output is read through the attach stream; a log driver would
+		// only keep a second copy on the worker's disk.
+		LogConfig: container.LogConfig{Type: "none"},
+		Resources: container.Resources{
+			Memory:     memory,
+			MemorySwap: memory, // no swap beyond the memory limit
+			NanoCPUs:   int64(res.CPU * 1e9),
+			PidsLimit:  &res.Pids,
+		},
+	}
+	if res.GPU > 0 {
+		// The same request as `docker run --gpus N`.
+		hc.DeviceRequests = []container.DeviceRequest{{
+			Count:        res.GPU,
+			Capabilities: [][]string{{"gpu"}},
+		}}
+	}
+	return hc
+}
+
+// labels returns the spec's labels with Orc's own on top, so that a spec
+// cannot hide a container from Reap.
+func labels(spec *runtime.TaskSpec) map[string]string {
+	l := make(map[string]string, len(spec.Labels)+3)
+	maps.Copy(l, spec.Labels)
+	l[LabelManaged] = "true"
+	l[LabelInvocation] = spec.InvocationID
+	l[LabelAttempt] = strconv.Itoa(spec.Attempt)
+	return l
+}
+
+// env returns the spec's environment as KEY=value pairs in a stable order.
+// HOME is /tmp unless the spec sets it: the root filesystem is read-only
+// and tools that write to $HOME would fail anywhere else.
+func env(vars map[string]string) []string {
+	out := make([]string, 0, len(vars)+1)
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		out = append(out, k+"="+vars[k])
+	}
+	if _, ok := vars["HOME"]; !ok {
+		out = append(out, "HOME=/tmp")
+	}
+	return out
+}
