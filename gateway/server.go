@@ -109,7 +109,7 @@ func (s *Server) routes() chi.Router {
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
 	r.Get("/health", s.handleHealthz) // the seed's health check
-	r.Handle("/metrics", s.metrics.handler())
+	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
 	r.Get("/openapi.json", s.handleOpenAPI)
 	r.Post("/api/v1/auth/token", s.handleToken)
 

@@ -121,6 +121,9 @@ func newStack(t testing.TB, change func(*Config), noWorker bool) *stack {
 	t.Cleanup(func() {
 		stopG()
 		<-gdone
+		if err := s.gw.Broker.DeleteTopology(context.Background()); err != nil {
+			t.Logf("delete topology: %v", err)
+		}
 		s.gw.Close()
 	})
 	if err := s.gw.Broker.WaitReady(ctx); err != nil {

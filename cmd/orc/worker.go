@@ -167,5 +167,3 @@ func (m *Worker) Close() error {
 	}
 	return nil
 }
-
-

@@ -97,6 +97,12 @@ SQL
 
 # --- RabbitMQ ---------------------------------------------------------------
 start_rabbitmq() {
+	# A consumer that holds a message longer than consumer_timeout loses its
+	# channel; it must outlast the longest plugin timeout (24 h).
+	if [[ ! -f /etc/rabbitmq/rabbitmq.conf ]] || ! grep -q '^consumer_timeout' /etc/rabbitmq/rabbitmq.conf; then
+		mkdir -p /etc/rabbitmq
+		echo 'consumer_timeout = 90000000' >>/etc/rabbitmq/rabbitmq.conf
+	fi
 	if ! rabbitmqctl -q status >/dev/null 2>&1; then
 		log "starting RabbitMQ"
 		# The Debian package's default Erlang cookie and data live in
