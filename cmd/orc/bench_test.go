@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,12 +11,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/orc-gateway/orc/internal/testenv"
+	"github.com/orc-gateway/orc/runtime"
 )
 
 // The invoke benchmarks measure a synchronous call of the echo plugin
 // through Orc (gateway → RabbitMQ → worker → a fresh container → result in
 // PostgreSQL → reply) beside its floor, `docker run --rm` of the same image,
-// in the same run. Each reports p50 and p99 in milliseconds and, for the
+// in the same run, and beside the same container run through Orc's Docker
+// driver alone (the engine-API floor, which isolates what the gateway, queue
+// and database add). Each reports p50 and p99 in milliseconds and, for the
 // concurrent ones, throughput. See docs/BENCHMARKS.md.
 //
 //	make bench    (go test -run '^$' -bench . -benchtime 200x ./cmd/orc)
@@ -53,6 +59,19 @@ func BenchmarkInvoke(b *testing.B) {
 		}
 		return nil
 	}
+	// The engine-API floor: the same container run by Orc's Docker driver
+	// alone, with no gateway, queue or database around it.
+	drv := s.worker.Driver
+	driverRun := func() error {
+		res, err := drv.Run(context.Background(), &runtime.TaskSpec{
+			InvocationID: "bench-" + testenv.Suffix(), Attempt: 1, Image: "orc-echo:1.0.0",
+			Args: []string{benchInput}, Stdin: []byte(benchInput),
+		})
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("exit code %d: %s", res.ExitCode, res.Stderr)
+		}
+		return err
+	}
 	// One call of each first, so that neither pays for a cold page cache.
 	if err := invoke(); err != nil {
 		b.Fatal(err)
@@ -60,8 +79,12 @@ func BenchmarkInvoke(b *testing.B) {
 	if err := dockerRun(); err != nil {
 		b.Fatal(err)
 	}
+	if err := driverRun(); err != nil {
+		b.Fatal(err)
+	}
 
 	b.Run("floor=docker-run/c=1", func(b *testing.B) { measure(b, 1, dockerRun) })
+	b.Run("floor=driver-run/c=1", func(b *testing.B) { measure(b, 1, driverRun) })
 	b.Run("orc=sync/c=1", func(b *testing.B) { measure(b, 1, invoke) })
 	b.Run(fmt.Sprintf("floor=docker-run/c=%d", benchConcurrency), func(b *testing.B) { measure(b, benchConcurrency, dockerRun) })
 	b.Run(fmt.Sprintf("orc=sync/c=%d", benchConcurrency), func(b *testing.B) { measure(b, benchConcurrency, invoke) })
