@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/password"
+	"github.com/orc-gateway/orc/internal/testenv"
+	"github.com/orc-gateway/orc/store/postgres"
+)
+
+func TestParseAppliesEnvironmentUnderFlags(t *testing.T) {
+	cfg := DefaultConfig()
+	fs := newFlagSet("gateway", "", &bytes.Buffer{})
+	commonFlags(fs, &cfg)
+	fs.StringVar(&cfg.Gateway.Addr, "addr", cfg.Gateway.Addr, "")
+	env := map[string]string{"ORC_ADDR": ":7000", "ORC_AMQP_URL": "amqp://env", "ORC_DELIVERY_LIMIT": "9"}
+	if err := parse(fs, []string{"--amqp-url", "amqp://flag"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Gateway.Addr != ":7000" || cfg.AMQPURL != "amqp://flag" || cfg.DeliveryLimit != 9 {
+		t.Fatalf("config = %+v", cfg)
+	}
+	bad := DefaultConfig()
+	fs = newFlagSet("gateway", "", &bytes.Buffer{})
+	commonFlags(fs, &bad)
+	if err := parse(fs, nil, func(k string) string {
+		if k == "ORC_DELIVERY_LIMIT" {
+			return "many"
+		}
+		return ""
+	}); err == nil || !strings.Contains(err.Error(), "ORC_DELIVERY_LIMIT") {
+		t.Fatalf("a bad environment value must name its variable: %v", err)
+	}
+}
+
+func TestRunUnknownCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"frobnicate"}, &out, &errOut); code != 2 {
+		t.Fatalf("exit code %d", code)
+	}
+	if !strings.Contains(errOut.String(), `unknown command "frobnicate"`) {
+		t.Fatalf("stderr = %s", errOut.String())
+	}
+}
+
+// TestMigrateAndUserCreate runs `orc migrate` and `orc user create --admin`
+// as a person would, against a database of its own.
+func TestMigrateAndUserCreate(t *testing.T) {
+	url := testenv.DatabaseURL(t)
+	t.Setenv("ORC_DATABASE_URL", url)
+	ctx := context.Background()
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"migrate"}, &out, &errOut); code != 0 {
+		t.Fatalf("migrate: %d %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "applied 0001_init") {
+		t.Fatalf("migrate printed %q", out.String())
+	}
+	out.Reset()
+	if code := run(ctx, []string{"migrate"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "up to date") {
+		t.Fatalf("second migrate: %d %q", code, out.String())
+	}
+
+	t.Setenv("ORC_USER_PASSWORD", "s3cret-pass")
+	out.Reset()
+	if code := run(ctx, []string{"user", "create", "--admin", "--email", "root@example.com"}, &out, &errOut); code != 0 {
+		t.Fatalf("user create: %d %s", code, errOut.String())
+	}
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u, err := db.FindUserByEmail(ctx, "root@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Role != orc.RoleAdmin || !password.Check(u.PasswordHash, "s3cret-pass") || strings.Contains(u.PasswordHash, "s3cret") {
+		t.Fatalf("user = %+v", u)
+	}
+	errOut.Reset()
+	if code := run(ctx, []string{"user", "create", "--email", "root@example.com"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "exists") {
+		t.Fatalf("duplicate user: %d %s", code, errOut.String())
+	}
+}
