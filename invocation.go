@@ -59,6 +59,7 @@ type Invocation struct {
 	Worker         string           `json:"worker,omitempty"`
 	Node           string           `json:"node,omitempty"`
 	ColdStart      bool             `json:"cold_start"`
+	Published      bool             `json:"-"`
 	CreatedAt      time.Time        `json:"created_at"`
 	StartedAt      *time.Time       `json:"started_at,omitempty"`
 	FinishedAt     *time.Time       `json:"finished_at,omitempty"`
@@ -74,6 +75,9 @@ type Timing struct {
 
 // Result is the end of one attempt, as a worker commits it.
 type Result struct {
+	// Attempt is the attempt this is the result of. Only the latest attempt
+	// may commit: an earlier one that finishes late is discarded.
+	Attempt    int
 	Status     Status
 	Output     json.RawMessage
 	Error      *InvocationError
@@ -82,6 +86,8 @@ type Result struct {
 	ColdStart  bool
 	Timing     Timing
 	FinishedAt time.Time
+	// Logs are the attempt's log lines, stored with the result.
+	Logs []LogLine
 }
 
 // LogLine is one line a plugin wrote.
@@ -114,9 +120,17 @@ type InvocationService interface {
 	// owner and idempotency key exists, it returns that one and false.
 	CreateInvocation(ctx context.Context, inv *Invocation) (*Invocation, bool, error)
 
-	// DeleteInvocation removes an invocation that was never queued (its
-	// publish failed). Returns ENOTFOUND.
+	// DeleteInvocation removes an invocation whose task the broker refused,
+	// unless a worker started it meanwhile. Returns ENOTFOUND, ECONFLICT.
 	DeleteInvocation(ctx context.Context, id string) error
+
+	// MarkPublished records that the broker confirmed an invocation's task.
+	MarkPublished(ctx context.Context, id string) error
+
+	// UnpublishedInvocations returns queued invocations created before the
+	// given time whose task was never confirmed (their gateway died between
+	// recording and queueing them), oldest first.
+	UnpublishedInvocations(ctx context.Context, before time.Time, limit int) ([]*Invocation, error)
 
 	// FindInvocation returns one invocation. Returns ENOTFOUND.
 	FindInvocation(ctx context.Context, id string) (*Invocation, error)
@@ -130,8 +144,9 @@ type InvocationService interface {
 	// terminal, ENOTFOUND when it does not exist.
 	StartAttempt(ctx context.Context, id, worker, node string, at time.Time) (*Invocation, error)
 
-	// FinishInvocation commits an attempt's result unless the invocation is
-	// already terminal; it reports whether this call made it terminal.
+	// FinishInvocation commits an attempt's result and logs, unless the
+	// invocation is already terminal or a later attempt started; it reports
+	// whether this call made it terminal.
 	FinishInvocation(ctx context.Context, id string, r *Result) (bool, error)
 
 	// CancelInvocation marks a queued or running invocation canceled.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -33,6 +34,28 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(orc.NewContextWithPrincipal(r.Context(), p)))
+	})
+}
+
+// authenticateMetrics lets the metrics token or an admin read /metrics.
+func (s *Server) authenticateMetrics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := s.cfg.MetricsToken; tok != "" {
+			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if subtle.ConstantTimeCompare([]byte(got), []byte(tok)) == 1 {
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		p, err := s.principal(r)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		if !s.require(w, r, p.IsAdmin(), "read metrics") {
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

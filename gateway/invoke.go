@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -54,15 +56,21 @@ func (s *Server) submit(ctx context.Context, sub submission) (*orc.Invocation, *
 	if !json.Valid(sub.input) {
 		return nil, v, false, orc.Errorf(orc.EINVALID, "malformed JSON body")
 	}
+	if !utf8.Valid(sub.input) {
+		return nil, v, false, orc.Errorf(orc.EINVALID, "the body is not valid UTF-8")
+	}
 	if err := s.schemas.ValidateInput(v, sub.input); err != nil {
 		return nil, v, false, err
 	}
 	if len(sub.idempotencyKey) > maxIdempotencyKey {
 		return nil, v, false, orc.Errorf(orc.EINVALID, "Idempotency-Key is longer than %d bytes", maxIdempotencyKey)
 	}
-	// Refuse quickly while the broker is down, before anything is recorded.
-	if err := s.Broker.Ready(); err != nil {
-		return nil, v, false, err
+	// Refuse quickly while the broker is down, before anything is recorded;
+	// a retry with an idempotency key may still get its stored result.
+	if sub.idempotencyKey == "" {
+		if err := s.Broker.Ready(); err != nil {
+			return nil, v, false, err
+		}
 	}
 	inv, created, err := s.Invocations.CreateInvocation(ctx, &orc.Invocation{
 		Plugin: plugin.Name, Version: v.Version, VersionID: v.ID, Input: sub.input,
@@ -72,8 +80,13 @@ func (s *Server) submit(ctx context.Context, sub submission) (*orc.Invocation, *
 		return nil, v, false, err
 	}
 	if !created {
-		if inv.Plugin != plugin.Name {
-			return nil, v, false, orc.Errorf(orc.ECONFLICT, "Idempotency-Key was used for an invocation of %q", inv.Plugin)
+		if inv.Plugin != plugin.Name || !bytes.Equal(inv.Input, sub.input) {
+			return nil, v, false, orc.Errorf(orc.ECONFLICT, "Idempotency-Key was used for another request")
+		}
+		if !inv.Published && inv.Status == orc.StatusQueued {
+			// The first request with this key is still queueing it (or
+			// died doing so; a worker queues it within a minute).
+			return nil, v, false, orc.Errorf(orc.ECONFLICT, "a request with this Idempotency-Key is in progress; retry shortly")
 		}
 		if inv.Version != v.Version {
 			if v, err = s.Plugins.FindVersion(ctx, inv.Plugin, inv.Version); err != nil {
@@ -86,14 +99,30 @@ func (s *Server) submit(ctx context.Context, sub submission) (*orc.Invocation, *
 }
 
 // publish queues an invocation. When the broker refuses it, the invocation
-// is removed again: the client is told 503 and nothing was accepted.
+// is withdrawn again: the client is told 503 and nothing was accepted. An
+// invocation that cannot be withdrawn because a worker started it after all
+// (the refusal was only a lost confirm) counts as queued.
 func (s *Server) publish(ctx context.Context, inv *orc.Invocation, replyTo string) error {
+	ctx = context.WithoutCancel(ctx) // a client hanging up must not leave it half queued
 	err := s.Broker.Publish(ctx, &orc.Task{InvocationID: inv.ID, VersionID: inv.VersionID, Pool: inv.Pool, ReplyTo: replyTo})
 	if err == nil {
+		if err := s.Invocations.MarkPublished(ctx, inv.ID); err != nil {
+			// Harmless: a worker may queue it once more, and the copy finds
+			// it started or finished.
+			s.Logger.WarnContext(ctx, "mark invocation queued", "invocation_id", inv.ID, "err", err)
+		}
 		return nil
 	}
-	if derr := s.Invocations.DeleteInvocation(context.WithoutCancel(ctx), inv.ID); derr != nil {
-		s.Logger.ErrorContext(ctx, "remove unqueued invocation", "invocation_id", inv.ID, "err", derr)
+	derr := s.Invocations.DeleteInvocation(ctx, inv.ID)
+	switch orc.ErrorCode(derr) {
+	case "":
+	case orc.ECONFLICT:
+		s.Logger.WarnContext(ctx, "publish reported failure but the invocation was queued", "invocation_id", inv.ID, "err", err)
+		return nil
+	default:
+		// It stays recorded and unqueued; a worker queues it within a
+		// minute, so it still reaches a final state.
+		s.Logger.ErrorContext(ctx, "withdraw unqueued invocation", "invocation_id", inv.ID, "err", derr)
 	}
 	if orc.ErrorCode(err) == orc.EUNAVAILABLE {
 		return err
@@ -108,7 +137,7 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	plugin := chi.URLParam(r, "plugin")
 	input, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
-		s.rejected(w, r, plugin, err)
+		s.rejected(w, r, nil, err)
 		return
 	}
 	sub := submission{
@@ -118,7 +147,7 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	inv, v, created, err := s.submit(ctx, sub)
 	if err != nil {
-		s.rejected(w, r, plugin, err)
+		s.rejected(w, r, v, err)
 		return
 	}
 	w.Header().Set(headerInvocationID, inv.ID)
@@ -137,10 +166,10 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 			replyTo = s.Broker.ReplyQueue()
 		}
 		if err := s.publish(ctx, inv, replyTo); err != nil {
-			s.rejected(w, r, plugin, err)
+			s.rejected(w, r, v, err)
 			return
 		}
-		s.metrics.accepted.WithLabelValues(plugin, mode(sub.async)).Inc()
+		s.metrics.accepted.WithLabelValues(v.Plugin, mode(sub.async)).Inc()
 		s.Logger.DebugContext(ctx, "invocation queued", "invocation_id", inv.ID, "plugin", plugin, "version", inv.Version, "async", sub.async)
 	}
 	if sub.async {
@@ -159,17 +188,23 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 			}
 			w.Header().Set("Location", "/api/v1/invocations/"+inv.ID)
 			s.errorFor(w, r, err, inv.ID)
-			s.metrics.observe(plugin, "sync", "waiting", start)
+			s.metrics.observe(v.Plugin, "sync", "waiting", start)
 			return
 		}
 	}
-	s.metrics.observe(plugin, "sync", string(reply.Status), start)
+	s.metrics.observe(v.Plugin, "sync", string(reply.Status), start)
 	s.writeReply(w, r, reply)
 }
 
-// rejected answers an invocation that was not accepted.
-func (s *Server) rejected(w http.ResponseWriter, r *http.Request, plugin string, err error) {
-	s.metrics.rejected.WithLabelValues(metricPlugin(err, plugin), orc.ErrorCode(err)).Inc()
+// rejected answers an invocation that was not accepted. Its metric names
+// the plugin only when it was found and visible (v is not nil), so that
+// requests for arbitrary names cannot grow the label set.
+func (s *Server) rejected(w http.ResponseWriter, r *http.Request, v *orc.Version, err error) {
+	plugin := "_unknown"
+	if v != nil {
+		plugin = v.Plugin
+	}
+	s.metrics.rejected.WithLabelValues(plugin, orc.ErrorCode(err)).Inc()
 	s.error(w, r, err)
 }
 

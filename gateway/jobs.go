@@ -77,17 +77,17 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 		req.InputData = json.RawMessage("{}")
 	}
 	ctx := r.Context()
-	inv, _, created, err := s.submit(ctx, submission{
+	inv, v, created, err := s.submit(ctx, submission{
 		plugin: req.PluginName, version: req.PluginVersion, input: req.InputData,
 		idempotencyKey: r.Header.Get(headerIdempotency), async: true,
 	})
 	if err != nil {
-		s.rejected(w, r, req.PluginName, err)
+		s.rejected(w, r, v, err)
 		return
 	}
 	if created {
 		if err := s.publish(ctx, inv, ""); err != nil {
-			s.rejected(w, r, req.PluginName, err)
+			s.rejected(w, r, v, err)
 			return
 		}
 		s.metrics.accepted.WithLabelValues(inv.Plugin, "async").Inc()

@@ -9,8 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/orc-gateway/orc"
 )
 
 // metrics are the gateway's Prometheus metrics, on a registry of its own.
@@ -51,15 +49,6 @@ func (m *metrics) handler() http.Handler {
 // observe records the latency of one invocation.
 func (m *metrics) observe(plugin, mode, status string, start time.Time) {
 	m.duration.WithLabelValues(plugin, mode, status).Observe(time.Since(start).Seconds())
-}
-
-// metricPlugin keeps unknown plugin names out of metric labels, so that
-// requests for random names cannot grow the label set without bound.
-func metricPlugin(err error, plugin string) string {
-	if orc.ErrorCode(err) == orc.ENOTFOUND {
-		return "_unknown"
-	}
-	return plugin
 }
 
 // stateCollector reports, at scrape time, the invocations by plugin and

@@ -22,11 +22,34 @@ func (s *Server) visiblePlugin(r *http.Request, name string) (*orc.Plugin, error
 	return p, nil
 }
 
+// redactVersion hides the values of a version's environment, which often
+// hold secrets, from everyone but the plugin's owner and admins.
+func redactVersion(p *orc.Principal, ownerID int64, v *orc.Version) *orc.Version {
+	if v == nil || len(v.Env) == 0 || p.CanSee(ownerID) {
+		return v
+	}
+	cp := *v
+	cp.Env = make(map[string]string, len(v.Env))
+	for k := range v.Env {
+		cp.Env[k] = "(hidden)"
+	}
+	return &cp
+}
+
+func redactPlugin(p *orc.Principal, plugin *orc.Plugin) *orc.Plugin {
+	plugin.Latest = redactVersion(p, plugin.OwnerID, plugin.Latest)
+	return plugin
+}
+
 func (s *Server) handleListPlugins(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Plugins.ListPlugins(r.Context(), orc.PluginFilter{Viewer: orc.PrincipalFromContext(r.Context())})
+	principal := orc.PrincipalFromContext(r.Context())
+	list, err := s.Plugins.ListPlugins(r.Context(), orc.PluginFilter{Viewer: principal})
 	if err != nil {
 		s.error(w, r, err)
 		return
+	}
+	for _, p := range list {
+		redactPlugin(principal, p)
 	}
 	if list == nil {
 		list = []*orc.Plugin{}
@@ -40,7 +63,7 @@ func (s *Server) handleGetPlugin(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, redactPlugin(orc.PrincipalFromContext(r.Context()), p))
 }
 
 // handleCreatePlugin registers a plugin version from a plugin.json.
@@ -117,6 +140,10 @@ func (s *Server) handleListVersions(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	principal := orc.PrincipalFromContext(r.Context())
+	for i, v := range list {
+		list[i] = redactVersion(principal, p.OwnerID, v)
+	}
 	writeJSON(w, http.StatusOK, list)
 }
 
@@ -131,5 +158,5 @@ func (s *Server) handleGetVersion(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, redactVersion(orc.PrincipalFromContext(r.Context()), p.OwnerID, v))
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -28,6 +29,9 @@ type Config struct {
 	// PollInterval is how often a synchronous call also reads its
 	// invocation from the database, in case its reply was lost (2s).
 	PollInterval time.Duration
+	// MetricsToken, when set, is a bearer token that may read /metrics (for
+	// a Prometheus scraper). Admins' tokens may read it too.
+	MetricsToken string
 }
 
 func (c *Config) setDefaults() {
@@ -98,7 +102,7 @@ func (s *Server) DeliverReply(r *orc.Reply) { s.waiters.deliver(r) }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer)
+	r.Use(middleware.RequestID, s.logRequests, s.recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, orc.Errorf(orc.ENOTFOUND, "no such route"))
 	})
@@ -109,12 +113,12 @@ func (s *Server) routes() chi.Router {
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
 	r.Get("/health", s.handleHealthz) // the seed's health check
-	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
-	r.Get("/openapi.json", s.handleOpenAPI)
+	r.With(s.authenticateMetrics).Method(http.MethodGet, "/metrics", s.metrics.handler())
 	r.Post("/api/v1/auth/token", s.handleToken)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
+		r.Get("/openapi.json", s.handleOpenAPI)
 		r.Post("/invoke/{plugin}", s.handleInvoke)
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/auth/me", s.handleMe)
@@ -138,6 +142,24 @@ func (s *Server) routes() chi.Router {
 		})
 	})
 	return r
+}
+
+// recoverer turns a handler's panic into a 500 in the API's error shape,
+// with the panic logged and never shown.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.ErrorContext(r.Context(), "handler panic", "path", r.URL.Path, "panic", v,
+					"stack", string(debug.Stack()), "request_id", middleware.GetReqID(r.Context()))
+				s.error(w, r, orc.Errorf(orc.EINTERNAL, "internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // logRequests logs each request with its status and duration.

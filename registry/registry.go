@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,62}$`)
 	versionRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$`)
 	poolRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	envRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -33,7 +33,7 @@ func ValidateVersion(v *orc.Version) error {
 		ps = append(ps, Problem{Pointer: ptr, Message: fmt.Sprintf(format, args...)})
 	}
 	if !nameRE.MatchString(v.Plugin) {
-		bad("/name", "name must be 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit")
+		bad("/name", "name must be 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter")
 	}
 	if !versionRE.MatchString(v.Version) {
 		bad("/version", "version is required: up to 64 letters, digits, '.', '+', '_' or '-'")

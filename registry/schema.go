@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -142,5 +143,12 @@ func Problems(ve *jsonschema.ValidationError) []Problem {
 	if len(ps) == 0 {
 		ps = append(ps, Problem{Pointer: "", Message: ve.Error()})
 	}
+	// The validator's order is not stable; clients and tests want one.
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Pointer != ps[j].Pointer {
+			return ps[i].Pointer < ps[j].Pointer
+		}
+		return ps[i].Message < ps[j].Message
+	})
 	return ps
 }

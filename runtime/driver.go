@@ -38,6 +38,10 @@ type TaskSpec struct {
 	Env       map[string]string
 	Resources orc.Resources
 	Network   orc.Network
+	// Deadline is when the run must be over. Drivers record it on the
+	// container so that a container outliving its worker can be found and
+	// killed (Reaper.ReapExpired).
+	Deadline time.Time
 	// Labels are added to the container's labels.
 	Labels map[string]string
 }
@@ -74,8 +78,14 @@ type Fingerprinter interface {
 }
 
 // Reaper is implemented by drivers that can remove what earlier attempts of
-// an invocation left behind (a worker killed mid-run leaves its container).
+// an invocation left behind (a worker killed mid-run leaves its container
+// running).
 type Reaper interface {
-	// Reap kills and removes every container of the invocation.
-	Reap(ctx context.Context, invocationID string) error
+	// Reap kills and removes the containers of the invocation's attempts
+	// before the given one.
+	Reap(ctx context.Context, invocationID string, beforeAttempt int) error
+
+	// ReapExpired kills and removes the containers whose deadline passed
+	// before now, whichever worker started them.
+	ReapExpired(ctx context.Context, now time.Time) error
 }

@@ -3,11 +3,13 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/registry"
@@ -29,6 +31,9 @@ type Config struct {
 	// MaxArgBytes is the largest input passed as the last argument as well
 	// as on stdin (default 128 KiB, the kernel's limit for one argument).
 	MaxArgBytes int
+	// RetryMax is the longest wait between tries while the database or the
+	// container engine is unavailable (default 10s).
+	RetryMax time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -38,6 +43,9 @@ func (c *Config) setDefaults() {
 	if c.MaxArgBytes == 0 {
 		c.MaxArgBytes = 128<<10 - 1
 	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 10 * time.Second
+	}
 }
 
 // Worker runs the invocations that a queue hands it.
@@ -46,16 +54,31 @@ type Worker struct {
 	Plugins     orc.PluginService
 	Driver      Driver
 	Replier     Replier
-	Logger      *slog.Logger
-	Clock       orc.Clock
+	// Publisher queues the tasks that Maintain finds unqueued.
+	Publisher orc.Publisher
+	Logger    *slog.Logger
+	Clock     orc.Clock
 
 	cfg     Config
 	schemas registry.Schemas
 	metrics *Metrics
 
-	mu      sync.Mutex
-	running map[string]context.CancelFunc
+	mu       sync.Mutex
+	running  map[string]*run
+	canceled map[string]time.Time // cancels that arrived before their run
 }
+
+// run is an invocation running on this worker.
+type run struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+// Causes of a run's end other than its timeout.
+var (
+	errCanceled = errors.New("canceled")
+	errDrained  = errors.New("worker stopped before the run finished")
+)
 
 // NewWorker returns a worker. Set its service fields before use.
 func NewWorker(cfg Config, m *Metrics) *Worker {
@@ -63,19 +86,40 @@ func NewWorker(cfg Config, m *Metrics) *Worker {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Worker{cfg: cfg, metrics: m, Logger: slog.Default(), Clock: orc.SystemClock{}, running: map[string]context.CancelFunc{}}
+	return &Worker{cfg: cfg, metrics: m, Logger: slog.Default(), Clock: orc.SystemClock{},
+		running: map[string]*run{}, canceled: map[string]time.Time{}}
 }
 
 // Handle runs one task to a committed result. It returns nil when the task
 // is done with (ran, or needs no run) and its message may be acked; an error
 // means the message should be delivered again.
+//
+// While the database or the container engine is unavailable, Handle keeps
+// the message and tries again with backoff rather than returning an error:
+// a redelivery would count against the queue's delivery limit, which is
+// for workers that die and tasks that crash them, not for outages.
 func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 	log := w.Logger.With("invocation_id", task.InvocationID, "worker", w.cfg.ID)
-	inv, err := w.Invocations.StartAttempt(ctx, task.InvocationID, w.cfg.ID, w.cfg.Node, w.Clock.Now())
+	if r := w.runOf(task.InvocationID); r != nil {
+		// A second delivery while this worker runs it (the broker
+		// connection dropped and came back): the run in progress commits.
+		log.Info("task already running here; waiting for it")
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	}
+	var inv *orc.Invocation
+	err := w.retry(ctx, log, "start attempt", func() (err error) {
+		inv, err = w.Invocations.StartAttempt(ctx, task.InvocationID, w.cfg.ID, w.cfg.Node, w.Clock.Now())
+		return err
+	})
 	switch orc.ErrorCode(err) {
 	case "":
 	case orc.ENOTFOUND:
-		// Its publish failed and the gateway removed it: nothing to run.
+		// Its publish failed and the gateway withdrew it: nothing to run.
 		log.Warn("task for an unknown invocation dropped")
 		return nil
 	case orc.ECONFLICT:
@@ -88,31 +132,58 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 	}
 	log = log.With("plugin", inv.Plugin, "version", inv.Version, "attempt", inv.Attempts)
 
-	v, err := w.Plugins.FindVersionByID(ctx, task.VersionID)
+	// The version comes from the invocation, never from the message.
+	var v *orc.Version
+	err = w.retry(ctx, log, "find version", func() (err error) {
+		v, err = w.Plugins.FindVersionByID(ctx, inv.VersionID)
+		return err
+	})
 	if orc.ErrorCode(err) == orc.ENOTFOUND {
 		return w.finish(ctx, log, task, inv, &orc.Result{Status: orc.StatusFailed,
-			Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: "the plugin version was deleted"}}, nil)
+			Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: "the plugin version was deleted"}})
 	}
 	if err != nil {
 		return fmt.Errorf("find version: %w", err)
 	}
+
+	stopCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	runCtx, cancel := context.WithTimeout(stopCtx, v.Timeout())
+	defer cancel()
+	done := w.track(inv.ID, stop)
+	defer done()
+
 	if reaper, ok := w.Driver.(Reaper); ok && inv.Attempts > 1 {
-		// An earlier attempt's worker died; its container may still run.
-		if err := reaper.Reap(ctx, inv.ID); err != nil {
-			log.Warn("reap earlier attempt", "err", err)
+		// An earlier attempt's worker died or lost its broker connection;
+		// its container may still run. The latest attempt owns the
+		// invocation: the earlier one's result would be discarded anyway.
+		if err := reaper.Reap(ctx, inv.ID, inv.Attempts); err != nil {
+			log.Warn("reap earlier attempts", "err", err)
 		}
 	}
 
-	runCtx, cancel := context.WithTimeout(ctx, v.Timeout())
-	defer cancel()
-	w.track(inv.ID, cancel)
-	defer w.untrack(inv.ID)
-
 	log.Debug("running")
-	res, err := w.Driver.Run(runCtx, w.spec(inv, v))
+	spec := w.spec(inv, v)
+	var res *TaskResult
+	err = w.retry(runCtx, log, "run", func() (err error) {
+		res, err = w.Driver.Run(runCtx, spec)
+		return err
+	})
+	if errors.Is(context.Cause(runCtx), errDrained) {
+		// The worker is shutting down: the task goes to another worker.
+		return errDrained
+	}
+	if err != nil && runCtx.Err() != nil && ctx.Err() == nil {
+		if errors.Is(runCtx.Err(), context.Canceled) {
+			return w.finish(ctx, log, task, inv, &orc.Result{Status: orc.StatusCanceled,
+				Error: &orc.InvocationError{Code: orc.ECANCELED, Message: "canceled"}})
+		}
+		return w.finish(ctx, log, task, inv, &orc.Result{Status: orc.StatusFailed,
+			Error: &orc.InvocationError{Code: orc.EUNAVAILABLE, Message: "the worker's container engine was unavailable until the plugin's timeout"}})
+	}
 	if err != nil {
-		if orc.ErrorCode(err) == orc.EUNAVAILABLE {
-			return fmt.Errorf("run: %w", err)
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		log.Error("run failed", "err", err)
 		msg := "the plugin could not be started"
@@ -120,10 +191,28 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 			msg = orc.ErrorMessage(err)
 		}
 		return w.finish(ctx, log, task, inv, &orc.Result{Status: orc.StatusFailed,
-			Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: msg}}, nil)
+			Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: msg}})
 	}
-	result, lines := w.interpret(inv, v, res)
-	return w.finish(ctx, log, task, inv, result, lines)
+	return w.finish(ctx, log, task, inv, w.interpret(inv, v, res))
+}
+
+// retry calls f until it succeeds, fails for a reason other than an
+// unavailable database or engine, or ctx ends.
+func (w *Worker) retry(ctx context.Context, log *slog.Logger, op string, f func() error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := f()
+		if orc.ErrorCode(err) != orc.EUNAVAILABLE {
+			return err
+		}
+		log.Warn("unavailable; trying again", "op", op, "err", err, "in", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+		wait = min(wait*2, w.cfg.RetryMax)
+	}
 }
 
 // spec builds the container run of an invocation (protocol exec).
@@ -141,7 +230,7 @@ func (w *Worker) spec(inv *orc.Invocation, v *orc.Version) *TaskSpec {
 		args = []string{string(inv.Input)}
 	}
 	return &TaskSpec{
-		InvocationID: inv.ID, Attempt: inv.Attempts, Image: v.Image,
+		InvocationID: inv.ID, Attempt: inv.Attempts, Image: v.Image, Deadline: w.Clock.Now().Add(v.Timeout()),
 		Args: args, Stdin: inv.Input, Env: env, Resources: v.Resources, Network: v.Network,
 		Labels: map[string]string{"orc.plugin": inv.Plugin, "orc.version": inv.Version, "orc.worker": w.cfg.ID},
 	}
@@ -150,15 +239,13 @@ func (w *Worker) spec(inv *orc.Invocation, v *orc.Version) *TaskSpec {
 // interpret turns what a container did into a result, following the exec
 // protocol: the last JSON line of stdout is the output, stderr is the log,
 // a non-zero exit is a failure whose message is the stderr tail.
-func (w *Worker) interpret(inv *orc.Invocation, v *orc.Version, res *TaskResult) (*orc.Result, []orc.LogLine) {
-	r := &orc.Result{ColdStart: true, Timing: orc.Timing{
-		ColdMS: ms(res.Cold), RunMS: ms(res.Run),
-	}}
+func (w *Worker) interpret(inv *orc.Invocation, v *orc.Version, res *TaskResult) *orc.Result {
 	output, stdoutLines := lastJSONLine(res.Stdout)
-	lines := w.logLines(inv.Attempts, res, stdoutLines)
-	fail := func(status orc.Status, code, msg string) (*orc.Result, []orc.LogLine) {
+	r := &orc.Result{ColdStart: true, Timing: orc.Timing{ColdMS: ms(res.Cold), RunMS: ms(res.Run)},
+		Logs: w.logLines(inv.Attempts, res, stdoutLines)}
+	fail := func(status orc.Status, code, msg string) *orc.Result {
 		r.Status, r.Error = status, &orc.InvocationError{Code: code, Message: msg}
-		return r, lines
+		return r
 	}
 	switch {
 	case res.Canceled:
@@ -177,6 +264,8 @@ func (w *Worker) interpret(inv *orc.Invocation, v *orc.Version, res *TaskResult)
 		return fail(orc.StatusFailed, orc.EPLUGIN, "the plugin's output is larger than this worker accepts")
 	case output == nil:
 		return fail(orc.StatusFailed, orc.EPLUGIN, "the plugin wrote no JSON line to stdout")
+	case !utf8.Valid(output):
+		return fail(orc.StatusFailed, orc.EPLUGIN, "the plugin's output is not valid UTF-8")
 	}
 	if err := w.schemas.ValidateOutput(v, output); err != nil {
 		msg := orc.ErrorMessage(err)
@@ -186,27 +275,29 @@ func (w *Worker) interpret(inv *orc.Invocation, v *orc.Version, res *TaskResult)
 		return fail(orc.StatusFailed, orc.EPLUGIN, msg)
 	}
 	r.Status, r.Output = orc.StatusSucceeded, output
-	return r, lines
+	return r
 }
 
-// finish commits a result, then replies, and only then lets the message be
-// acked (by returning nil). A commit that fails asks for redelivery.
-func (w *Worker) finish(ctx context.Context, log *slog.Logger, task *orc.Task, inv *orc.Invocation, r *orc.Result, lines []orc.LogLine) error {
-	r.Worker, r.Node, r.FinishedAt = w.cfg.ID, w.cfg.Node, w.Clock.Now()
-	if err := w.Invocations.AppendLogs(ctx, inv.ID, lines); err != nil {
-		return fmt.Errorf("store logs: %w", err)
-	}
-	won, err := w.Invocations.FinishInvocation(ctx, inv.ID, r)
+// finish commits a result with its logs, then replies, and only then lets
+// the message be acked (by returning nil). The commit is tried again while
+// the database is unavailable: the run's result must not be lost.
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, task *orc.Task, inv *orc.Invocation, r *orc.Result) error {
+	r.Attempt, r.Worker, r.Node, r.FinishedAt = inv.Attempts, w.cfg.ID, w.cfg.Node, w.Clock.Now()
+	var won bool
+	err := w.retry(ctx, log, "commit result", func() (err error) {
+		won, err = w.Invocations.FinishInvocation(ctx, inv.ID, r)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("commit result: %w", err)
 	}
 	if !won {
-		// Canceled meanwhile, or another attempt committed first.
+		// Canceled meanwhile, or a later attempt owns it now.
 		final, err := w.Invocations.FindInvocation(ctx, inv.ID)
 		if err != nil {
 			return fmt.Errorf("read invocation: %w", err)
 		}
-		log.Info("result discarded: invocation already final", "status", final.Status)
+		log.Info("result discarded: invocation final or taken over", "status", final.Status, "attempts", final.Attempts)
 		w.reply(ctx, task, final)
 		return nil
 	}
@@ -236,7 +327,11 @@ func (w *Worker) reply(ctx context.Context, task *orc.Task, inv *orc.Invocation)
 func (w *Worker) HandleDead(ctx context.Context, task *orc.Task, reason string) error {
 	r := &orc.Result{Status: orc.StatusDead, Worker: w.cfg.ID, Node: w.cfg.Node, FinishedAt: w.Clock.Now(),
 		Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: "the invocation was abandoned after repeated failed deliveries (" + reason + ")"}}
-	won, err := w.Invocations.FinishInvocation(ctx, task.InvocationID, r)
+	var won bool
+	err := w.retry(ctx, w.Logger.With("invocation_id", task.InvocationID), "commit dead invocation", func() (err error) {
+		won, err = w.Invocations.FinishInvocation(ctx, task.InvocationID, r)
+		return err
+	})
 	if orc.ErrorCode(err) == orc.ENOTFOUND {
 		return nil
 	}
@@ -253,27 +348,66 @@ func (w *Worker) HandleDead(ctx context.Context, task *orc.Task, reason string) 
 	return nil
 }
 
-// Cancel stops an invocation running on this worker, if it is here.
+// Cancel stops an invocation running on this worker. A cancel that arrives
+// before its run starts (between the database and the container) is kept
+// for a while, so that the run stops as soon as it is tracked.
 func (w *Worker) Cancel(invocationID string) {
 	w.mu.Lock()
-	cancel := w.running[invocationID]
+	r := w.running[invocationID]
+	if r == nil {
+		now := w.Clock.Now()
+		for id, at := range w.canceled {
+			if now.Sub(at) > 10*time.Minute {
+				delete(w.canceled, id)
+			}
+		}
+		w.canceled[invocationID] = now
+	}
 	w.mu.Unlock()
-	if cancel != nil {
+	if r != nil {
 		w.Logger.Info("canceling", "invocation_id", invocationID)
-		cancel()
+		r.cancel(errCanceled)
 	}
 }
 
-func (w *Worker) track(id string, cancel context.CancelFunc) {
+// CancelAll stops every run of this worker; their invocations are delivered
+// again to other workers. A worker calls it when its drain time is up.
+func (w *Worker) CancelAll() {
 	w.mu.Lock()
-	w.running[id] = cancel
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	for _, r := range w.running {
+		r.cancel(errDrained)
+	}
 }
 
-func (w *Worker) untrack(id string) {
+// track records a run; the returned func forgets it.
+func (w *Worker) track(id string, cancel context.CancelCauseFunc) func() {
+	r := &run{cancel: cancel, done: make(chan struct{})}
 	w.mu.Lock()
-	delete(w.running, id)
+	w.running[id] = r
+	_, canceled := w.canceled[id]
+	delete(w.canceled, id)
 	w.mu.Unlock()
+	if canceled {
+		cancel(errCanceled)
+	}
+	return func() {
+		w.mu.Lock()
+		delete(w.running, id)
+		w.mu.Unlock()
+		close(r.done)
+	}
+}
+
+func (w *Worker) runOf(id string) *run {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.running[id]
+}
+
+// taskOf is the task of an invocation, for a caller that does not wait.
+func taskOf(inv *orc.Invocation) *orc.Task {
+	return &orc.Task{InvocationID: inv.ID, VersionID: inv.VersionID, Pool: inv.Pool}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -295,17 +429,16 @@ func lastJSONLine(stdout []byte) (json.RawMessage, []string) {
 	return nil, lines
 }
 
-// stderrTail is the end of stderr, as the message of a failure.
+// stderrTail is the last line of stderr, the message of a failure (the
+// whole of stderr is in the logs).
 func stderrTail(stderr []byte) string {
-	const maxLines, maxBytes = 10, 2000
+	const maxBytes = 1000
 	s := strings.TrimSpace(strings.ToValidUTF8(string(stderr), "\uFFFD"))
-	lines := strings.Split(s, "\n")
-	if len(lines) > maxLines {
-		lines = lines[len(lines)-maxLines:]
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = strings.TrimSpace(s[i+1:])
 	}
-	s = strings.Join(lines, "\n")
 	if len(s) > maxBytes {
-		s = strings.ToValidUTF8(s[len(s)-maxBytes:], "")
+		s = strings.ToValidUTF8(s[:maxBytes], "") + "…"
 	}
 	return s
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -17,16 +19,18 @@ type fakeStore struct {
 	orc.InvocationService
 	orc.PluginService
 
-	inv      *orc.Invocation
-	version  *orc.Version
-	startErr error
-	results  []*orc.Result
-	logs     []orc.LogLine
+	inv       *orc.Invocation
+	version   *orc.Version
+	startErrs []error // returned by the first calls of StartAttempt
+	results   []*orc.Result
+	logs      []orc.LogLine
 }
 
 func (f *fakeStore) StartAttempt(ctx context.Context, id, worker, node string, at time.Time) (*orc.Invocation, error) {
-	if f.startErr != nil {
-		return nil, f.startErr
+	if len(f.startErrs) > 0 {
+		err := f.startErrs[0]
+		f.startErrs = f.startErrs[1:]
+		return nil, err
 	}
 	if f.inv == nil || f.inv.ID != id {
 		return nil, orc.Errorf(orc.ENOTFOUND, "invocation not found")
@@ -46,6 +50,7 @@ func (f *fakeStore) FinishInvocation(ctx context.Context, id string, r *orc.Resu
 		return false, nil
 	}
 	f.results = append(f.results, r)
+	f.logs = append(f.logs, r.Logs...)
 	f.inv.Status, f.inv.Output, f.inv.Error = r.Status, r.Output, r.Error
 	return true, nil
 }
@@ -69,13 +74,22 @@ func (f *fakeStore) FindVersionByID(ctx context.Context, id int64) (*orc.Version
 
 type fakeDriver struct {
 	res   *TaskResult
-	err   error
+	errs  []error       // returned by the first calls of Run
+	block chan struct{} // when set, Run waits for it to close
 	specs []*TaskSpec
 }
 
 func (d *fakeDriver) Run(ctx context.Context, spec *TaskSpec) (*TaskResult, error) {
+	if d.block != nil {
+		<-d.block
+	}
 	d.specs = append(d.specs, spec)
-	return d.res, d.err
+	if len(d.errs) > 0 {
+		err := d.errs[0]
+		d.errs = d.errs[1:]
+		return nil, err
+	}
+	return d.res, nil
 }
 
 type fakeReplier struct{ replies []*orc.Reply }
@@ -89,12 +103,13 @@ func newTestWorker(res *TaskResult) (*Worker, *fakeStore, *fakeDriver, *fakeRepl
 	v := &orc.Version{ID: 3, Plugin: "p", Version: "1.0.0", Image: "p:1",
 		OutputSchema: json.RawMessage(`{"type":"object","required":["label"]}`)}
 	v.SetDefaults()
-	store := &fakeStore{version: v, inv: &orc.Invocation{ID: "inv-1", Plugin: "p", Version: "1.0.0",
+	store := &fakeStore{version: v, inv: &orc.Invocation{ID: "inv-1", Plugin: "p", Version: "1.0.0", VersionID: 3,
 		Status: orc.StatusQueued, Input: json.RawMessage(`{"x":1}`)}}
 	drv := &fakeDriver{res: res}
 	rep := &fakeReplier{}
-	w := NewWorker(Config{ID: "w1", Node: "n1"}, nil)
+	w := NewWorker(Config{ID: "w1", Node: "n1", RetryMax: time.Millisecond}, nil)
 	w.Invocations, w.Plugins, w.Driver, w.Replier = store, store, drv, rep
+	w.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return w, store, drv, rep
 }
 
@@ -114,8 +129,8 @@ func TestHandleOutcomes(t *testing.T) {
 			status: orc.StatusSucceeded, output: `{"label":"cat"}`, logHas: "loading"},
 		{name: "last json line wins", res: &TaskResult{Stdout: []byte("{\"label\":\"a\"}\n{\"label\":\"b\"}\nbye\n")},
 			status: orc.StatusSucceeded, output: `{"label":"b"}`, logHas: "bye"},
-		{name: "exit code", res: &TaskResult{ExitCode: 3, Stderr: []byte("trace\nValueError: bad shape\n")},
-			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "ValueError: bad shape", logHas: "trace"},
+		{name: "exit code", res: &TaskResult{ExitCode: 3, Stderr: []byte("Traceback\n  File \"/app/main.py\"\nValueError: bad shape\n")},
+			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "ValueError: bad shape", logHas: "Traceback"},
 		{name: "exit code without stderr", res: &TaskResult{ExitCode: 9},
 			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "exited with code 9"},
 		{name: "no json", res: &TaskResult{Stdout: []byte("hello\n")},
@@ -144,6 +159,12 @@ func TestHandleOutcomes(t *testing.T) {
 			}
 			if tc.code != "" && (r.Error == nil || r.Error.Code != tc.code || !strings.Contains(r.Error.Message, tc.msgHas)) {
 				t.Fatalf("error = %+v, want %s containing %q", r.Error, tc.code, tc.msgHas)
+			}
+			if r.Error != nil && strings.Contains(r.Error.Message, "\n") {
+				t.Fatalf("a failure's message is one line, not a trace: %q", r.Error.Message)
+			}
+			if r.Attempt != 1 {
+				t.Fatalf("result of attempt %d, want 1", r.Attempt)
 			}
 			if tc.logHas != "" && !hasLog(store.logs, tc.logHas) {
 				t.Fatalf("logs %+v lack %q", store.logs, tc.logHas)
@@ -193,10 +214,32 @@ func TestHandleUnknownInvocationIsAcked(t *testing.T) {
 	}
 }
 
-func TestHandleDatabaseDownAsksForRedelivery(t *testing.T) {
+func unavailable() error {
+	return orc.WrapError(orc.EUNAVAILABLE, errors.New("dial"), "database unavailable")
+}
+
+// An outage of the database or the engine is waited out with the message
+// held: a redelivery would spend the queue's delivery limit.
+func TestHandleWaitsOutOutages(t *testing.T) {
+	w, store, drv, _ := newTestWorker(&TaskResult{Stdout: []byte(`{"label":"ok"}`)})
+	store.startErrs = []error{unavailable(), unavailable(), unavailable()}
+	drv.errs = []error{unavailable(), unavailable()}
+	if err := w.Handle(context.Background(), task); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if len(drv.specs) != 3 || len(store.results) != 1 || store.results[0].Status != orc.StatusSucceeded {
+		t.Fatalf("runs %d, results %+v", len(drv.specs), store.results)
+	}
+}
+
+func TestHandleGivesUpOnlyWhenStopped(t *testing.T) {
 	w, store, drv, _ := newTestWorker(&TaskResult{})
-	store.startErr = orc.WrapError(orc.EUNAVAILABLE, errors.New("dial"), "database unavailable")
-	if err := w.Handle(context.Background(), task); err == nil {
+	for i := 0; i < 1000; i++ {
+		store.startErrs = append(store.startErrs, unavailable())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := w.Handle(ctx, task); err == nil {
 		t.Fatal("Handle acked a task it could not record")
 	}
 	if len(drv.specs) != 0 {
@@ -204,14 +247,34 @@ func TestHandleDatabaseDownAsksForRedelivery(t *testing.T) {
 	}
 }
 
-func TestHandleEngineDownAsksForRedelivery(t *testing.T) {
-	w, store, _, _ := newTestWorker(nil)
-	w.Driver.(*fakeDriver).err = orc.WrapError(orc.EUNAVAILABLE, errors.New("socket"), "docker engine unavailable")
-	if err := w.Handle(context.Background(), task); err == nil {
-		t.Fatal("Handle acked a task whose engine was down")
+func TestHandleDuplicateDeliveryWaitsForTheRunningOne(t *testing.T) {
+	w, store, drv, _ := newTestWorker(&TaskResult{})
+	done := w.track("inv-1", func(error) {})
+	errc := make(chan error, 1)
+	go func() { errc <- w.Handle(context.Background(), task) }()
+	select {
+	case err := <-errc:
+		t.Fatalf("duplicate returned while the first run goes on: %v", err)
+	case <-time.After(50 * time.Millisecond):
 	}
-	if len(store.results) != 0 {
-		t.Fatal("committed a result for a run that never happened")
+	done()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if len(drv.specs) != 0 || store.inv.Attempts != 0 {
+		t.Fatal("a duplicate delivery started a second attempt")
+	}
+}
+
+func TestCancelBeforeRunStarts(t *testing.T) {
+	w, _, _, _ := newTestWorker(nil)
+	w.Cancel("inv-2")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	done := w.track("inv-2", cancel)
+	defer done()
+	if ctx.Err() == nil {
+		t.Fatal("a cancel that came before the run did not stop it")
 	}
 }
 
@@ -228,14 +291,34 @@ func TestHandleDeletedVersionFails(t *testing.T) {
 
 func TestCancelStopsRun(t *testing.T) {
 	w, _, _, _ := newTestWorker(nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	w.track("inv-9", cancel)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	done := w.track("inv-9", cancel)
+	defer done()
 	w.Cancel("inv-9")
-	if ctx.Err() == nil {
-		t.Fatal("Cancel did not cancel the run's context")
+	if !errors.Is(context.Cause(ctx), errCanceled) {
+		t.Fatalf("Cancel did not cancel the run: %v", context.Cause(ctx))
 	}
-	w.Cancel("not-here") // no-op
+	w.Cancel("not-here") // remembered, not an error
+}
+
+// A drained worker hands its running task back instead of recording it.
+func TestCancelAllHandsTasksBack(t *testing.T) {
+	w, store, drv, _ := newTestWorker(&TaskResult{Canceled: true, ExitCode: 137})
+	drv.block = make(chan struct{})
+	errc := make(chan error, 1)
+	go func() { errc <- w.Handle(context.Background(), task) }()
+	for w.runOf("inv-1") == nil {
+		time.Sleep(time.Millisecond)
+	}
+	w.CancelAll()
+	close(drv.block)
+	if err := <-errc; !errors.Is(err, errDrained) {
+		t.Fatalf("Handle = %v, want the drained error (so the task is delivered again)", err)
+	}
+	if len(store.results) != 0 {
+		t.Fatalf("a drained run was recorded: %+v", store.results)
+	}
 }
 
 func TestLogLinesAreCapped(t *testing.T) {
@@ -243,5 +326,60 @@ func TestLogLinesAreCapped(t *testing.T) {
 	lines := w.logLines(1, &TaskResult{Stderr: []byte("a\nb\nc\nd\ne\n")}, nil)
 	if len(lines) != 4 || lines[0].Stream != "orc" || lines[3].Line != "e" {
 		t.Fatalf("lines = %+v", lines)
+	}
+}
+
+func TestHandleEngineDownUntilTimeout(t *testing.T) {
+	w, store, drv, _ := newTestWorker(nil)
+	store.version.TimeoutS = 1
+	for i := 0; i < 10000; i++ {
+		drv.errs = append(drv.errs, unavailable())
+	}
+	w.cfg.RetryMax = 50 * time.Millisecond
+	if err := w.Handle(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	if len(store.results) != 1 || store.results[0].Status != orc.StatusFailed || store.results[0].Error.Code != orc.EUNAVAILABLE {
+		t.Fatalf("results = %+v", store.results)
+	}
+}
+
+type fakePublisher struct{ tasks []*orc.Task }
+
+func (p *fakePublisher) Publish(ctx context.Context, t *orc.Task) error {
+	p.tasks = append(p.tasks, t)
+	return nil
+}
+
+// unqueuedStore adds what Maintain reads to fakeStore.
+type unqueuedStore struct {
+	*fakeStore
+	unqueued  []*orc.Invocation
+	before    time.Time
+	published []string
+}
+
+func (s *unqueuedStore) UnpublishedInvocations(ctx context.Context, before time.Time, limit int) ([]*orc.Invocation, error) {
+	s.before = before
+	return s.unqueued, nil
+}
+
+func (s *unqueuedStore) MarkPublished(ctx context.Context, id string) error {
+	s.published = append(s.published, id)
+	return nil
+}
+
+func TestMaintainQueuesWhatAGatewayLeftUnqueued(t *testing.T) {
+	w, fs, _, _ := newTestWorker(nil)
+	store := &unqueuedStore{fakeStore: fs, unqueued: []*orc.Invocation{{ID: "lost", VersionID: 4, Pool: "gpu"}}}
+	pub := &fakePublisher{}
+	w.Invocations, w.Publisher = store, pub
+	now := time.Now()
+	w.MaintainOnce(context.Background())
+	if len(pub.tasks) != 1 || pub.tasks[0].InvocationID != "lost" || pub.tasks[0].Pool != "gpu" || pub.tasks[0].ReplyTo != "" {
+		t.Fatalf("tasks = %+v", pub.tasks)
+	}
+	if len(store.published) != 1 || store.before.After(now.Add(-unpublishedAfter+time.Second)) {
+		t.Fatalf("published %v, looked before %v", store.published, store.before)
 	}
 }

@@ -37,6 +37,7 @@ type GatewayConfig struct {
 	MaxBodyBytes  int64
 	TokenTTL      time.Duration
 	SyncGrace     time.Duration
+	MetricsToken  string
 }
 
 // WorkerConfig configures orc worker.

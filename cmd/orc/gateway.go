@@ -30,6 +30,7 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Int64Var(&g.MaxBodyBytes, "max-body-bytes", g.MaxBodyBytes, "largest request body")
 	fs.DurationVar(&g.TokenTTL, "token-ttl", g.TokenTTL, "lifetime of tokens from /api/v1/auth/token")
 	fs.DurationVar(&g.SyncGrace, "sync-grace", g.SyncGrace, "time a synchronous call waits beyond the plugin's timeout")
+	fs.StringVar(&g.MetricsToken, "metrics-token", g.MetricsToken, "bearer token a Prometheus scraper uses for /metrics (admins' tokens work too)")
 	if err := parse(fs, args, os.Getenv); err != nil {
 		return err
 	}
@@ -87,6 +88,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	})
 	m.Server = gateway.New(gateway.Config{
 		MaxBodyBytes: cfg.Gateway.MaxBodyBytes, TokenTTL: cfg.Gateway.TokenTTL, SyncGrace: cfg.Gateway.SyncGrace,
+		MetricsToken: cfg.Gateway.MetricsToken,
 	})
 	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
 	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger

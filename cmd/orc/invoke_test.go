@@ -79,6 +79,9 @@ func TestIdempotencyKey(t *testing.T) {
 	if second.header.Get("X-Orc-Invocation-Id") != id || string(first.body) != string(second.body) {
 		t.Fatalf("retry got another invocation: %v vs %v", first.header, second.header)
 	}
+	if resp := s.do("POST", "/invoke/echo", `{"n": 2}`, "Idempotency-Key", "order-42"); resp.status != http.StatusConflict {
+		t.Fatalf("the key with another body: %d %s", resp.status, resp.body)
+	}
 	async := s.do("POST", "/invoke/echo", `{"n": 1}`, "Idempotency-Key", "order-42", "Prefer", "respond-async")
 	if async.status != http.StatusAccepted || async.header.Get("X-Orc-Invocation-Id") != id {
 		t.Fatalf("async retry: %d %v", async.status, async.header)
@@ -185,8 +188,12 @@ func TestInvokeErrors(t *testing.T) {
 
 func TestRegistryAPI(t *testing.T) {
 	s := newStack(t, nil, true)
-	m := manifest(t, "echo", nil)
+	m := manifest(t, "echo", func(m map[string]any) {
+		m["public"] = true
+		m["env"] = map[string]any{"API_KEY": "s3cret"}
+	})
 	s.register(m)
+	delete(m, "env")
 
 	m["version"] = "1.1.0"
 	resp := s.do("POST", "/api/v1/plugins/echo/versions", m)
@@ -225,8 +232,19 @@ func TestRegistryAPI(t *testing.T) {
 	if resp = s.do("POST", "/api/v1/plugins", m, "Authorization", "Bearer "+invoker); resp.status != http.StatusForbidden {
 		t.Fatalf("invoker registers: %d", resp.status)
 	}
-	if resp = s.do("GET", "/api/v1/plugins/echo", nil, "Authorization", "Bearer "+invoker); resp.status != http.StatusNotFound {
+	if resp = s.do("GET", "/api/v1/plugins/echo/versions/1.0.0", nil, "Authorization", "Bearer "+invoker); resp.status != http.StatusOK || strings.Contains(string(resp.body), "s3cret") {
+		t.Fatalf("another user sees the env values of a public plugin: %d %s", resp.status, resp.body)
+	}
+	if resp = s.do("GET", "/api/v1/plugins/echo/versions/1.0.0", nil); !strings.Contains(string(resp.body), "s3cret") {
+		t.Fatalf("the owner does not see the env: %s", resp.body)
+	}
+	private := manifest(t, "processor", nil)
+	s.register(private)
+	if resp = s.do("GET", "/api/v1/plugins/example-processor", nil, "Authorization", "Bearer "+invoker); resp.status != http.StatusNotFound {
 		t.Fatalf("invoker sees a private plugin: %d", resp.status)
+	}
+	if resp = s.do("POST", "/invoke/example-processor", `{"data":[1],"operation":"sum"}`, "Authorization", "Bearer "+invoker); resp.status != http.StatusNotFound {
+		t.Fatalf("invoker invokes a private plugin: %d", resp.status)
 	}
 
 	if resp = s.do("DELETE", "/api/v1/plugins/echo", nil); resp.status != http.StatusNoContent {
@@ -325,7 +343,7 @@ func waitContainers(t *testing.T, id string, n int) {
 }
 
 func TestHealthMetricsAndOpenAPI(t *testing.T) {
-	s := newStack(t, nil, false)
+	s := newStack(t, func(c *Config) { c.Gateway.MetricsToken = "scrape-secret" }, false)
 	s.register(manifest(t, "echo", nil))
 	if resp := s.do("POST", "/invoke/echo", `{"x": 1}`); resp.status != http.StatusOK {
 		t.Fatalf("invoke: %d %s", resp.status, resp.body)
@@ -335,7 +353,17 @@ func TestHealthMetricsAndOpenAPI(t *testing.T) {
 			t.Fatalf("%s: %d %s", path, resp.status, resp.body)
 		}
 	}
-	metrics := string(s.do("GET", "/metrics", nil, "Authorization", "").body)
+	if resp := s.do("GET", "/metrics", nil, "Authorization", ""); resp.status != http.StatusUnauthorized {
+		t.Fatalf("metrics without a token: %d", resp.status)
+	}
+	invoker := s.addUser("erin@example.com", orc.RoleInvoker)
+	if resp := s.do("GET", "/metrics", nil, "Authorization", "Bearer "+invoker); resp.status != http.StatusForbidden {
+		t.Fatalf("metrics for an invoker: %d", resp.status)
+	}
+	if resp := s.do("GET", "/metrics", nil, "Authorization", "Bearer scrape-secret"); resp.status != http.StatusOK {
+		t.Fatalf("metrics with the scrape token: %d", resp.status)
+	}
+	metrics := string(s.do("GET", "/metrics", nil).body)
 	for _, want := range []string{
 		`orc_invocations_accepted_total{mode="sync",plugin="echo"} 1`,
 		`orc_invocations{plugin="echo",status="succeeded"} 1`,
@@ -347,7 +375,7 @@ func TestHealthMetricsAndOpenAPI(t *testing.T) {
 		}
 	}
 	var doc map[string]any
-	s.do("GET", "/openapi.json", nil, "Authorization", "").json(t, &doc)
+	s.do("GET", "/openapi.json", nil).json(t, &doc)
 	if doc["openapi"] == nil {
 		t.Fatalf("openapi.json = %v", doc)
 	}

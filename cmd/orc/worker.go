@@ -100,7 +100,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node}, runtime.NewMetrics(reg))
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = m.DB, m.DB, m.Driver
-	m.Runner.Replier, m.Runner.Logger = m.Broker, m.Logger
+	m.Runner.Replier, m.Runner.Publisher, m.Runner.Logger = m.Broker, m.Broker, m.Logger
 	m.Broker.OnCancel(m.Runner.Cancel)
 
 	if cfg.Worker.MetricsAddr != "" {
@@ -129,6 +129,10 @@ func (m *Worker) Run(ctx context.Context) error {
 	g.Go(func() error {
 		return m.Broker.ConsumeDead(gctx, m.Runner.HandleDead)
 	})
+	g.Go(func() error {
+		m.Runner.Maintain(gctx)
+		return nil
+	})
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
 	select {
@@ -145,8 +149,16 @@ func (m *Worker) Run(ctx context.Context) error {
 		m.Logger.Info("worker drained")
 		return err
 	case <-time.After(cfg.Drain):
-		return errors.New("drain: running invocations did not finish in time; they will be delivered again")
 	}
+	// Kill what still runs rather than leave containers behind: their
+	// results are committed as canceled only if the invocation was, and
+	// otherwise their tasks are delivered again to other workers.
+	m.Runner.CancelAll()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+	}
+	return errors.New("drain: running invocations did not finish in time; they are delivered again")
 }
 
 // Close releases everything Open acquired.

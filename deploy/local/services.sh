@@ -97,12 +97,21 @@ SQL
 
 # --- RabbitMQ ---------------------------------------------------------------
 start_rabbitmq() {
+	mkdir -p /etc/rabbitmq
+	touch /etc/rabbitmq/rabbitmq.conf /etc/rabbitmq/rabbitmq-env.conf
 	# A consumer that holds a message longer than consumer_timeout loses its
 	# channel; it must outlast the longest plugin timeout (24 h).
-	if [[ ! -f /etc/rabbitmq/rabbitmq.conf ]] || ! grep -q '^consumer_timeout' /etc/rabbitmq/rabbitmq.conf; then
-		mkdir -p /etc/rabbitmq
+	grep -q '^consumer_timeout' /etc/rabbitmq/rabbitmq.conf ||
 		echo 'consumer_timeout = 90000000' >>/etc/rabbitmq/rabbitmq.conf
-	fi
+	# Loopback only: plugin containers on a bridge network must not reach
+	# the broker (nor Erlang's distribution ports) through the host.
+	grep -q '^listeners.tcp.default' /etc/rabbitmq/rabbitmq.conf ||
+		echo 'listeners.tcp.default = 127.0.0.1:5672' >>/etc/rabbitmq/rabbitmq.conf
+	grep -q '^export ERL_EPMD_ADDRESS' /etc/rabbitmq/rabbitmq-env.conf ||
+		echo 'export ERL_EPMD_ADDRESS=127.0.0.1' >>/etc/rabbitmq/rabbitmq-env.conf
+	grep -q '^SERVER_ADDITIONAL_ERL_ARGS' /etc/rabbitmq/rabbitmq-env.conf || cat >>/etc/rabbitmq/rabbitmq-env.conf <<'ENV'
+SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+ENV
 	if ! rabbitmqctl -q status >/dev/null 2>&1; then
 		log "starting RabbitMQ"
 		# The Debian package's default Erlang cookie and data live in

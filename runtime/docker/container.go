@@ -84,6 +84,9 @@ func labels(spec *runtime.TaskSpec) map[string]string {
 	l[LabelManaged] = "true"
 	l[LabelInvocation] = spec.InvocationID
 	l[LabelAttempt] = strconv.Itoa(spec.Attempt)
+	if !spec.Deadline.IsZero() {
+		l[LabelDeadline] = strconv.FormatInt(spec.Deadline.Unix(), 10)
+	}
 	return l
 }
 

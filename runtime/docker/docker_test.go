@@ -442,19 +442,45 @@ func TestReap(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	victim, bystander := invocationID(t)+"-victim", invocationID(t)+"-bystander"
-	startLeftover(t, victim, 1, true)
-	startLeftover(t, victim, 2, false)
-	startLeftover(t, bystander, 1, true)
+	startLeftover(t, victim, 1, true, time.Time{})
+	startLeftover(t, victim, 2, false, time.Time{})
+	startLeftover(t, victim, 3, true, time.Time{})
+	startLeftover(t, bystander, 1, true, time.Time{})
 
-	if err := d.Reap(ctx, victim); err != nil {
+	if err := d.Reap(ctx, victim, 3); err != nil {
 		t.Fatalf("Reap: %v", err)
 	}
-	wantRemoved(t, victim)
+	if n := len(listInvocation(t, victim)); n != 1 {
+		t.Errorf("Reap before attempt 3 left %d containers, want 1 (attempt 3's)", n)
+	}
 	if n := len(listInvocation(t, bystander)); n != 1 {
 		t.Errorf("Reap removed another invocation's container: %d left, want 1", n)
 	}
-	if err := d.Reap(ctx, victim); err != nil {
+	if err := d.Reap(ctx, victim, 4); err != nil {
+		t.Fatalf("Reap: %v", err)
+	}
+	wantRemoved(t, victim)
+	if err := d.Reap(ctx, victim, 4); err != nil {
 		t.Errorf("Reap of nothing: %v", err)
+	}
+}
+
+func TestReapExpired(t *testing.T) {
+	d := newDriver(t, docker.Config{})
+	t.Parallel()
+	now := time.Now()
+	expired, live, unlabelled := invocationID(t)+"-expired", invocationID(t)+"-live", invocationID(t)+"-unlabelled"
+	startLeftover(t, expired, 1, true, now.Add(-time.Minute))
+	startLeftover(t, live, 1, true, now.Add(time.Hour))
+	startLeftover(t, unlabelled, 1, true, time.Time{})
+	if err := d.ReapExpired(context.Background(), now); err != nil {
+		t.Fatalf("ReapExpired: %v", err)
+	}
+	wantRemoved(t, expired)
+	for _, id := range []string{live, unlabelled} {
+		if n := len(listInvocation(t, id)); n != 1 {
+			t.Errorf("ReapExpired removed %s: %d left, want 1", id, n)
+		}
 	}
 }
 
@@ -463,8 +489,8 @@ func TestReap(t *testing.T) {
 func TestReapExited(t *testing.T) {
 	d := newDriver(t, docker.Config{})
 	exited, running := invocationID(t)+"-exited", invocationID(t)+"-running"
-	startLeftover(t, exited, 1, false)
-	startLeftover(t, running, 1, true)
+	startLeftover(t, exited, 1, false, time.Time{})
+	startLeftover(t, running, 1, true, time.Time{})
 
 	if err := d.ReapExited(context.Background()); err != nil {
 		t.Fatalf("ReapExited: %v", err)
@@ -651,7 +677,7 @@ func waitRunning(t *testing.T, invocationID string) container.InspectResponse {
 // startLeftover starts a probe container labelled as the driver labels its
 // own, as a worker killed mid-run would leave it: still running, or exited.
 // The test's cleanup removes it if the test did not.
-func startLeftover(t *testing.T, invocationID string, attempt int, running bool) {
+func startLeftover(t *testing.T, invocationID string, attempt int, running bool, deadline time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	cli := engine(t)
@@ -659,14 +685,18 @@ func startLeftover(t *testing.T, invocationID string, attempt int, running bool)
 	if running {
 		cmd = []string{"sleep", "60000"}
 	}
+	labels := map[string]string{
+		docker.LabelManaged:    "true",
+		docker.LabelInvocation: invocationID,
+		docker.LabelAttempt:    fmt.Sprint(attempt),
+	}
+	if !deadline.IsZero() {
+		labels[docker.LabelDeadline] = fmt.Sprint(deadline.Unix())
+	}
 	c, err := cli.ContainerCreate(ctx, &container.Config{
-		Image: probeImage,
-		Cmd:   cmd,
-		Labels: map[string]string{
-			docker.LabelManaged:    "true",
-			docker.LabelInvocation: invocationID,
-			docker.LabelAttempt:    fmt.Sprint(attempt),
-		},
+		Image:  probeImage,
+		Cmd:    cmd,
+		Labels: labels,
 	}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
 	if err != nil {
 		t.Fatal(err)

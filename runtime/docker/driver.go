@@ -24,6 +24,7 @@ const (
 	LabelManaged    = "orc.managed"    // always "true"
 	LabelInvocation = "orc.invocation" // the invocation id
 	LabelAttempt    = "orc.attempt"    // the attempt number
+	LabelDeadline   = "orc.deadline"   // when the run must be over (Unix seconds)
 )
 
 var (

@@ -5,19 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 )
 
-// Reap kills and removes every container of the invocation, whatever its
-// attempt and state. It implements runtime.Reaper.
+// Reap kills and removes the containers of the invocation's attempts
+// before beforeAttempt, whatever their state. It implements runtime.Reaper.
 //
 // # Errors
 //
 // orc.EUNAVAILABLE when the engine cannot be reached; the joined removal
 // errors otherwise. A container that is already gone is not an error.
-func (d *Driver) Reap(ctx context.Context, invocationID string) error {
+func (d *Driver) Reap(ctx context.Context, invocationID string, beforeAttempt int) error {
 	if invocationID == "" {
 		return errors.New("docker reap: empty invocation id")
 	}
@@ -25,9 +27,31 @@ func (d *Driver) Reap(ctx context.Context, invocationID string) error {
 		filters.Arg("label", LabelManaged+"=true"),
 		filters.Arg("label", LabelInvocation+"="+invocationID),
 	)
-	n, err := d.removeAll(ctx, f)
+	n, err := d.removeAll(ctx, f, func(labels map[string]string) bool {
+		attempt, err := strconv.Atoi(labels[LabelAttempt])
+		return err != nil || attempt < beforeAttempt
+	})
 	if n > 0 {
-		d.log.Info("reaped containers", "invocation_id", invocationID, "count", n)
+		d.log.Info("reaped containers of earlier attempts", "invocation_id", invocationID, "count", n)
+	}
+	return err
+}
+
+// ReapExpired kills and removes running Orc containers whose deadline label
+// is before now: those that outlived a worker killed or drained mid-run,
+// which nothing else would stop. A worker calls it periodically.
+//
+// # Errors
+//
+// As Reap.
+func (d *Driver) ReapExpired(ctx context.Context, now time.Time) error {
+	f := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"), filters.Arg("label", LabelDeadline))
+	n, err := d.removeAll(ctx, f, func(labels map[string]string) bool {
+		deadline, err := strconv.ParseInt(labels[LabelDeadline], 10, 64)
+		return err == nil && deadline < now.Unix()
+	})
+	if n > 0 {
+		d.log.Warn("reaped containers past their deadline", "count", n)
 	}
 	return err
 }
@@ -46,16 +70,16 @@ func (d *Driver) ReapExited(ctx context.Context) error {
 		filters.Arg("status", "exited"),
 		filters.Arg("status", "dead"),
 	)
-	n, err := d.removeAll(ctx, f)
+	n, err := d.removeAll(ctx, f, nil)
 	if n > 0 {
 		d.log.Info("reaped exited containers", "count", n)
 	}
 	return err
 }
 
-// removeAll force-removes the containers f selects and returns how many it
-// removed.
-func (d *Driver) removeAll(ctx context.Context, f filters.Args) (int, error) {
+// removeAll force-removes the containers f selects (and keep, when not
+// nil, accepts by their labels) and returns how many it removed.
+func (d *Driver) removeAll(ctx context.Context, f filters.Args, keep func(labels map[string]string) bool) (int, error) {
 	if err := d.negotiate(ctx); err != nil {
 		return 0, err
 	}
@@ -66,6 +90,9 @@ func (d *Driver) removeAll(ctx context.Context, f filters.Args) (int, error) {
 	var errs []error
 	n := 0
 	for _, c := range list {
+		if keep != nil && !keep(c.Labels) {
+			continue
+		}
 		err := d.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		switch {
 		case err == nil:

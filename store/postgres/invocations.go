@@ -19,7 +19,7 @@ var _ orc.InvocationService = (*DB)(nil)
 const invocationColumns = `id, plugin, version, coalesce(version_id, 0), status, input, output,
 	coalesce(error_code, ''), coalesce(error_message, ''), attempts, coalesce(idempotency_key, ''),
 	owner_id, async, pool, worker, node, cold_start, queue_ms, cold_ms, run_ms,
-	created_at, started_at, finished_at`
+	created_at, started_at, finished_at, published_at IS NOT NULL`
 
 func scanInvocation(row scanner) (*orc.Invocation, error) {
 	var (
@@ -33,7 +33,7 @@ func scanInvocation(row scanner) (*orc.Invocation, error) {
 		&code, &message, &inv.Attempts, &inv.IdempotencyKey,
 		&inv.OwnerID, &inv.Async, &inv.Pool, &inv.Worker, &inv.Node, &inv.ColdStart,
 		&inv.Timing.QueueMS, &inv.Timing.ColdMS, &inv.Timing.RunMS,
-		&inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt)
+		&inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt, &inv.Published)
 	if err != nil {
 		return nil, err
 	}
@@ -84,20 +84,57 @@ func (db *DB) CreateInvocation(ctx context.Context, inv *orc.Invocation) (*orc.I
 	return existing, false, nil
 }
 
-// DeleteInvocation removes an invocation.
+// DeleteInvocation removes an invocation whose task was refused, unless it
+// was published or started meanwhile (its publish may have reached the
+// broker after all, or a retry queued it).
 func (db *DB) DeleteInvocation(ctx context.Context, id string) error {
 	u, err := parseID(id)
 	if err != nil {
 		return err
 	}
-	tag, err := db.pool.Exec(ctx, `DELETE FROM invocations WHERE id = $1`, u)
+	tag, err := db.pool.Exec(ctx, `DELETE FROM invocations
+		WHERE id = $1 AND status = 'queued' AND attempts = 0 AND published_at IS NULL`, u)
 	if err != nil {
 		return dbError(err, "")
 	}
 	if tag.RowsAffected() == 0 {
-		return orc.Errorf(orc.ENOTFOUND, "invocation not found")
+		if _, err := db.FindInvocation(ctx, id); err != nil {
+			return err
+		}
+		return orc.Errorf(orc.ECONFLICT, "invocation was queued or started")
 	}
 	return nil
+}
+
+// MarkPublished records that an invocation's task was confirmed.
+func (db *DB) MarkPublished(ctx context.Context, id string) error {
+	u, err := parseID(id)
+	if err != nil {
+		return err
+	}
+	_, err = db.pool.Exec(ctx, `UPDATE invocations SET published_at = $2 WHERE id = $1 AND published_at IS NULL`, u, db.clock.Now())
+	return dbError(err, "")
+}
+
+// UnpublishedInvocations returns queued invocations created before the given
+// time whose task was never confirmed.
+func (db *DB) UnpublishedInvocations(ctx context.Context, before time.Time, limit int) ([]*orc.Invocation, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+invocationColumns+` FROM invocations
+		WHERE published_at IS NULL AND status = 'queued' AND created_at < $1
+		ORDER BY created_at LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, dbError(err, "")
+	}
+	defer rows.Close()
+	var list []*orc.Invocation
+	for rows.Next() {
+		inv, err := scanInvocation(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, inv)
+	}
+	return list, dbError(rows.Err(), "")
 }
 
 // FindInvocation returns one invocation.
@@ -221,7 +258,8 @@ func (db *DB) StartAttempt(ctx context.Context, id, worker, node string, at time
 	return inv, orc.Errorf(orc.ECONFLICT, "invocation is %s", inv.Status)
 }
 
-// FinishInvocation commits a result unless the invocation is terminal.
+// FinishInvocation commits a result and its logs in one transaction, unless
+// the invocation is terminal or a later attempt has started.
 func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (bool, error) {
 	u, err := parseID(id)
 	if err != nil {
@@ -234,16 +272,28 @@ func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (b
 	if r.Error != nil {
 		code, message = r.Error.Code, sanitize(r.Error.Message)
 	}
-	tag, err := db.pool.Exec(ctx, `UPDATE invocations SET
-			status = $2, output = $3, error_code = $4, error_message = $5, worker = $6, node = $7,
-			cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11
-		WHERE id = $1 AND status IN ('queued', 'running')`,
-		u, string(r.Status), nullJSON(r.Output), code, message, r.Worker, r.Node,
-		r.ColdStart, r.Timing.ColdMS, r.Timing.RunMS, r.FinishedAt)
+	won := false
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// Attempt 0 (a dead-lettered task, recorded by no attempt) is
+		// fenced by the status alone.
+		tag, err := tx.Exec(ctx, `UPDATE invocations SET
+				status = $2, output = $3, error_code = $4, error_message = $5, worker = $6, node = $7,
+				cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11
+			WHERE id = $1 AND status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12)`,
+			u, string(r.Status), nullJSON(r.Output), code, message, r.Worker, r.Node,
+			r.ColdStart, r.Timing.ColdMS, r.Timing.RunMS, r.FinishedAt, r.Attempt)
+		if err != nil {
+			return err
+		}
+		if won = tag.RowsAffected() == 1; !won {
+			return nil
+		}
+		return appendLogs(ctx, tx, u, r.Logs)
+	})
 	if err != nil {
 		return false, dbError(err, "")
 	}
-	return tag.RowsAffected() == 1, nil
+	return won, nil
 }
 
 // CancelInvocation marks a queued or running invocation canceled.
@@ -271,12 +321,20 @@ func (db *DB) CancelInvocation(ctx context.Context, id string, at time.Time) (*o
 
 // AppendLogs stores log lines after the invocation's last one.
 func (db *DB) AppendLogs(ctx context.Context, id string, lines []orc.LogLine) error {
-	if len(lines) == 0 {
-		return nil
-	}
 	u, err := parseID(id)
 	if err != nil {
 		return err
+	}
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return appendLogs(ctx, tx, u, lines) })
+	return dbError(err, "")
+}
+
+// appendLogs stores log lines in a transaction. A transaction-scoped
+// advisory lock serializes the writers of one invocation's logs, so that two
+// never pick the same sequence numbers.
+func appendLogs(ctx context.Context, tx pgx.Tx, id uuid.UUID, lines []orc.LogLine) error {
+	if len(lines) == 0 {
+		return nil
 	}
 	attempts := make([]int32, len(lines))
 	streams := make([]string, len(lines))
@@ -285,12 +343,15 @@ func (db *DB) AppendLogs(ctx context.Context, id string, lines []orc.LogLine) er
 	for i, l := range lines {
 		attempts[i], streams[i], times[i], texts[i] = int32(l.Attempt), l.Stream, l.Time, sanitize(l.Line)
 	}
-	_, err = db.pool.Exec(ctx, `INSERT INTO invocation_logs (invocation_id, seq, attempt, stream, at, line)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))`, id); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO invocation_logs (invocation_id, seq, attempt, stream, at, line)
 		SELECT $1, b.base + t.ord, t.attempt, t.stream, t.at, t.line
 		FROM unnest($2::int[], $3::text[], $4::timestamptz[], $5::text[]) WITH ORDINALITY AS t(attempt, stream, at, line, ord),
 			(SELECT coalesce(max(seq), 0) AS base FROM invocation_logs WHERE invocation_id = $1) b`,
-		u, attempts, streams, times, texts)
-	return dbError(err, "")
+		id, attempts, streams, times, texts)
+	return err
 }
 
 // InvocationLogs returns log lines after seq, in order.

@@ -73,15 +73,16 @@ func (db *DB) CreateVersion(ctx context.Context, owner *orc.Principal, v *orc.Ve
 	}
 	var created *orc.Version
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// Create the plugin if it is new; a concurrent first registration
+		// of the same name makes this a no-op, and the select below waits
+		// for it and finds its row.
+		public := v.Public != nil && *v.Public
+		if _, err := tx.Exec(ctx, `INSERT INTO plugins (name, description, owner_id, public)
+			VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING`, v.Plugin, v.Description, owner.UserID, public); err != nil {
+			return err
+		}
 		p, err := scanPlugin(tx.QueryRow(ctx, `SELECT `+pluginColumns+` FROM plugins p WHERE p.name = $1 FOR UPDATE`, v.Plugin))
 		switch {
-		case err == pgx.ErrNoRows:
-			public := v.Public != nil && *v.Public
-			p, err = scanPlugin(tx.QueryRow(ctx, `INSERT INTO plugins AS p (name, description, owner_id, public)
-				VALUES ($1, $2, $3, $4) RETURNING `+pluginColumns, v.Plugin, v.Description, owner.UserID, public))
-			if err != nil {
-				return err
-			}
 		case err != nil:
 			return err
 		case p.OwnerID != owner.UserID && !owner.IsAdmin():
@@ -103,7 +104,7 @@ func (db *DB) CreateVersion(ctx context.Context, owner *orc.Principal, v *orc.Ve
 		if latest == "" || newer(v.Version, latest) {
 			latest = v.Version
 		}
-		public := p.Public
+		public = p.Public
 		if v.Public != nil {
 			public = *v.Public
 		}

@@ -224,13 +224,24 @@ func TestInvocationLifecycle(t *testing.T) {
 		t.Fatalf("second start: %v %+v", err, running)
 	}
 
-	res := &orc.Result{Status: orc.StatusSucceeded, Output: json.RawMessage(`{"ok":true}`), Worker: "w2",
-		Timing: orc.Timing{ColdMS: 3, RunMS: 4}, FinishedAt: time.Now()}
+	// The first attempt finishing late is fenced off: attempt 2 owns it.
+	stale := &orc.Result{Attempt: 1, Status: orc.StatusFailed, FinishedAt: time.Now(),
+		Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: "exit 137"},
+		Logs:  []orc.LogLine{{Attempt: 1, Stream: "stderr", Time: time.Now(), Line: "stale"}}}
+	if won, err := db.FinishInvocation(ctx, inv.ID, stale); err != nil || won {
+		t.Fatalf("stale attempt: %v won=%v", err, won)
+	}
+	res := &orc.Result{Attempt: 2, Status: orc.StatusSucceeded, Output: json.RawMessage(`{"ok":true}`), Worker: "w2",
+		Timing: orc.Timing{ColdMS: 3, RunMS: 4}, FinishedAt: time.Now(),
+		Logs: []orc.LogLine{{Attempt: 2, Stream: "stderr", Time: time.Now(), Line: "fresh"}}}
 	if won, err := db.FinishInvocation(ctx, inv.ID, res); err != nil || !won {
 		t.Fatalf("finish: %v %v", err, won)
 	}
+	if lines, err := db.InvocationLogs(ctx, inv.ID, 0); err != nil || len(lines) != 1 || lines[0].Line != "fresh" {
+		t.Fatalf("only the winning attempt's logs are kept: %v %+v", err, lines)
+	}
 	// Only one result is ever committed.
-	late := &orc.Result{Status: orc.StatusFailed, Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: "late"}, FinishedAt: time.Now()}
+	late := &orc.Result{Attempt: 2, Status: orc.StatusFailed, Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: "late"}, FinishedAt: time.Now()}
 	if won, err := db.FinishInvocation(ctx, inv.ID, late); err != nil || won {
 		t.Fatalf("second finish: %v won=%v", err, won)
 	}
@@ -331,4 +342,43 @@ func TestInvocationLogs(t *testing.T) {
 	if err != nil || len(tail) != 1 || tail[0].Line != "again" {
 		t.Fatalf("after seq 2: %v %+v", err, tail)
 	}
+}
+
+func TestPublishBookkeeping(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+	alice := createUser(t, db, "alice@example.com", orc.RoleInvoker)
+	published, _, err := db.CreateInvocation(ctx, newInvocation(alice, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, _, err := db.CreateInvocation(ctx, newInvocation(alice, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if published.Published {
+		t.Fatal("a new invocation is not published yet")
+	}
+	if err := db.MarkPublished(ctx, published.ID); err != nil {
+		t.Fatal(err)
+	}
+	list, err := db.UnpublishedInvocations(ctx, time.Now().Add(time.Second), 10)
+	if err != nil || len(list) != 1 || list[0].ID != lost.ID {
+		t.Fatalf("unpublished: %v %+v", err, list)
+	}
+	if list, _ := db.UnpublishedInvocations(ctx, time.Now().Add(-time.Hour), 10); len(list) != 0 {
+		t.Fatalf("recent invocations are left to their gateway: %+v", list)
+	}
+	// A published or started invocation is never withdrawn.
+	wantCode(t, db.DeleteInvocation(ctx, published.ID), orc.ECONFLICT)
+	if _, err := db.StartAttempt(ctx, lost.ID, "w", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, db.DeleteInvocation(ctx, lost.ID), orc.ECONFLICT)
+	fresh, _, _ := db.CreateInvocation(ctx, newInvocation(alice, ""))
+	if err := db.DeleteInvocation(ctx, fresh.ID); err != nil {
+		t.Fatalf("withdraw: %v", err)
+	}
+	wantCode(t, db.DeleteInvocation(ctx, fresh.ID), orc.ENOTFOUND)
 }
