@@ -57,15 +57,24 @@ type invocationPage struct {
 	NextCursor string            `json:"next_cursor,omitempty"`
 }
 
-func (s *Server) handleListInvocations(w http.ResponseWriter, r *http.Request) {
+// listInvocations answers a list request's errors itself and reports
+// whether it did.
+func (s *Server) listInvocations(w http.ResponseWriter, r *http.Request) ([]*orc.Invocation, string, bool) {
 	f, err := invocationFilter(r)
-	if err != nil {
-		s.error(w, r, err)
-		return
+	if err == nil {
+		var list []*orc.Invocation
+		var next string
+		if list, next, err = s.Invocations.ListInvocations(r.Context(), f); err == nil {
+			return list, next, true
+		}
 	}
-	list, next, err := s.Invocations.ListInvocations(r.Context(), f)
-	if err != nil {
-		s.error(w, r, err)
+	s.error(w, r, err)
+	return nil, "", false
+}
+
+func (s *Server) handleListInvocations(w http.ResponseWriter, r *http.Request) {
+	list, next, ok := s.listInvocations(w, r)
+	if !ok {
 		return
 	}
 	if list == nil {

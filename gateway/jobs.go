@@ -98,14 +98,8 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) {
-	f, err := invocationFilter(r)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	list, next, err := s.Invocations.ListInvocations(r.Context(), f)
-	if err != nil {
-		s.error(w, r, err)
+	list, next, ok := s.listInvocations(w, r)
+	if !ok {
 		return
 	}
 	jobs := make([]job, 0, len(list))

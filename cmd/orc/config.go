@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -141,4 +142,29 @@ func newLogger(c *Config, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: want text or json", c.LogFormat)
+}
+
+// service is a long-running subcommand: the gateway or a worker.
+type service interface {
+	Open(ctx context.Context) error
+	Run(ctx context.Context) error
+	Close() error
+}
+
+// runService parses a service's command line, then opens, runs and closes
+// the service that build makes once the configuration is complete.
+func runService(ctx context.Context, fs *flag.FlagSet, args []string, c *Config, stderr io.Writer, build func(*slog.Logger) service) error {
+	if err := parse(fs, args, os.Getenv); err != nil {
+		return err
+	}
+	logger, err := newLogger(c, stderr)
+	if err != nil {
+		return err
+	}
+	svc := build(logger)
+	if err := svc.Open(ctx); err != nil {
+		return err
+	}
+	defer svc.Close()
+	return svc.Run(ctx)
 }

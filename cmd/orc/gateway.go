@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/orc-gateway/orc"
@@ -31,19 +30,9 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&g.TokenTTL, "token-ttl", g.TokenTTL, "lifetime of tokens from /api/v1/auth/token")
 	fs.DurationVar(&g.SyncGrace, "sync-grace", g.SyncGrace, "time a synchronous call waits beyond the plugin's timeout")
 	fs.StringVar(&g.MetricsToken, "metrics-token", g.MetricsToken, "bearer token a Prometheus scraper uses for /metrics (admins' tokens work too)")
-	if err := parse(fs, args, os.Getenv); err != nil {
-		return err
-	}
-	logger, err := newLogger(&cfg, stderr)
-	if err != nil {
-		return err
-	}
-	m := &Gateway{Config: cfg, Logger: logger}
-	if err := m.Open(ctx); err != nil {
-		return err
-	}
-	defer m.Close()
-	return m.Run(ctx)
+	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
+		return &Gateway{Config: cfg, Logger: logger}
+	})
 }
 
 // Gateway is a running gateway: its database, broker and HTTP server. The

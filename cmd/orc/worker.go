@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,19 +34,9 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&w.MetricsAddr, "metrics-addr", w.MetricsAddr, "address of the worker's /metrics (empty: none)")
 	fs.StringVar(&w.DockerHost, "docker-host", w.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
 	fs.DurationVar(&w.Drain, "drain", w.Drain, "time running invocations get to finish at shutdown")
-	if err := parse(fs, args, os.Getenv); err != nil {
-		return err
-	}
-	logger, err := newLogger(&cfg, stderr)
-	if err != nil {
-		return err
-	}
-	m := &Worker{Config: cfg, Logger: logger}
-	if err := m.Open(ctx); err != nil {
-		return err
-	}
-	defer m.Close()
-	return m.Run(ctx)
+	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
+		return &Worker{Config: cfg, Logger: logger}
+	})
 }
 
 // Worker is a running worker: its database, broker, Docker driver and the

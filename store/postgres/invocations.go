@@ -240,11 +240,18 @@ func (db *DB) StartAttempt(ctx context.Context, id, worker, node string, at time
 	if err != nil {
 		return nil, err
 	}
-	inv, err := scanInvocation(db.pool.QueryRow(ctx, `UPDATE invocations SET
+	return db.updateUnfinished(ctx, id, `UPDATE invocations SET
 			status = 'running', attempts = attempts + 1, worker = $2, node = $3, started_at = $4,
 			queue_ms = CASE WHEN attempts = 0 THEN greatest(extract(epoch FROM ($4 - created_at)) * 1000, 0) ELSE queue_ms END
 		WHERE id = $1 AND status IN ('queued', 'running')
-		RETURNING `+invocationColumns, u, worker, node, at))
+		RETURNING `+invocationColumns, u, worker, node, at)
+}
+
+// updateUnfinished runs an UPDATE … WHERE id = $1 AND status IN ('queued',
+// 'running') RETURNING invocationColumns. When it changes nothing, the
+// invocation is returned with ECONFLICT (it is final) or ENOTFOUND.
+func (db *DB) updateUnfinished(ctx context.Context, id string, sql string, args ...any) (*orc.Invocation, error) {
+	inv, err := scanInvocation(db.pool.QueryRow(ctx, sql, args...))
 	if err == nil {
 		return inv, nil
 	}
@@ -255,7 +262,7 @@ func (db *DB) StartAttempt(ctx context.Context, id, worker, node string, at time
 	if err != nil {
 		return nil, err
 	}
-	return inv, orc.Errorf(orc.ECONFLICT, "invocation is %s", inv.Status)
+	return inv, orc.Errorf(orc.ECONFLICT, "invocation is already %s", inv.Status)
 }
 
 // FinishInvocation commits a result and its logs in one transaction, unless
@@ -302,21 +309,10 @@ func (db *DB) CancelInvocation(ctx context.Context, id string, at time.Time) (*o
 	if err != nil {
 		return nil, err
 	}
-	inv, err := scanInvocation(db.pool.QueryRow(ctx, `UPDATE invocations SET
+	return db.updateUnfinished(ctx, id, `UPDATE invocations SET
 			status = 'canceled', error_code = $2, error_message = 'canceled', finished_at = $3
 		WHERE id = $1 AND status IN ('queued', 'running')
-		RETURNING `+invocationColumns, u, orc.ECANCELED, at))
-	if err == nil {
-		return inv, nil
-	}
-	if err != pgx.ErrNoRows {
-		return nil, dbError(err, "")
-	}
-	inv, err = db.FindInvocation(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return inv, orc.Errorf(orc.ECONFLICT, "invocation is already %s", inv.Status)
+		RETURNING `+invocationColumns, u, orc.ECANCELED, at)
 }
 
 // AppendLogs stores log lines after the invocation's last one.
