@@ -18,6 +18,8 @@ const (
 	EPLUGIN       = "plugin_failed" // the plugin ran and failed
 	ETIMEOUT      = "timeout"       // the plugin or the wait ran out of time
 	ECANCELED     = "canceled"      // the invocation was canceled
+	EDENIED       = "denied"        // a hook refused the invocation (its Status says how)
+	EHOOK         = "hook_failed"   // a hook trapped, timed out or answered nonsense
 	EINTERNAL     = "internal"      // a bug or an unexpected failure
 )
 
@@ -29,6 +31,9 @@ type Error struct {
 	Message string
 	Details any
 	Err     error
+	// Status, when not zero, is the HTTP status a hook chose for its denial
+	// (EDENIED); every other code has a fixed status.
+	Status int
 }
 
 // Error returns the message, with the underlying error when there is one.
@@ -88,4 +93,14 @@ func ErrorDetails(err error) any {
 		return e.Details
 	}
 	return nil
+}
+
+// ErrorStatus returns the hook-chosen status of the first *Error in err's
+// chain, or 0.
+func ErrorStatus(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
 }

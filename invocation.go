@@ -18,13 +18,14 @@ const (
 	StatusFailed    Status = "failed"
 	StatusTimedOut  Status = "timed_out"
 	StatusCanceled  Status = "canceled"
-	StatusDead      Status = "dead" // dead-lettered after too many deliveries
+	StatusDead      Status = "dead"     // dead-lettered after too many deliveries
+	StatusRejected  Status = "rejected" // refused by a pre hook; never queued
 )
 
 // Terminal reports whether s is a final status.
 func (s Status) Terminal() bool {
 	switch s {
-	case StatusSucceeded, StatusFailed, StatusTimedOut, StatusCanceled, StatusDead:
+	case StatusSucceeded, StatusFailed, StatusTimedOut, StatusCanceled, StatusDead, StatusRejected:
 		return true
 	}
 	return false
@@ -56,14 +57,17 @@ type Invocation struct {
 	OwnerID        int64            `json:"owner_id"`
 	Async          bool             `json:"async"`
 	Pool           string           `json:"pool"`
+	Priority       int              `json:"priority,omitempty"`
 	Worker         string           `json:"worker,omitempty"`
 	Node           string           `json:"node,omitempty"`
 	ColdStart      bool             `json:"cold_start"`
 	Published      bool             `json:"-"`
-	CreatedAt      time.Time        `json:"created_at"`
-	StartedAt      *time.Time       `json:"started_at,omitempty"`
-	FinishedAt     *time.Time       `json:"finished_at,omitempty"`
-	Timing         Timing           `json:"timing"`
+	// Logs are stored with a new invocation (its pre hooks' output).
+	Logs       []LogLine  `json:"-"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Timing     Timing     `json:"timing"`
 }
 
 // Timing is where an invocation's time went, in milliseconds.
@@ -119,6 +123,10 @@ type InvocationService interface {
 	// CreateInvocation records a queued invocation. When one with the same
 	// owner and idempotency key exists, it returns that one and false.
 	CreateInvocation(ctx context.Context, inv *Invocation) (*Invocation, bool, error)
+
+	// RecordRejected records an invocation that a pre hook refused, with its
+	// error and the hooks' log lines; it is final from the start.
+	RecordRejected(ctx context.Context, inv *Invocation, logs []LogLine) error
 
 	// DeleteInvocation removes an invocation whose task the broker refused,
 	// unless a worker started it meanwhile. Returns ENOTFOUND, ECONFLICT.

@@ -11,6 +11,7 @@ type Task struct {
 	InvocationID string `json:"invocation_id"`
 	VersionID    int64  `json:"version_id"`
 	Pool         string `json:"pool"`
+	Priority     int    `json:"priority,omitempty"`
 	// ReplyTo names the gateway queue waiting for the result of a
 	// synchronous call; empty for asynchronous ones.
 	ReplyTo string `json:"reply_to,omitempty"`

@@ -33,8 +33,10 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case orc.ERATELIMIT:
 		return http.StatusTooManyRequests
-	case orc.EPLUGIN:
+	case orc.EPLUGIN, orc.EHOOK:
 		return http.StatusBadGateway
+	case orc.EDENIED:
+		return http.StatusForbidden
 	case orc.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	case orc.ETIMEOUT:
@@ -69,8 +71,11 @@ func (s *Server) errorFor(w http.ResponseWriter, r *http.Request, err error, inv
 	}
 	code := orc.ErrorCode(err)
 	status := statusOf(code)
+	if hs := orc.ErrorStatus(err); code == orc.EDENIED && hs >= 400 && hs <= 599 {
+		status = hs
+	}
 	switch {
-	case status >= 500 && code != orc.EPLUGIN && code != orc.ETIMEOUT:
+	case status >= 500 && code != orc.EPLUGIN && code != orc.ETIMEOUT && code != orc.EHOOK && code != orc.EDENIED:
 		s.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"code", code, "err", err, "invocation_id", invocationID)
 	case code == orc.EUNAUTHORIZED:

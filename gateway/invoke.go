@@ -12,8 +12,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/registry"
 )
 
 // Headers of the invoke API.
@@ -30,11 +32,14 @@ type submission struct {
 	input           []byte
 	idempotencyKey  string
 	async           bool
+	headers         http.Header
 }
 
 // submit runs steps 2 to 7 of the invoke path: find the version the
-// principal may run, validate the input, record the invocation and queue
-// it. A retried idempotency key returns the earlier invocation and false.
+// principal may run, run the pre hooks, validate the input, record the
+// invocation and queue it. A retried idempotency key returns the earlier
+// invocation and false. An invocation the hooks refused is returned with
+// the error, so that the client learns its id.
 func (s *Server) submit(ctx context.Context, sub submission) (*orc.Invocation, *orc.Version, bool, error) {
 	p := orc.PrincipalFromContext(ctx)
 	if !p.Role.CanInvoke() {
@@ -59,11 +64,18 @@ func (s *Server) submit(ctx context.Context, sub submission) (*orc.Invocation, *
 	if !utf8.Valid(sub.input) {
 		return nil, v, false, orc.Errorf(orc.EINVALID, "the body is not valid UTF-8")
 	}
-	if err := s.schemas.ValidateInput(v, sub.input); err != nil {
-		return nil, v, false, err
-	}
 	if len(sub.idempotencyKey) > maxIdempotencyKey {
 		return nil, v, false, orc.Errorf(orc.EINVALID, "Idempotency-Key is longer than %d bytes", maxIdempotencyKey)
+	}
+	inv := &orc.Invocation{
+		ID: uuid.NewString(), Plugin: plugin.Name, Version: v.Version, VersionID: v.ID, Input: sub.input,
+		IdempotencyKey: sub.idempotencyKey, OwnerID: p.UserID, Async: sub.async, Pool: v.Pool,
+	}
+	if v, err = s.preHooks(ctx, p, inv, v, sub.headers); err != nil {
+		return inv, v, false, err
+	}
+	if err := s.schemas.ValidateInput(v, inv.Input); err != nil {
+		return nil, v, false, err
 	}
 	// Refuse quickly while the broker is down, before anything is recorded;
 	// a retry with an idempotency key may still get its stored result.
@@ -72,15 +84,13 @@ func (s *Server) submit(ctx context.Context, sub submission) (*orc.Invocation, *
 			return nil, v, false, err
 		}
 	}
-	inv, created, err := s.Invocations.CreateInvocation(ctx, &orc.Invocation{
-		Plugin: plugin.Name, Version: v.Version, VersionID: v.ID, Input: sub.input,
-		IdempotencyKey: sub.idempotencyKey, OwnerID: p.UserID, Async: sub.async, Pool: v.Pool,
-	})
+	input := inv.Input
+	inv, created, err := s.Invocations.CreateInvocation(ctx, inv)
 	if err != nil {
 		return nil, v, false, err
 	}
 	if !created {
-		if inv.Plugin != plugin.Name || !bytes.Equal(inv.Input, sub.input) {
+		if inv.Plugin != plugin.Name || !bytes.Equal(inv.Input, input) {
 			return nil, v, false, orc.Errorf(orc.ECONFLICT, "Idempotency-Key was used for another request")
 		}
 		if !inv.Published && inv.Status == orc.StatusQueued {
@@ -98,13 +108,82 @@ func (s *Server) submit(ctx context.Context, sub submission) (*orc.Invocation, *
 	return inv, v, true, nil
 }
 
+// hiddenHeaders are never shown to hooks.
+var hiddenHeaders = map[string]bool{"authorization": true, "cookie": true, "proxy-authorization": true}
+
+// preHooks runs the pre hooks of an invocation: they may rewrite its input
+// and route it to another version, pool or priority, or refuse it. A
+// refused invocation (or one whose hook failed) is recorded, final, with the
+// hooks' log lines.
+func (s *Server) preHooks(ctx context.Context, p *orc.Principal, inv *orc.Invocation, v *orc.Version, headers http.Header) (*orc.Version, error) {
+	if !s.Hooks.HasHooks(orc.HookPre, v) {
+		return v, nil
+	}
+	hh := make(map[string]string, len(headers))
+	for k, vals := range headers {
+		if k = strings.ToLower(k); !hiddenHeaders[k] && len(vals) > 0 {
+			hh[k] = vals[0]
+		}
+	}
+	req := &orc.HookRequest{
+		Phase: orc.HookPre, InvocationID: inv.ID,
+		Plugin:    orc.HookPlugin{Name: inv.Plugin, Version: v.Version},
+		Principal: orc.HookPrincipal{Subject: p.Email, Roles: []string{string(p.Role)}},
+		Headers:   hh, Input: inv.Input,
+	}
+	out, err := s.Hooks.Run(ctx, req, v)
+	if err == nil && out.Route != nil {
+		v, err = s.route(ctx, inv, v, out.Route)
+	}
+	if err != nil {
+		inv.Status = orc.StatusRejected
+		if orc.ErrorCode(err) != orc.EDENIED {
+			inv.Status = orc.StatusFailed
+		}
+		inv.Error = &orc.InvocationError{Code: orc.ErrorCode(err), Message: orc.ErrorMessage(err)}
+		inv.IdempotencyKey = ""
+		if rerr := s.Invocations.RecordRejected(context.WithoutCancel(ctx), inv, out.Logs); rerr != nil {
+			s.Logger.ErrorContext(ctx, "record refused invocation", "invocation_id", inv.ID, "err", rerr)
+		}
+		s.Logger.InfoContext(ctx, "invocation refused by a pre hook", "invocation_id", inv.ID, "plugin", inv.Plugin, "err", err)
+		return v, err
+	}
+	inv.Input = out.Input
+	inv.Logs = out.Logs
+	return v, nil
+}
+
+// route applies a pre hook's routing decision.
+func (s *Server) route(ctx context.Context, inv *orc.Invocation, v *orc.Version, r *orc.HookRoute) (*orc.Version, error) {
+	if r.Version != "" && r.Version != v.Version {
+		routed, err := s.Plugins.FindVersion(ctx, inv.Plugin, r.Version)
+		if err != nil {
+			return v, orc.WrapError(orc.EHOOK, err, fmt.Sprintf("a hook routed to version %s of %q, which does not exist", r.Version, inv.Plugin))
+		}
+		v = routed
+		inv.Version, inv.VersionID, inv.Pool = v.Version, v.ID, v.Pool
+	}
+	if r.Pool != "" {
+		if !registry.PoolRE.MatchString(r.Pool) {
+			return v, orc.Errorf(orc.EHOOK, "a hook routed to the invalid pool %q", r.Pool)
+		}
+		inv.Pool = r.Pool
+	}
+	if r.Priority < 0 || r.Priority > 9 {
+		return v, orc.Errorf(orc.EHOOK, "a hook set priority %d; priorities are 0 to 9", r.Priority)
+	}
+	inv.Priority = r.Priority
+	return v, nil
+}
+
 // publish queues an invocation. When the broker refuses it, the invocation
 // is withdrawn again: the client is told 503 and nothing was accepted. An
 // invocation that cannot be withdrawn because a worker started it after all
 // (the refusal was only a lost confirm) counts as queued.
 func (s *Server) publish(ctx context.Context, inv *orc.Invocation, replyTo string) error {
 	ctx = context.WithoutCancel(ctx) // a client hanging up must not leave it half queued
-	err := s.Broker.Publish(ctx, &orc.Task{InvocationID: inv.ID, VersionID: inv.VersionID, Pool: inv.Pool, ReplyTo: replyTo})
+	err := s.Broker.Publish(ctx, &orc.Task{InvocationID: inv.ID, VersionID: inv.VersionID, Pool: inv.Pool,
+		Priority: inv.Priority, ReplyTo: replyTo})
 	if err == nil {
 		if err := s.Invocations.MarkPublished(ctx, inv.ID); err != nil {
 			// Harmless: a worker may queue it once more, and the copy finds
@@ -137,17 +216,17 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	plugin := chi.URLParam(r, "plugin")
 	input, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
-		s.rejected(w, r, nil, err)
+		s.rejected(w, r, nil, nil, err)
 		return
 	}
 	sub := submission{
 		plugin: plugin, version: r.URL.Query().Get("version"), input: input,
-		idempotencyKey: r.Header.Get(headerIdempotency), async: preferAsync(r),
+		idempotencyKey: r.Header.Get(headerIdempotency), async: preferAsync(r), headers: r.Header,
 	}
 	ctx := r.Context()
 	inv, v, created, err := s.submit(ctx, sub)
 	if err != nil {
-		s.rejected(w, r, v, err)
+		s.rejected(w, r, v, inv, err)
 		return
 	}
 	w.Header().Set(headerInvocationID, inv.ID)
@@ -166,7 +245,7 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 			replyTo = s.Broker.ReplyQueue()
 		}
 		if err := s.publish(ctx, inv, replyTo); err != nil {
-			s.rejected(w, r, v, err)
+			s.rejected(w, r, v, nil, err)
 			return
 		}
 		s.metrics.accepted.WithLabelValues(v.Plugin, mode(sub.async)).Inc()
@@ -199,13 +278,17 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 // rejected answers an invocation that was not accepted. Its metric names
 // the plugin only when it was found and visible (v is not nil), so that
 // requests for arbitrary names cannot grow the label set.
-func (s *Server) rejected(w http.ResponseWriter, r *http.Request, v *orc.Version, err error) {
+func (s *Server) rejected(w http.ResponseWriter, r *http.Request, v *orc.Version, inv *orc.Invocation, err error) {
 	plugin := "_unknown"
 	if v != nil {
 		plugin = v.Plugin
 	}
 	s.metrics.rejected.WithLabelValues(plugin, orc.ErrorCode(err)).Inc()
-	s.error(w, r, err)
+	id := ""
+	if inv != nil && inv.Status.Terminal() {
+		id = inv.ID // recorded, refused by a hook
+	}
+	s.errorFor(w, r, err, id)
 }
 
 // await waits for the result of an invocation: a reply from the worker, or
@@ -274,7 +357,11 @@ func replyError(reply *orc.Reply) error {
 	case orc.StatusDead:
 		code = orc.EPLUGIN
 	}
-	return &orc.Error{Code: code, Message: msg}
+	e := &orc.Error{Code: code, Message: msg}
+	if code == orc.EDENIED {
+		e.Status = http.StatusBadGateway // a post hook withheld the output
+	}
+	return e
 }
 
 // serverTiming renders an invocation's timing as a Server-Timing header.

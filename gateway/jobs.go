@@ -79,15 +79,15 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	inv, v, created, err := s.submit(ctx, submission{
 		plugin: req.PluginName, version: req.PluginVersion, input: req.InputData,
-		idempotencyKey: r.Header.Get(headerIdempotency), async: true,
+		idempotencyKey: r.Header.Get(headerIdempotency), async: true, headers: r.Header,
 	})
 	if err != nil {
-		s.rejected(w, r, v, err)
+		s.rejected(w, r, v, inv, err)
 		return
 	}
 	if created {
 		if err := s.publish(ctx, inv, ""); err != nil {
-			s.rejected(w, r, v, err)
+			s.rejected(w, r, v, nil, err)
 			return
 		}
 		s.metrics.accepted.WithLabelValues(inv.Plugin, "async").Inc()

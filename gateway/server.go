@@ -72,7 +72,10 @@ type Server struct {
 	Plugins     orc.PluginService
 	Invocations orc.InvocationService
 	Users       orc.UserService
-	Broker      Broker
+	HookStore   orc.HookService
+	// Hooks runs the pre hooks; nil disables hooks.
+	Hooks  *registry.Hooks
+	Broker Broker
 	DB          Database
 	Logger      *slog.Logger
 	Clock       orc.Clock
@@ -139,6 +142,11 @@ func (s *Server) routes() chi.Router {
 			r.Post("/jobs", s.handleCreateJob)
 			r.Get("/jobs", s.handleListJobs)
 			r.Get("/jobs/{id}", s.handleGetJob)
+
+			r.Get("/hooks", s.handleListHooks)
+			r.Post("/hooks", s.handleCreateHook)
+			r.Get("/hooks/{hook}", s.handleGetHook)
+			r.Delete("/hooks/{hook}", s.handleDeleteHook)
 		})
 	})
 	return r

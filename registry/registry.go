@@ -16,6 +16,8 @@ var (
 	versionRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$`)
 	poolRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	envRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// PoolRE is what a pool name looks like (also one a hook routes to).
+	PoolRE = poolRE
 	imageRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$`)
 )
 
@@ -89,8 +91,10 @@ func ValidateVersion(v *orc.Version) error {
 			bad("/env/"+k, "ORC_ variables are reserved")
 		}
 	}
-	if len(v.Hooks.Pre)+len(v.Hooks.Post) > 0 {
-		bad("/hooks", "hooks are not supported by this release")
+	for i, name := range append(append([]string(nil), v.Hooks.Pre...), v.Hooks.Post...) {
+		if !nameRE.MatchString(name) {
+			bad(fmt.Sprintf("/hooks/%d", i), "hook names are 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter")
+		}
 	}
 	if _, err := compile(v.InputSchema); err != nil {
 		bad("/input_schema", "invalid JSON Schema: %s", schemaErrorText(err))
@@ -103,3 +107,6 @@ func ValidateVersion(v *orc.Version) error {
 	}
 	return nil
 }
+
+// ValidHookName reports whether name can name a hook.
+func ValidHookName(name string) bool { return nameRE.MatchString(name) }

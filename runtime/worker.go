@@ -56,6 +56,10 @@ type Worker struct {
 	Replier     Replier
 	// Publisher queues the tasks that Maintain finds unqueued.
 	Publisher orc.Publisher
+	// Hooks runs the post hooks; nil disables them. Users names the
+	// principal for them.
+	Hooks *registry.Hooks
+	Users orc.UserService
 	Logger    *slog.Logger
 	Clock     orc.Clock
 
@@ -193,7 +197,11 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 		return w.finish(ctx, log, task, inv, &orc.Result{Status: orc.StatusFailed,
 			Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: msg}})
 	}
-	return w.finish(ctx, log, task, inv, w.interpret(inv, v, res))
+	r := w.interpret(inv, v, res)
+	if r.Status == orc.StatusSucceeded {
+		w.postHooks(ctx, inv, v, r)
+	}
+	return w.finish(ctx, log, task, inv, r)
 }
 
 // retry calls f until it succeeds, fails for a reason other than an
@@ -276,6 +284,40 @@ func (w *Worker) interpret(inv *orc.Invocation, v *orc.Version, res *TaskResult)
 	}
 	r.Status, r.Output = orc.StatusSucceeded, output
 	return r
+}
+
+// postHooks runs the post hooks on a successful result: they may replace
+// the output or fail the invocation.
+func (w *Worker) postHooks(ctx context.Context, inv *orc.Invocation, v *orc.Version, r *orc.Result) {
+	if !w.Hooks.HasHooks(orc.HookPost, v) {
+		return
+	}
+	principal := orc.HookPrincipal{Subject: fmt.Sprintf("user:%d", inv.OwnerID)}
+	if w.Users != nil {
+		if u, err := w.Users.FindUserByID(ctx, inv.OwnerID); err == nil {
+			principal = orc.HookPrincipal{Subject: u.Email, Roles: []string{string(u.Role)}}
+		}
+	}
+	req := &orc.HookRequest{
+		Phase: orc.HookPost, InvocationID: inv.ID,
+		Plugin:    orc.HookPlugin{Name: inv.Plugin, Version: inv.Version},
+		Principal: principal, Headers: map[string]string{}, Input: inv.Input, Output: r.Output,
+	}
+	out, err := w.Hooks.Run(ctx, req, v)
+	for i := range out.Logs {
+		out.Logs[i].Attempt = inv.Attempts
+	}
+	r.Logs = append(r.Logs, out.Logs...)
+	if err != nil {
+		code := orc.ErrorCode(err)
+		if code != orc.EDENIED {
+			code = orc.EHOOK
+		}
+		r.Status, r.Output = orc.StatusFailed, nil
+		r.Error = &orc.InvocationError{Code: code, Message: orc.ErrorMessage(err)}
+		return
+	}
+	r.Output = out.Output
 }
 
 // finish commits a result with its logs, then replies, and only then lets

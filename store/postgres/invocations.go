@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ var _ orc.InvocationService = (*DB)(nil)
 
 const invocationColumns = `id, plugin, version, coalesce(version_id, 0), status, input, output,
 	coalesce(error_code, ''), coalesce(error_message, ''), attempts, coalesce(idempotency_key, ''),
-	owner_id, async, pool, worker, node, cold_start, queue_ms, cold_ms, run_ms,
+	owner_id, async, pool, priority, worker, node, cold_start, queue_ms, cold_ms, run_ms,
 	created_at, started_at, finished_at, published_at IS NOT NULL`
 
 func scanInvocation(row scanner) (*orc.Invocation, error) {
@@ -31,7 +32,7 @@ func scanInvocation(row scanner) (*orc.Invocation, error) {
 	)
 	err := row.Scan(&id, &inv.Plugin, &inv.Version, &inv.VersionID, &status, &input, &output,
 		&code, &message, &inv.Attempts, &inv.IdempotencyKey,
-		&inv.OwnerID, &inv.Async, &inv.Pool, &inv.Worker, &inv.Node, &inv.ColdStart,
+		&inv.OwnerID, &inv.Async, &inv.Pool, &inv.Priority, &inv.Worker, &inv.Node, &inv.ColdStart,
 		&inv.Timing.QueueMS, &inv.Timing.ColdMS, &inv.Timing.RunMS,
 		&inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt, &inv.Published)
 	if err != nil {
@@ -65,12 +66,15 @@ func (db *DB) CreateInvocation(ctx context.Context, inv *orc.Invocation) (*orc.I
 		key = inv.IdempotencyKey
 	}
 	created, err := scanInvocation(db.pool.QueryRow(ctx, `INSERT INTO invocations
-		(id, plugin, version, version_id, status, input, idempotency_key, owner_id, async, pool, created_at)
-		VALUES ($1, $2, $3, nullif($4, 0), 'queued', $5, $6, $7, $8, $9, $10)
+		(id, plugin, version, version_id, status, input, idempotency_key, owner_id, async, pool, priority, created_at)
+		VALUES ($1, $2, $3, nullif($4, 0), 'queued', $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		RETURNING `+invocationColumns,
-		inv.ID, inv.Plugin, inv.Version, inv.VersionID, []byte(inv.Input), key, inv.OwnerID, inv.Async, inv.Pool, db.clock.Now()))
+		inv.ID, inv.Plugin, inv.Version, inv.VersionID, []byte(inv.Input), key, inv.OwnerID, inv.Async, inv.Pool, inv.Priority, db.clock.Now()))
 	if err == nil {
+		if err := db.AppendLogs(ctx, created.ID, inv.Logs); err != nil {
+			return nil, false, err
+		}
 		return created, true, nil
 	}
 	if err != pgx.ErrNoRows {
@@ -82,6 +86,47 @@ func (db *DB) CreateInvocation(ctx context.Context, inv *orc.Invocation) (*orc.I
 		return nil, false, dbError(err, "invocation not found")
 	}
 	return existing, false, nil
+}
+
+// RecordRejected records an invocation a pre hook refused (or failed on),
+// final at once: status rejected, or failed when inv.Status says so. Its
+// idempotency key is not kept: a retry is judged afresh.
+func (db *DB) RecordRejected(ctx context.Context, inv *orc.Invocation, logs []orc.LogLine) error {
+	if inv.ID == "" {
+		inv.ID = uuid.NewString()
+	}
+	u, err := parseID(inv.ID)
+	if err != nil {
+		return err
+	}
+	var code, message any
+	if inv.Error != nil {
+		code, message = inv.Error.Code, sanitize(inv.Error.Message)
+	}
+	input := inv.Input
+	if len(input) == 0 {
+		input = json.RawMessage("null")
+	}
+	status := orc.StatusRejected
+	if inv.Status == orc.StatusFailed {
+		status = orc.StatusFailed
+	}
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		now := db.clock.Now()
+		err := tx.QueryRow(ctx, `INSERT INTO invocations
+			(id, plugin, version, version_id, status, input, error_code, error_message, owner_id, async, pool,
+			 created_at, finished_at, published_at)
+			VALUES ($1, $2, $3, nullif($4, 0), $12, $5, $6, $7, $8, $9, $10, $11, $11, $11)
+			RETURNING created_at`,
+			u, inv.Plugin, inv.Version, inv.VersionID, []byte(input), code, message, inv.OwnerID, inv.Async, inv.Pool, now,
+			string(status)).Scan(&inv.CreatedAt)
+		if err != nil {
+			return err
+		}
+		inv.Status, inv.FinishedAt = status, &now
+		return appendLogs(ctx, tx, u, logs)
+	})
+	return dbError(err, "")
 }
 
 // DeleteInvocation removes an invocation whose task was refused, unless it
@@ -317,6 +362,9 @@ func (db *DB) CancelInvocation(ctx context.Context, id string, at time.Time) (*o
 
 // AppendLogs stores log lines after the invocation's last one.
 func (db *DB) AppendLogs(ctx context.Context, id string, lines []orc.LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
 	u, err := parseID(id)
 	if err != nil {
 		return err

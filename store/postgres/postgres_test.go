@@ -382,3 +382,54 @@ func TestPublishBookkeeping(t *testing.T) {
 	}
 	wantCode(t, db.DeleteInvocation(ctx, fresh.ID), orc.ENOTFOUND)
 }
+
+func TestHooksAndRejectedInvocations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+	alice := createUser(t, db, "alice@example.com", orc.RoleDeveloper)
+	h := &orc.Hook{Name: "validator", SHA256: "ab", Module: []byte("\x00asm"), Global: true, OwnerID: alice.UserID}
+	if err := db.CreateHook(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, db.CreateHook(ctx, &orc.Hook{Name: "validator", SHA256: "cd", Module: []byte("x")}), orc.ECONFLICT)
+	got, err := db.FindHook(ctx, "validator")
+	if err != nil || string(got.Module) != "\x00asm" || !got.Global || got.Size != 4 {
+		t.Fatalf("find: %v %+v", err, got)
+	}
+	list, err := db.ListHooks(ctx)
+	if err != nil || len(list) != 1 || list[0].Module != nil {
+		t.Fatalf("list (without modules): %v %+v", err, list)
+	}
+	v := version("guarded", "1.0.0")
+	v.Hooks.Pre = []string{"validator"}
+	if _, err := db.CreateVersion(ctx, alice, v); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, db.DeleteHook(ctx, "validator"), orc.ECONFLICT)
+	if err := db.DeletePlugin(ctx, "guarded"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteHook(ctx, "validator"); err != nil {
+		t.Fatalf("delete an unused hook: %v", err)
+	}
+	wantCode(t, db.DeleteHook(ctx, "validator"), orc.ENOTFOUND)
+
+	inv := newInvocation(alice, "k")
+	inv.Error = &orc.InvocationError{Code: orc.EDENIED, Message: "end before start"}
+	if err := db.RecordRejected(ctx, inv, []orc.LogLine{{Stream: "hook:validator", Time: time.Now(), Line: "checked"}}); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := db.FindInvocation(ctx, inv.ID)
+	if err != nil || stored.Status != orc.StatusRejected || stored.Error.Message != "end before start" || stored.FinishedAt == nil || stored.IdempotencyKey != "" {
+		t.Fatalf("rejected: %v %+v", err, stored)
+	}
+	if lines, _ := db.InvocationLogs(ctx, inv.ID, 0); len(lines) != 1 || lines[0].Stream != "hook:validator" {
+		t.Fatalf("hook logs: %+v", lines)
+	}
+	// A rejected request does not hold its idempotency key.
+	again, created, err := db.CreateInvocation(ctx, newInvocation(alice, "k"))
+	if err != nil || !created || again.ID == inv.ID {
+		t.Fatalf("retry after rejection: %v %v", err, created)
+	}
+}
