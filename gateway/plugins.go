@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -101,6 +103,10 @@ func (s *Server) createVersion(w http.ResponseWriter, r *http.Request, plugin st
 		s.error(w, r, err)
 		return
 	}
+	if err := s.checkHooks(r.Context(), &v); err != nil {
+		s.error(w, r, err)
+		return
+	}
 	created, err := s.Plugins.CreateVersion(r.Context(), p, &v)
 	if err != nil {
 		s.error(w, r, err)
@@ -159,4 +165,22 @@ func (s *Server) handleGetVersion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, redactVersion(orc.PrincipalFromContext(r.Context()), p.OwnerID, v))
+}
+
+// checkHooks makes sure every hook a version names exists.
+func (s *Server) checkHooks(ctx context.Context, v *orc.Version) error {
+	var ps []registry.Problem
+	for phase, names := range map[string][]string{"pre": v.Hooks.Pre, "post": v.Hooks.Post} {
+		for i, name := range names {
+			if _, err := s.HookStore.FindHook(ctx, name); orc.ErrorCode(err) == orc.ENOTFOUND {
+				ps = append(ps, registry.Problem{Pointer: fmt.Sprintf("/hooks/%s/%d", phase, i), Message: fmt.Sprintf("no hook named %q", name)})
+			} else if err != nil {
+				return err
+			}
+		}
+	}
+	if len(ps) > 0 {
+		return &orc.Error{Code: orc.EINVALID, Message: ps[0].Message, Details: ps}
+	}
+	return nil
 }
