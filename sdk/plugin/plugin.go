@@ -14,12 +14,18 @@
 //	func main() { plugin.Run(count) }
 //
 // Run speaks Orc's plugin container protocol v1 so that the handler does
-// not have to. This version speaks the exec protocol: the input JSON is the
-// last command-line argument (as the seed's `python main.py '<json>'`), or
-// stdin when there is no argument; the output is one JSON line on stdout; a
-// failure is a message on stderr and a non-zero exit code. The warm http
-// protocol, selected by ORC_PROTOCOL=http, will come in a later version
-// with no change to handlers.
+// not have to, in the protocol ORC_PROTOCOL selects:
+//
+//   - exec (the default): the input JSON is the last command-line argument
+//     (as the seed's `python main.py '<json>'`), or stdin when there is no
+//     argument; the output is one JSON line on stdout; a failure is a
+//     message on stderr and a non-zero exit code.
+//   - http (warm containers): the process serves GET /healthz and
+//     POST /invoke on $ORC_PORT (8080) until it is told to stop; errors are
+//     the API's error shape.
+//
+// The same handler serves both. For a local try without the gateway, run
+// the plugin with its input as the argument: `go run . '{"text": "hi"}'`.
 package plugin
 
 import (
@@ -61,8 +67,10 @@ func run[In, Out any](ctx context.Context, protocol string, args []string, stdin
 	switch protocol {
 	case "", "exec":
 		return Main(ctx, args, stdin, stdout, stderr, h)
+	case "http":
+		return serveHTTP(ctx, stderr, h)
 	default:
-		fmt.Fprintf(stderr, "plugin: protocol %q is not supported by this SDK version (only exec)\n", protocol)
+		fmt.Fprintf(stderr, "plugin: unknown protocol %q (exec or http)\n", protocol)
 		return ExitInvalid
 	}
 }
