@@ -44,9 +44,7 @@ func ValidateVersion(v *orc.Version) error {
 		bad("/docker_image", "docker_image is required and must be an image reference")
 	}
 	switch v.Protocol {
-	case orc.ProtocolExec:
-	case orc.ProtocolHTTP:
-		bad("/protocol", "protocol http (warm containers) is not supported by this release; use exec")
+	case orc.ProtocolExec, orc.ProtocolHTTP:
 	default:
 		bad("/protocol", "protocol must be exec or http")
 	}

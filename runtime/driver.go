@@ -48,6 +48,8 @@ type TaskSpec struct {
 
 // TaskResult is what a container did.
 type TaskResult struct {
+	// Warm is true when a warm server answered without a start.
+	Warm      bool
 	ExitCode  int
 	OOMKilled bool
 	TimedOut  bool // ctx's deadline passed; the container was killed
@@ -88,4 +90,38 @@ type Reaper interface {
 	// ReapExpired kills and removes the containers whose deadline passed
 	// before now, whichever worker started them.
 	ReapExpired(ctx context.Context, now time.Time) error
+}
+
+// ServerSpec is a long-lived plugin server: a container of a version that
+// speaks the http protocol (warm containers).
+type ServerSpec struct {
+	// Key groups a version's servers (its id); drivers label containers
+	// with it.
+	Key       string
+	Image     string
+	Env       map[string]string
+	Resources orc.Resources
+	Network   orc.Network
+	Labels    map[string]string
+}
+
+// Server is a started plugin server.
+type Server struct {
+	ID string
+	// URL is where the worker reaches it, e.g. http://172.18.0.5:8080.
+	URL string
+}
+
+// Servers is implemented by drivers that can keep warm plugin servers.
+type Servers interface {
+	// StartServer starts a server and returns once its container runs (not
+	// once it answers: the caller polls GET /healthz).
+	StartServer(ctx context.Context, spec *ServerSpec) (*Server, error)
+
+	// StopServer stops and removes a server.
+	StopServer(ctx context.Context, id string) error
+
+	// ReapServers removes the servers that the keep function does not
+	// accept by their labels (those of workers that are gone).
+	ReapServers(ctx context.Context, keep func(labels map[string]string) bool) error
 }

@@ -26,6 +26,8 @@ type Config struct {
 	ID string
 	// Node names the machine (or Ray node) the worker runs on.
 	Node string
+	// Pool is the pool whose queue the worker consumes.
+	Pool string
 	// MaxLogLines caps the log lines kept per attempt (default 2000).
 	MaxLogLines int
 	// MaxArgBytes is the largest input passed as the last argument as well
@@ -60,8 +62,13 @@ type Worker struct {
 	// principal for them.
 	Hooks *registry.Hooks
 	Users orc.UserService
-	Logger    *slog.Logger
-	Clock     orc.Clock
+	// Warm runs versions of the http protocol; nil runs every version with
+	// the exec protocol.
+	Warm *Warm
+	// Registry records the worker's heartbeats.
+	Registry orc.WorkerRegistry
+	Logger   *slog.Logger
+	Clock    orc.Clock
 
 	cfg     Config
 	schemas registry.Schemas
@@ -167,12 +174,19 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 	}
 
 	log.Debug("running")
-	spec := w.spec(inv, v)
 	var res *TaskResult
-	err = w.retry(runCtx, log, "run", func() (err error) {
-		res, err = w.Driver.Run(runCtx, spec)
-		return err
-	})
+	if v.Protocol == orc.ProtocolHTTP && w.Warm != nil {
+		err = w.retry(runCtx, log, "call warm server", func() (err error) {
+			res, err = w.Warm.Run(runCtx, v, inv.Input)
+			return err
+		})
+	} else {
+		spec := w.spec(inv, v)
+		err = w.retry(runCtx, log, "run", func() (err error) {
+			res, err = w.Driver.Run(runCtx, spec)
+			return err
+		})
+	}
 	if errors.Is(context.Cause(runCtx), errDrained) {
 		// The worker is shutting down: the task goes to another worker.
 		return errDrained
@@ -249,7 +263,7 @@ func (w *Worker) spec(inv *orc.Invocation, v *orc.Version) *TaskSpec {
 // a non-zero exit is a failure whose message is the stderr tail.
 func (w *Worker) interpret(inv *orc.Invocation, v *orc.Version, res *TaskResult) *orc.Result {
 	output, stdoutLines := lastJSONLine(res.Stdout)
-	r := &orc.Result{ColdStart: true, Timing: orc.Timing{ColdMS: ms(res.Cold), RunMS: ms(res.Run)},
+	r := &orc.Result{ColdStart: !res.Warm, Timing: orc.Timing{ColdMS: ms(res.Cold), RunMS: ms(res.Run)},
 		Logs: w.logLines(inv.Attempts, res, stdoutLines)}
 	fail := func(status orc.Status, code, msg string) *orc.Result {
 		r.Status, r.Error = status, &orc.InvocationError{Code: code, Message: msg}

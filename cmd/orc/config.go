@@ -50,6 +50,7 @@ type WorkerConfig struct {
 	MetricsAddr string
 	DockerHost  string
 	Drain       time.Duration
+	IdleTimeout time.Duration
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -74,6 +75,7 @@ func DefaultConfig() Config {
 			Concurrency: 4,
 			MetricsAddr: "127.0.0.1:9101",
 			Drain:       5 * time.Minute,
+			IdleTimeout: 5 * time.Minute,
 		},
 	}
 }

@@ -153,10 +153,10 @@ func (s *stack) startWorker() {
 	t.Cleanup(func() {
 		stop()
 		<-s.wdone
-		s.worker.Close()
 		if err := s.worker.Broker.DeleteTopology(context.Background()); err != nil {
 			t.Logf("delete topology: %v", err)
 		}
+		s.worker.Close()
 	})
 	if err := s.worker.Broker.WaitReady(ctx); err != nil {
 		t.Fatalf("worker broker: %v", err)

@@ -34,6 +34,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&w.MetricsAddr, "metrics-addr", w.MetricsAddr, "address of the worker's /metrics (empty: none)")
 	fs.StringVar(&w.DockerHost, "docker-host", w.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
 	fs.DurationVar(&w.Drain, "drain", w.Drain, "time running invocations get to finish at shutdown")
+	fs.DurationVar(&w.IdleTimeout, "idle-timeout", w.IdleTimeout, "time a warm container may stay unused before it stops (down to min_warm)")
 	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
 		return &Worker{Config: cfg, Logger: logger}
 	})
@@ -87,9 +88,12 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node}, runtime.NewMetrics(reg))
+	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node, Pool: cfg.Worker.Pool}, runtime.NewMetrics(reg))
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = m.DB, m.DB, m.Driver
 	m.Runner.Replier, m.Runner.Publisher, m.Runner.Logger = m.Broker, m.Broker, m.Logger
+	m.Runner.Users, m.Runner.Registry = m.DB, m.DB
+	m.Runner.Warm = runtime.NewWarm(runtime.WarmConfig{IdleTimeout: cfg.Worker.IdleTimeout}, m.Driver, m.Logger)
+	m.Runner.Warm.Labels = map[string]string{"orc.worker": cfg.Worker.ID}
 	m.Broker.OnCancel(m.Runner.Cancel)
 
 	if cfg.Worker.MetricsAddr != "" {
@@ -122,6 +126,10 @@ func (m *Worker) Run(ctx context.Context) error {
 		m.Runner.Maintain(gctx)
 		return nil
 	})
+	g.Go(func() error {
+		m.Runner.Tend(gctx)
+		return nil
+	})
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
 	select {
@@ -150,8 +158,11 @@ func (m *Worker) Run(ctx context.Context) error {
 	return errors.New("drain: running invocations did not finish in time; they are delivered again")
 }
 
-// Close releases everything Open acquired.
+// Close releases everything Open acquired and stops the warm containers.
 func (m *Worker) Close() error {
+	if m.Runner != nil && m.Runner.Warm != nil {
+		m.Runner.Warm.Close()
+	}
 	if m.metrics != nil {
 		m.metrics.Close()
 	} else if m.ln != nil {

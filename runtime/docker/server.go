@@ -1,0 +1,123 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/runtime"
+)
+
+var _ runtime.Servers = (*Driver)(nil)
+
+// Labels of warm plugin servers.
+const (
+	LabelServer = "orc.server" // the server's key (its version's id)
+)
+
+// ServerPort is the port a plugin server listens on inside its container.
+const ServerPort = 8080
+
+// WarmNetwork is the network of plugin servers that asked for no network:
+// internal (no route out of the machine) and without inter-container
+// traffic, so a server is reachable from the worker only.
+const WarmNetwork = "orc-warm"
+
+// StartServer creates and starts a warm plugin server with the same
+// hardening as a run, on WarmNetwork (or the bridge network when the
+// version asks for network), and returns its address.
+func (d *Driver) StartServer(ctx context.Context, spec *runtime.ServerSpec) (*runtime.Server, error) {
+	if err := d.negotiate(ctx); err != nil {
+		return nil, err
+	}
+	netName := string(orc.NetworkBridge)
+	if spec.Network != orc.NetworkBridge {
+		netName = WarmNetwork
+		if err := d.ensureWarmNetwork(ctx); err != nil {
+			return nil, err
+		}
+	}
+	env := maps.Clone(spec.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["ORC_PROTOCOL"] = string(orc.ProtocolHTTP)
+	env["ORC_PORT"] = strconv.Itoa(ServerPort)
+	task := &runtime.TaskSpec{Image: spec.Image, Env: env, Resources: spec.Resources, Network: spec.Network, Labels: spec.Labels}
+	cc, hc := d.containerConfig(task), d.hostConfig(task)
+	cc.Cmd, cc.AttachStdin, cc.AttachStdout, cc.AttachStderr, cc.OpenStdin, cc.StdinOnce = nil, false, false, false, false, false
+	delete(cc.Labels, LabelInvocation)
+	delete(cc.Labels, LabelAttempt)
+	cc.Labels[LabelServer] = spec.Key
+	hc.NetworkMode = container.NetworkMode(netName)
+	// A server's stderr is its log; keep a bounded copy for `docker logs`.
+	hc.LogConfig = container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}}
+
+	cctx, cancel := d.detached(ctx)
+	defer cancel()
+	resp, err := d.cli.ContainerCreate(cctx, cc, hc, nil, nil, "")
+	if err != nil {
+		if isNotFound(err) {
+			return nil, missingImage(spec.Image, err)
+		}
+		return nil, engineError("create", err)
+	}
+	log := d.log.With("container", shortID(resp.ID), "server", spec.Key)
+	if err := d.cli.ContainerStart(cctx, resp.ID, container.StartOptions{}); err != nil {
+		d.remove(ctx, log, resp.ID)
+		return nil, engineError("start", err)
+	}
+	info, err := d.cli.ContainerInspect(cctx, resp.ID)
+	if err != nil {
+		d.remove(ctx, log, resp.ID)
+		return nil, engineError("inspect", err)
+	}
+	ep := info.NetworkSettings.Networks[netName]
+	if ep == nil || ep.IPAddress == "" {
+		d.remove(ctx, log, resp.ID)
+		return nil, fmt.Errorf("docker: server %s has no address on network %s", shortID(resp.ID), netName)
+	}
+	log.Info("plugin server started", "image", spec.Image, "ip", ep.IPAddress)
+	return &runtime.Server{ID: resp.ID, URL: fmt.Sprintf("http://%s:%d", ep.IPAddress, ServerPort)}, nil
+}
+
+// StopServer kills and removes a server.
+func (d *Driver) StopServer(ctx context.Context, id string) error {
+	d.remove(ctx, d.log.With("container", shortID(id)), id)
+	return nil
+}
+
+// ReapServers removes the plugin servers on this engine that keep refuses.
+func (d *Driver) ReapServers(ctx context.Context, keep func(labels map[string]string) bool) error {
+	f := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"), filters.Arg("label", LabelServer))
+	n, err := d.removeAll(ctx, f, func(labels map[string]string) bool { return !keep(labels) })
+	if n > 0 {
+		d.log.Info("reaped plugin servers", "count", n)
+	}
+	return err
+}
+
+// ensureWarmNetwork creates WarmNetwork unless it exists.
+func (d *Driver) ensureWarmNetwork(ctx context.Context) error {
+	if _, err := d.cli.NetworkInspect(ctx, WarmNetwork, network.InspectOptions{}); err == nil {
+		return nil
+	} else if !isNotFound(err) {
+		return engineError("network inspect", err)
+	}
+	_, err := d.cli.NetworkCreate(ctx, WarmNetwork, network.CreateOptions{
+		Driver:   "bridge",
+		Internal: true,
+		Labels:   map[string]string{LabelManaged: "true"},
+		Options:  map[string]string{"com.docker.network.bridge.enable_icc": "false"},
+	})
+	if err != nil && !isConflict(err) {
+		return engineError("network create", err)
+	}
+	return nil
+}

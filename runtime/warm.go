@@ -1,0 +1,410 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/orc-gateway/orc"
+)
+
+// WarmConfig tunes the warm pools of http protocol versions. The zero value
+// of each field means its default.
+type WarmConfig struct {
+	// IdleTimeout is how long a server may go unused before it is stopped,
+	// down to the version's min_warm (default 5 minutes).
+	IdleTimeout time.Duration
+	// StartTimeout is how long a new server has to answer GET /healthz
+	// (default 60 s: models take time to load).
+	StartTimeout time.Duration
+}
+
+func (c *WarmConfig) setDefaults() {
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 5 * time.Minute
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 60 * time.Second
+	}
+}
+
+// Warm keeps, per version, a pool of plugin servers that speak the http
+// protocol: up to max_replicas containers, each taking up to concurrency
+// calls at once, at least min_warm of them kept ready, the others stopped
+// after IdleTimeout. Calls beyond the pools' capacity wait for a free slot
+// (bounded by their timeout), they are not refused.
+type Warm struct {
+	Servers Servers
+	Logger  *slog.Logger
+	// Labels are added to every server's container (the worker's id).
+	Labels map[string]string
+
+	cfg    WarmConfig
+	client *http.Client
+
+	mu    sync.Mutex
+	pools map[int64]*pool
+}
+
+// NewWarm returns a Warm that starts servers through s.
+func NewWarm(cfg WarmConfig, s Servers, logger *slog.Logger) *Warm {
+	cfg.setDefaults()
+	return &Warm{Servers: s, Logger: logger, cfg: cfg, pools: map[int64]*pool{},
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}}
+}
+
+// pool is one version's servers.
+type pool struct {
+	v       *orc.Version
+	mu      sync.Mutex
+	servers []*server
+	// starting counts servers being started; they count against
+	// max_replicas.
+	starting int
+	// changed is closed (and replaced) when a slot frees up.
+	changed chan struct{}
+}
+
+type server struct {
+	*Server
+	inflight int
+	lastUsed time.Time
+}
+
+func (w *Warm) poolOf(v *orc.Version) *pool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := w.pools[v.ID]
+	if p == nil {
+		p = &pool{v: v, changed: make(chan struct{})}
+		w.pools[v.ID] = p
+	}
+	return p
+}
+
+func (p *pool) notify() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// acquire returns a server with a free slot, starting one when the pool
+// may grow. cold is the time a start took (0 for a warm server).
+func (w *Warm) acquire(ctx context.Context, p *pool) (s *server, cold time.Duration, err error) {
+	for {
+		p.mu.Lock()
+		var best *server
+		for _, s := range p.servers {
+			if s.inflight < p.v.Concurrency && (best == nil || s.inflight < best.inflight) {
+				best = s
+			}
+		}
+		if best != nil {
+			best.inflight++
+			p.mu.Unlock()
+			return best, 0, nil
+		}
+		if len(p.servers)+p.starting < p.v.MaxReplicas {
+			p.starting++
+			p.mu.Unlock()
+			start := time.Now()
+			srv, err := w.start(ctx, p.v)
+			p.mu.Lock()
+			p.starting--
+			if err != nil {
+				p.notify()
+				p.mu.Unlock()
+				return nil, 0, err
+			}
+			s := &server{Server: srv, inflight: 1, lastUsed: time.Now()}
+			p.servers = append(p.servers, s)
+			p.mu.Unlock()
+			return s, time.Since(start), nil
+		}
+		changed := p.changed
+		p.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+	}
+}
+
+// release gives a slot back; a broken server leaves the pool and stops.
+func (w *Warm) release(p *pool, s *server, broken bool) {
+	p.mu.Lock()
+	s.inflight--
+	s.lastUsed = time.Now()
+	if broken {
+		p.remove(s)
+	}
+	p.notify()
+	p.mu.Unlock()
+	if broken {
+		w.stop(s.Server, "broken")
+	}
+}
+
+// remove takes s out of the pool. The caller holds p.mu.
+func (p *pool) remove(s *server) {
+	for i, x := range p.servers {
+		if x == s {
+			p.servers = append(p.servers[:i:i], p.servers[i+1:]...)
+			return
+		}
+	}
+}
+
+// start starts a server of v and waits until it answers GET /healthz.
+func (w *Warm) start(ctx context.Context, v *orc.Version) (*Server, error) {
+	labels := map[string]string{"orc.plugin": v.Plugin, "orc.version": v.Version}
+	for k, val := range w.Labels {
+		labels[k] = val
+	}
+	srv, err := w.Servers.StartServer(ctx, &ServerSpec{
+		Key: strconv.FormatInt(v.ID, 10), Image: v.Image, Env: v.Env,
+		Resources: v.Resources, Network: v.Network, Labels: labels,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.StartTimeout)
+	defer cancel()
+	for {
+		if w.healthy(ctx, srv) {
+			return srv, nil
+		}
+		select {
+		case <-time.After(25 * time.Millisecond):
+		case <-ctx.Done():
+			w.stop(srv, "not ready in time")
+			return nil, orc.Errorf(orc.EPLUGIN, "the plugin's container did not become ready within %s", w.cfg.StartTimeout)
+		}
+	}
+}
+
+func (w *Warm) healthy(ctx context.Context, srv *Server) bool {
+	hctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(hctx, http.MethodGet, srv.URL+"/healthz", nil)
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func (w *Warm) stop(srv *Server, why string) {
+	w.Logger.Info("stopping plugin server", "container", srv.ID[:min(12, len(srv.ID))], "why", why)
+	if err := w.Servers.StopServer(context.Background(), srv.ID); err != nil {
+		w.Logger.Warn("stop plugin server", "err", err)
+	}
+}
+
+// errorShape is the API's error shape, as plugin servers answer failures.
+type errorShape struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// Run calls a warm server of v with an input and returns the result in the
+// form the exec protocol's runs have: the output as stdout, a failure's
+// message as stderr with exit code 1. A server that stops answering is
+// replaced; its call fails.
+func (w *Warm) Run(ctx context.Context, v *orc.Version, input []byte) (*TaskResult, error) {
+	p := w.poolOf(v)
+	var (
+		s    *server
+		res  *TaskResult
+		resp *http.Response
+		err  error
+	)
+	// A server that is gone (its container died) refuses the connection:
+	// the call never reached it, so it is safe to try another.
+	for try := 0; ; try++ {
+		var cold time.Duration
+		s, cold, err = w.acquire(ctx, p)
+		if err != nil {
+			if ctx.Err() != nil {
+				return &TaskResult{TimedOut: errors.Is(ctx.Err(), context.DeadlineExceeded), Canceled: errors.Is(ctx.Err(), context.Canceled), ExitCode: -1}, nil
+			}
+			return nil, err
+		}
+		res = &TaskResult{Warm: cold == 0, Cold: cold}
+		start := time.Now()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/invoke", bytes.NewReader(input))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err = w.client.Do(req)
+		res.Run = time.Since(start)
+		if err == nil || !isDialError(err) || try == 3 {
+			break
+		}
+		w.release(p, s, true)
+	}
+	if err != nil {
+		// A timeout or cancel leaves the server busy with the call: it is
+		// replaced rather than reused.
+		w.release(p, s, true)
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			res.TimedOut, res.ExitCode = true, -1
+		case errors.Is(ctx.Err(), context.Canceled):
+			res.Canceled, res.ExitCode = true, -1
+		default:
+			res.ExitCode, res.Stderr = 1, []byte("the plugin's container stopped answering")
+		}
+		return res, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20+1))
+	resp.Body.Close()
+	if err != nil || len(body) > 8<<20 {
+		w.release(p, s, err != nil)
+		res.StdoutTruncated = true
+		return res, nil
+	}
+	w.release(p, s, false)
+	if resp.StatusCode != http.StatusOK {
+		var e errorShape
+		msg := fmt.Sprintf("the plugin answered %d", resp.StatusCode)
+		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+			msg = e.Error.Message
+		}
+		res.ExitCode, res.Stderr = 1, []byte(msg)
+		return res, nil
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, body); err != nil {
+		res.ExitCode, res.Stderr = 1, []byte("the plugin answered something that is not JSON")
+		return res, nil
+	}
+	out.WriteByte('\n')
+	res.Stdout = out.Bytes()
+	return res, nil
+}
+
+// Tend stops servers idle longer than IdleTimeout (keeping min_warm of each
+// version) and starts servers up to min_warm for the given versions.
+func (w *Warm) Tend(ctx context.Context, keepWarm []*orc.Version) {
+	for _, v := range keepWarm {
+		w.poolOf(v)
+	}
+	w.mu.Lock()
+	pools := make([]*pool, 0, len(w.pools))
+	for _, p := range w.pools {
+		pools = append(pools, p)
+	}
+	w.mu.Unlock()
+	now := time.Now()
+	for _, p := range pools {
+		p.mu.Lock()
+		var idle []*server
+		keep := len(p.servers)
+		for _, s := range p.servers {
+			if keep > p.v.MinWarm && s.inflight == 0 && now.Sub(s.lastUsed) > w.cfg.IdleTimeout {
+				idle = append(idle, s)
+				keep--
+			}
+		}
+		for _, s := range idle {
+			p.remove(s)
+		}
+		var check []*server
+		for _, s := range p.servers {
+			if s.inflight == 0 {
+				check = append(check, s)
+			}
+		}
+		missing := p.v.MinWarm - len(p.servers) - p.starting
+		p.starting += max(missing, 0)
+		p.mu.Unlock()
+		for _, s := range idle {
+			w.stop(s.Server, "idle")
+		}
+		// An idle server that stopped answering is replaced now, not when
+		// a call finds it dead.
+		var dead int
+		for _, s := range check {
+			if !w.healthy(ctx, s.Server) {
+				p.mu.Lock()
+				if s.inflight == 0 {
+					p.remove(s)
+					dead++
+					p.mu.Unlock()
+					w.stop(s.Server, "not answering")
+					continue
+				}
+				p.mu.Unlock()
+			}
+		}
+		if dead > 0 {
+			p.mu.Lock()
+			extra := max(p.v.MinWarm-len(p.servers)-p.starting, 0) - max(missing, 0)
+			p.starting += max(extra, 0)
+			missing += max(extra, 0)
+			p.mu.Unlock()
+		}
+		for i := 0; i < missing; i++ {
+			srv, err := w.start(ctx, p.v)
+			p.mu.Lock()
+			p.starting--
+			if err == nil {
+				p.servers = append(p.servers, &server{Server: srv, lastUsed: time.Now()})
+			}
+			p.notify()
+			p.mu.Unlock()
+			if err != nil {
+				w.Logger.Warn("keep plugin servers warm", "plugin", p.v.Plugin, "version", p.v.Version, "err", err)
+			}
+		}
+	}
+}
+
+// Size returns how many servers a version has, for tests and metrics.
+func (w *Warm) Size(versionID int64) int {
+	w.mu.Lock()
+	p := w.pools[versionID]
+	w.mu.Unlock()
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.servers)
+}
+
+// Close stops every server.
+func (w *Warm) Close() {
+	w.mu.Lock()
+	pools := w.pools
+	w.pools = map[int64]*pool{}
+	w.mu.Unlock()
+	for _, p := range pools {
+		p.mu.Lock()
+		servers := p.servers
+		p.servers = nil
+		p.mu.Unlock()
+		for _, s := range servers {
+			w.stop(s.Server, "worker stopping")
+		}
+	}
+}
+
+// isDialError reports whether err happened while connecting, before the
+// request was sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

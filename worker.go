@@ -1,0 +1,30 @@
+package orc
+
+import (
+	"context"
+	"time"
+)
+
+// WorkerInfo describes a running worker, as its heartbeats report it.
+type WorkerInfo struct {
+	ID          string    `json:"id"`
+	Node        string    `json:"node"`
+	Pool        string    `json:"pool"`
+	StartedAt   time.Time `json:"started_at"`
+	HeartbeatAt time.Time `json:"heartbeat_at"`
+}
+
+// WorkerRegistry keeps workers' heartbeats.
+type WorkerRegistry interface {
+	// Heartbeat records that a worker is alive.
+	Heartbeat(ctx context.Context, w *WorkerInfo) error
+
+	// ListWorkers returns the workers whose last heartbeat is after since.
+	ListWorkers(ctx context.Context, since time.Time) ([]*WorkerInfo, error)
+}
+
+// WarmVersions is implemented by plugin stores that can list the versions
+// of a pool that keep warm containers (protocol http, min_warm > 0).
+type WarmVersions interface {
+	WarmVersions(ctx context.Context, pool string) ([]*Version, error)
+}
