@@ -67,7 +67,12 @@ func (s *Server) principal(r *http.Request) (*orc.Principal, error) {
 	if !strings.HasPrefix(token, tokenPrefix) {
 		return nil, orc.Errorf(orc.EUNAUTHORIZED, "invalid or expired token")
 	}
-	u, err := s.Users.FindToken(r.Context(), hashToken(token), s.Clock.Now())
+	hash := hashToken(token)
+	now := s.Clock.Now()
+	if p, ok := s.principals.get(string(hash), now); ok {
+		return p, nil
+	}
+	u, err := s.Users.FindToken(r.Context(), hash, now)
 	if orc.ErrorCode(err) == orc.ENOTFOUND {
 		return nil, orc.Errorf(orc.EUNAUTHORIZED, "invalid or expired token")
 	}
@@ -77,7 +82,9 @@ func (s *Server) principal(r *http.Request) (*orc.Principal, error) {
 	if u.Disabled {
 		return nil, orc.Errorf(orc.EUNAUTHORIZED, "account disabled")
 	}
-	return &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthToken}, nil
+	p := &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthToken}
+	s.principals.put(string(hash), p, now)
+	return p, nil
 }
 
 // tokenResponse is the seed's OAuth2 password-flow answer.

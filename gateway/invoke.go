@@ -45,7 +45,7 @@ func (s *Server) submit(ctx context.Context, sub submission) (*orc.Invocation, *
 	if !p.Role.CanInvoke() {
 		return nil, nil, false, orc.Errorf(orc.EFORBIDDEN, "your role may not invoke plugins")
 	}
-	plugin, err := s.Plugins.FindPlugin(ctx, sub.plugin)
+	plugin, err := s.findPlugin(sub.plugin, func() (*orc.Plugin, error) { return s.Plugins.FindPlugin(ctx, sub.plugin) })
 	if err == nil && !plugin.Public && !p.CanSee(plugin.OwnerID) {
 		err = orc.Errorf(orc.ENOTFOUND, "plugin %q not found", sub.plugin)
 	}
@@ -185,11 +185,13 @@ func (s *Server) publish(ctx context.Context, inv *orc.Invocation, replyTo strin
 	err := s.Broker.Publish(ctx, &orc.Task{InvocationID: inv.ID, VersionID: inv.VersionID, Pool: inv.Pool,
 		Priority: inv.Priority, ReplyTo: replyTo})
 	if err == nil {
-		if err := s.Invocations.MarkPublished(ctx, inv.ID); err != nil {
-			// Harmless: a worker may queue it once more, and the copy finds
-			// it started or finished.
-			s.Logger.WarnContext(ctx, "mark invocation queued", "invocation_id", inv.ID, "err", err)
-		}
+		// Off the answer's path: a lost mark only means a worker may queue
+		// the invocation once more, and that copy finds it started or done.
+		go func() {
+			if err := s.Invocations.MarkPublished(ctx, inv.ID); err != nil {
+				s.Logger.WarnContext(ctx, "mark invocation queued", "invocation_id", inv.ID, "err", err)
+			}
+		}()
 		return nil
 	}
 	derr := s.Invocations.DeleteInvocation(ctx, inv.ID)

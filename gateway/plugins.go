@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -112,6 +113,7 @@ func (s *Server) createVersion(w http.ResponseWriter, r *http.Request, plugin st
 		s.error(w, r, err)
 		return
 	}
+	s.plugins.forget(created.Plugin)
 	s.Logger.InfoContext(r.Context(), "plugin version registered", "plugin", created.Plugin, "version", created.Version, "user_id", p.UserID)
 	w.Header().Set("Location", "/api/v1/plugins/"+created.Plugin+"/versions/"+created.Version)
 	writeJSON(w, http.StatusCreated, created)
@@ -131,6 +133,8 @@ func (s *Server) handleDeletePlugin(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	s.plugins.forget(p.Name)
+	s.plugins.forget(strconv.FormatInt(p.ID, 10))
 	s.Logger.InfoContext(r.Context(), "plugin deleted", "plugin", p.Name, "user_id", principal.UserID)
 	w.WriteHeader(http.StatusNoContent)
 }

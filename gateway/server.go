@@ -32,6 +32,10 @@ type Config struct {
 	// MetricsToken, when set, is a bearer token that may read /metrics (for
 	// a Prometheus scraper). Admins' tokens may read it too.
 	MetricsToken string
+	// CacheTTL is how long a token's principal and a plugin's latest
+	// version are cached on the invoke path (2s; negative disables). A
+	// disabled account or a new version takes up to this long to show.
+	CacheTTL time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -46,6 +50,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = 2 * time.Second
+	}
+	if c.CacheTTL == 0 {
+		c.CacheTTL = 2 * time.Second
 	}
 }
 
@@ -76,21 +83,24 @@ type Server struct {
 	// Hooks runs the pre hooks; nil disables hooks.
 	Hooks  *registry.Hooks
 	Broker Broker
-	DB          Database
-	Logger      *slog.Logger
-	Clock       orc.Clock
+	DB     Database
+	Logger *slog.Logger
+	Clock  orc.Clock
 
-	cfg     Config
-	schemas registry.Schemas
-	waiters waiters
-	metrics *metrics
-	router  chi.Router
+	cfg        Config
+	schemas    registry.Schemas
+	principals ttlCache[*orc.Principal]
+	plugins    ttlCache[*orc.Plugin]
+	waiters    waiters
+	metrics    *metrics
+	router     chi.Router
 }
 
 // New returns a Server. Set its service fields before serving.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, Logger: slog.Default(), Clock: orc.SystemClock{}}
+	s.principals.ttl, s.plugins.ttl = cfg.CacheTTL, cfg.CacheTTL
 	s.metrics = newMetrics(s)
 	s.router = s.routes()
 	return s

@@ -74,6 +74,9 @@ type Worker struct {
 	schemas registry.Schemas
 	metrics *Metrics
 
+	// versions caches versions by id: they never change.
+	versions sync.Map
+
 	mu       sync.Mutex
 	running  map[string]*run
 	canceled map[string]time.Time // cancels that arrived before their run
@@ -146,7 +149,7 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 	// The version comes from the invocation, never from the message.
 	var v *orc.Version
 	err = w.retry(ctx, log, "find version", func() (err error) {
-		v, err = w.Plugins.FindVersionByID(ctx, inv.VersionID)
+		v, err = w.version(ctx, inv.VersionID)
 		return err
 	})
 	if orc.ErrorCode(err) == orc.ENOTFOUND {
@@ -216,6 +219,18 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 		w.postHooks(ctx, inv, v, r)
 	}
 	return w.finish(ctx, log, task, inv, r)
+}
+
+// version returns a version by id, from the cache when it can.
+func (w *Worker) version(ctx context.Context, id int64) (*orc.Version, error) {
+	if v, ok := w.versions.Load(id); ok {
+		return v.(*orc.Version), nil
+	}
+	v, err := w.Plugins.FindVersionByID(ctx, id)
+	if err == nil {
+		w.versions.Store(id, v)
+	}
+	return v, err
 }
 
 // retry calls f until it succeeds, fails for a reason other than an

@@ -310,8 +310,9 @@ func (db *DB) updateUnfinished(ctx context.Context, id string, sql string, args 
 	return inv, orc.Errorf(orc.ECONFLICT, "invocation is already %s", inv.Status)
 }
 
-// FinishInvocation commits a result and its logs in one transaction, unless
-// the invocation is terminal or a later attempt has started.
+// FinishInvocation commits a result and its logs in one statement (one
+// round trip, atomic), unless the invocation is terminal or a later attempt
+// has started: only a winning attempt's logs are stored.
 func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (bool, error) {
 	u, err := parseID(id)
 	if err != nil {
@@ -324,28 +325,42 @@ func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (b
 	if r.Error != nil {
 		code, message = r.Error.Code, sanitize(r.Error.Message)
 	}
-	won := false
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		// Attempt 0 (a dead-lettered task, recorded by no attempt) is
-		// fenced by the status alone.
-		tag, err := tx.Exec(ctx, `UPDATE invocations SET
+	attempts, streams, times, texts := logColumns(r.Logs)
+	// Attempt 0 (a dead-lettered task, recorded by no attempt) is fenced by
+	// the status alone.
+	var won int
+	err = db.pool.QueryRow(ctx, `WITH won AS (
+			UPDATE invocations SET
 				status = $2, output = $3, error_code = $4, error_message = $5, worker = $6, node = $7,
 				cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11
-			WHERE id = $1 AND status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12)`,
-			u, string(r.Status), nullJSON(r.Output), code, message, r.Worker, r.Node,
-			r.ColdStart, r.Timing.ColdMS, r.Timing.RunMS, r.FinishedAt, r.Attempt)
-		if err != nil {
-			return err
-		}
-		if won = tag.RowsAffected() == 1; !won {
-			return nil
-		}
-		return appendLogs(ctx, tx, u, r.Logs)
-	})
+			WHERE id = $1 AND status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12)
+			RETURNING id),
+		logs AS (
+			INSERT INTO invocation_logs (invocation_id, seq, attempt, stream, at, line)
+			SELECT won.id, b.base + t.ord, t.attempt, t.stream, t.at, t.line
+			FROM won, unnest($13::int[], $14::text[], $15::timestamptz[], $16::text[]) WITH ORDINALITY AS t(attempt, stream, at, line, ord),
+				(SELECT coalesce(max(seq), 0) AS base FROM invocation_logs WHERE invocation_id = $1) b
+			RETURNING 1)
+		SELECT count(*) FROM won`,
+		u, string(r.Status), nullJSON(r.Output), code, message, r.Worker, r.Node,
+		r.ColdStart, r.Timing.ColdMS, r.Timing.RunMS, r.FinishedAt, r.Attempt,
+		attempts, streams, times, texts).Scan(&won)
 	if err != nil {
 		return false, dbError(err, "")
 	}
-	return won, nil
+	return won == 1, nil
+}
+
+// logColumns splits log lines into the arrays the log inserts unnest.
+func logColumns(lines []orc.LogLine) ([]int32, []string, []time.Time, []string) {
+	attempts := make([]int32, len(lines))
+	streams := make([]string, len(lines))
+	times := make([]time.Time, len(lines))
+	texts := make([]string, len(lines))
+	for i, l := range lines {
+		attempts[i], streams[i], times[i], texts[i] = int32(l.Attempt), l.Stream, l.Time, sanitize(l.Line)
+	}
+	return attempts, streams, times, texts
 }
 
 // CancelInvocation marks a queued or running invocation canceled.
@@ -380,13 +395,7 @@ func appendLogs(ctx context.Context, tx pgx.Tx, id uuid.UUID, lines []orc.LogLin
 	if len(lines) == 0 {
 		return nil
 	}
-	attempts := make([]int32, len(lines))
-	streams := make([]string, len(lines))
-	times := make([]time.Time, len(lines))
-	texts := make([]string, len(lines))
-	for i, l := range lines {
-		attempts[i], streams[i], times[i], texts[i] = int32(l.Attempt), l.Stream, l.Time, sanitize(l.Line)
-	}
+	attempts, streams, times, texts := logColumns(lines)
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))`, id); err != nil {
 		return err
 	}

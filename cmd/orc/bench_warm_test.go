@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkWarm measures the http protocol: a synchronous call of echo
+// through Orc to a warm container, beside its floor, a direct HTTP call to
+// the same container from the same process; and the cold start through
+// Orc (the pool emptied before each call) beside `docker run --rm` of the
+// same image.
+func BenchmarkWarm(b *testing.B) {
+	s := newStack(b, func(c *Config) {
+		c.Worker.Concurrency = 16
+		c.LogLevel = "warn"
+	}, false)
+	s.register(warmEcho(b, "echo-warm", 1, 2, 8))
+	waitServers(b, "echo-warm", "1.0.0", 1, 30*time.Second)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	post := func(url, token string) error {
+		req, _ := http.NewRequest("POST", url, bytes.NewReader([]byte(benchInput)))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	// The warm container's address, as the worker reaches it.
+	var ip string
+	for deadline := time.Now().Add(10 * time.Second); ip == "" && time.Now().Before(deadline); {
+		for _, id := range serversOf(b, "echo-warm", "1.0.0") {
+			out, _ := exec.Command("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id).Output()
+			if ip = strings.TrimSpace(string(out)); ip != "" {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ip == "" {
+		b.Fatal("no address for the warm container")
+	}
+	direct := "http://" + ip + ":8080/invoke"
+	viaOrc := s.gw.URL() + "/invoke/echo-warm"
+	floor := func() error { return post(direct, "") }
+	orcCall := func() error { return post(viaOrc, s.token) }
+	for _, f := range []func() error{floor, orcCall} {
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("floor=direct-http/c=1", func(b *testing.B) { measure(b, 1, floor) })
+	b.Run("orc=sync-warm/c=1", func(b *testing.B) { measure(b, 1, orcCall) })
+	b.Run("floor=direct-http/c=8", func(b *testing.B) { measure(b, 8, floor) })
+	b.Run("orc=sync-warm/c=8", func(b *testing.B) { measure(b, 8, orcCall) })
+
+	// Cold starts: a pool of its own, emptied before each call.
+	s.register(warmEcho(b, "echo-cold", 0, 1, 1))
+	warm := s.worker.Runner.Warm
+	cold := func() error {
+		warm.Close()
+		return post(s.gw.URL()+"/invoke/echo-cold", s.token)
+	}
+	dockerRun := func() error {
+		out, err := exec.Command("docker", "run", "--rm", "-i", "orc-echo:1.0.0", benchInput).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	b.Run("floor=docker-run/cold", func(b *testing.B) { measure(b, 1, dockerRun) })
+	b.Run("orc=sync-http-cold/cold", func(b *testing.B) { measure(b, 1, cold) })
+}
