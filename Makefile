@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := bin/orc
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build services images run test test-unit lint bench clean
+.PHONY: all build services images python-base hooks run test test-python test-unit lint bench clean
 
 all: build
 
@@ -20,6 +20,10 @@ services:
 images: services
 	plugins/build.sh
 
+## python-base: Orc's Python base image from Debian packages (no registry)
+python-base: services
+	deploy/images/python-base/build.sh
+
 ## run: everything up, then the gateway on :5900 with a worker beside it
 run: services images build
 	deploy/local/run.sh
@@ -31,8 +35,13 @@ lint:
 
 ## test: the whole suite on the real services, with the race detector.
 ## Packages run one at a time: some tests restart the broker.
-test: services images lint
+test: services images lint test-python
 	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
+
+## test-python: the Python SDK's tests and the classifier image's tests
+test-python: images
+	python3 -m unittest discover -s sdk/python/tests
+	python3 -m unittest discover -s plugins/classifier -p 'test_*.py' 
 
 ## test-unit: the tests that need no services
 test-unit:

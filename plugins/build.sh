@@ -39,6 +39,12 @@ build() {
 	[[ -f $dir/plugin.json ]] || die "$name: no plugin.json"
 	image=$(docker_image "$dir/plugin.json")
 
+	# A plugin with its own build.sh (the Python ones) builds itself.
+	if [[ -x $dir/build.sh ]]; then
+		"$dir/build.sh" || die "$name: build.sh failed"
+		return
+	fi
+
 	ctx=$(mktemp -d)
 	trap 'rm -rf "$ctx"' RETURN
 	(cd "$module_dir" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/plugin" "./plugins/$name") ||

@@ -68,8 +68,9 @@ type pool struct {
 	mu      sync.Mutex
 	servers []*server
 	// starting counts servers being started; they count against
-	// max_replicas.
+	// max_replicas. waiting counts calls waiting for a slot.
 	starting int
+	waiting  int
 	// changed is closed (and replaced) when a slot frees up.
 	changed chan struct{}
 }
@@ -112,6 +113,12 @@ func (w *Warm) acquire(ctx context.Context, p *pool) (s *server, cold time.Durat
 			p.mu.Unlock()
 			return best, 0, nil
 		}
+		// A server that is starting will take calls soon: wait for it
+		// rather than start another, unless more calls wait than it takes.
+		startingSlots := p.starting * p.v.Concurrency
+		if p.waiting < startingSlots {
+			goto wait
+		}
 		if len(p.servers)+p.starting < p.v.MaxReplicas {
 			p.starting++
 			p.mu.Unlock()
@@ -129,11 +136,18 @@ func (w *Warm) acquire(ctx context.Context, p *pool) (s *server, cold time.Durat
 			p.mu.Unlock()
 			return s, time.Since(start), nil
 		}
+	wait:
 		changed := p.changed
+		p.waiting++
 		p.mu.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():
+		}
+		p.mu.Lock()
+		p.waiting--
+		p.mu.Unlock()
+		if ctx.Err() != nil {
 			return nil, 0, ctx.Err()
 		}
 	}

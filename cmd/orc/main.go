@@ -23,10 +23,16 @@ Commands:
   worker    run invocations from a pool's queue as Docker containers
   migrate   apply the database migrations
   user      manage local accounts (orc user create --admin ...)
+  login     sign in to a gateway and save the token for the commands below
+  plugin    write, build and deploy a plugin (orc plugin init|build|deploy)
+  invoke    call a plugin: orc invoke NAME -d '{"name": "Ada"}'
+  logs      print an invocation's log lines (-f follows them)
   version   print the version
 
 Every flag can also be set by an ORC_* environment variable: --database-url
 is ORC_DATABASE_URL. Run "orc <command> -h" for a command's flags.
+The author commands (login, plugin, invoke, logs) read only ORC_URL,
+ORC_TOKEN, ORC_PASSWORD and ORC_CONFIG; docs/cli.md describes them.
 `
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -55,6 +61,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runMigrate(ctx, rest, stdout, stderr)
 	case "user":
 		err = runUser(ctx, rest, stdout, stderr)
+	case "login":
+		err = runLogin(ctx, rest, os.Stdin, stdout, stderr)
+	case "plugin":
+		err = runPlugin(ctx, rest, stdout, stderr)
+	case "invoke":
+		err = runInvoke(ctx, rest, os.Stdin, stdout, stderr)
+	case "logs":
+		err = runLogs(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "orc", Version)
 	case "help", "-h", "--help":

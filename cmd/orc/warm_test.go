@@ -137,3 +137,46 @@ func TestWarmScaleToZero(t *testing.T) {
 		t.Fatalf("old version's containers: %d", n)
 	}
 }
+
+// TestClassifier runs the scikit-learn example through Orc: warm
+// containers, the model loaded once, correct classes for known samples.
+func TestClassifier(t *testing.T) {
+	s := newStack(t, nil, false)
+	s.register(manifest(t, "classifier", nil))
+	waitServers(t, "classifier", "1.0.0", 1, 60*time.Second)
+	for _, tc := range []struct {
+		features string
+		class    string
+	}{
+		{"[5.1, 3.5, 1.4, 0.2]", "setosa"},
+		{"[5.9, 3.0, 4.2, 1.5]", "versicolor"},
+		{"[6.7, 3.0, 5.2, 2.3]", "virginica"},
+	} {
+		resp := s.do("POST", "/invoke/classifier", `{"features": `+tc.features+`}`)
+		if resp.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", tc.features, resp.status, resp.body)
+		}
+		var out struct {
+			Class         string             `json:"class"`
+			Probabilities map[string]float64 `json:"probabilities"`
+		}
+		resp.json(t, &out)
+		sum := 0.0
+		for _, p := range out.Probabilities {
+			sum += p
+		}
+		if out.Class != tc.class || sum < 0.99 || sum > 1.01 {
+			t.Fatalf("%s: %s", tc.features, resp.body)
+		}
+		inv := s.waitFor(resp.header.Get("X-Orc-Invocation-Id"), time.Second, terminal)
+		if inv.ColdStart {
+			t.Fatalf("a call to the warm classifier started a container")
+		}
+	}
+	if resp := s.do("POST", "/invoke/classifier", `{"features": [1, 2]}`); resp.status != http.StatusBadRequest {
+		t.Fatalf("short features: %d %s", resp.status, resp.body)
+	}
+	if n := len(serversOf(t, "classifier", "1.0.0")); n != 1 {
+		t.Fatalf("%d classifier containers for sequential calls, want 1", n)
+	}
+}

@@ -41,7 +41,7 @@ need_pkgs=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v rabbitmq-server >/dev/null 2>&1 || need_pkgs+=(rabbitmq-server)
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
-for tool in curl iptables; do
+for tool in curl iptables python3 debootstrap; do
 	command -v "$tool" >/dev/null 2>&1 || need_pkgs+=("$tool")
 done
 if ((${#need_pkgs[@]})); then

@@ -25,14 +25,16 @@ set -Eeuo pipefail
 
 # recipe_version changes whenever a change to this script should rebuild the
 # image even though the package list is the same.
-recipe_version=1
+recipe_version=2
 
 image=${ORC_PYTHON_BASE_IMAGE:-orc-python-base:bookworm}
 suite=bookworm
 mirror=${ORC_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security_mirror=${ORC_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 cache_dir=${ORC_CACHE_DIR:-/var/cache/orc}
-packages=(python3 python3-numpy python3-joblib python3-sklearn)
+# libopenblas0 is the optimized BLAS; without it numpy and scipy get the
+# slow reference one.
+packages=(python3 python3-numpy python3-joblib python3-sklearn libopenblas0)
 
 # The image's configuration. docker import applies these Dockerfile
 # instructions (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME,
@@ -77,7 +79,6 @@ for arg in "$@"; do
 	esac
 done
 
-[[ $(id -u) == 0 ]] || die "run as root (debootstrap and chroot need it)"
 command -v docker >/dev/null || die "docker is not on PATH"
 docker version >/dev/null 2>&1 || die "the docker engine is not reachable (deploy/local/services.sh starts it)"
 
@@ -86,34 +87,51 @@ recipe=$(printf '%s\n' "$recipe_version" "$suite" "$mirror" "$security_mirror" "
 label=org.orc.python-base.recipe
 tarball=$cache_dir/python-base-$suite-$recipe.tar
 
-if ((!force)); then
-	have=$(docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$image" 2>/dev/null || true)
+# exit_if_up_to_date exits when the image exists and was built from this
+# recipe (unless --force).
+exit_if_up_to_date() {
+	((!force)) && docker image inspect "$image" >/dev/null 2>&1 || return 0
+	local have
+	have=$(docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$image")
 	if [[ $have == "$recipe" ]]; then
 		log "$image is up to date (recipe $recipe); --force rebuilds it"
 		exit 0
-	elif [[ -n $have ]]; then
-		log "$image was built from recipe $have, not $recipe: building it again"
 	fi
-fi
+	log "$image was built from another recipe (${have/<no value>/none}, now $recipe): building it again"
+}
+exit_if_up_to_date
 
+[[ $(id -u) == 0 ]] || die "run as root (debootstrap and chroot need it)"
 mkdir -p "$cache_dir"
+# One build at a time; one that waited finds the image the other built.
+exec 9>"$cache_dir/python-base.lock"
+if ! flock -n 9; then
+	log "waiting for another build of $image"
+	flock 9
+	exit_if_up_to_date
+fi
 
 # build_rootfs makes the root filesystem and writes it to $tarball.
 build_rootfs() {
+	local root buildlog=$cache_dir/python-base-build.log
+	: >"$buildlog"
 	if ! command -v debootstrap >/dev/null; then
 		log "installing debootstrap"
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+		{
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
+		} >>"$buildlog" 2>&1 || {
+			tail -n 25 "$buildlog" >&2
+			die "cannot install debootstrap"
+		}
 	fi
 
-	local work root buildlog
+	# work is global: the EXIT trap runs after this function has returned.
 	work=$(mktemp -d "$cache_dir/python-base.XXXXXX")
 	root=$work/rootfs
-	buildlog=$cache_dir/python-base-build.log
-	: >"$buildlog"
 	# The root filesystem has no mounts (nothing below needs /proc), so
 	# removing it is safe whatever step failed.
-	trap 'rm -rf "$work"' EXIT
+	trap 'rm -rf "${work:-}"' EXIT
 	trap 'log "failed; the last lines of $buildlog:"; tail -n 25 "$buildlog" >&2' ERR
 
 	log "debootstrap --variant=minbase $suite from $mirror (log: $buildlog)"
@@ -128,7 +146,10 @@ EOF
 	printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 	chmod 755 "$root/usr/sbin/policy-rc.d"
 	# Nothing of the documentation is needed at run time; dpkg skips it
-	# from now on (copyrights stay).
+	# from now on, also in images built on this one (copyrights stay). The
+	# Python packages' own tests (110 MB for numpy, scipy and scikit-learn)
+	# stay: excluding them breaks the packages' byte-compiling postinst, and
+	# deleting them afterwards leaves dpkg's file lists wrong.
 	cat >"$root/etc/dpkg/dpkg.cfg.d/01-orc-nodoc" <<'EOF'
 path-exclude=/usr/share/doc/*
 path-include=/usr/share/doc/*/copyright
@@ -146,12 +167,43 @@ EOF
 	log "apt-get update && upgrade (with $suite-updates and $suite-security)"
 	chroot "$root" "${chroot_env[@]}" apt-get update >>"$buildlog" 2>&1
 	chroot "$root" "${chroot_env[@]}" apt-get -y upgrade >>"$buildlog" 2>&1
+	# Debian bookworm's python3-scipy depends on python3-pythran, a compiler
+	# that scipy uses only when it is built: it pulls in gcc, g++, Boost and
+	# the Python headers, about 500 MB that nothing imports at run time. An
+	# empty package of that name, held, stands in for it. A plugin that
+	# really needs pythran runs `apt-mark unhold python3-pythran` and
+	# installs it.
+	log "installing an empty python3-pythran (scipy needs it only to be built)"
+	local pythran_version
+	pythran_version=$(chroot "$root" "${chroot_env[@]}" apt-cache show --no-all-versions python3-pythran |
+		sed -n 's/^Version: //p')
+	[[ -n $pythran_version ]] || die "python3-pythran is not in the archive"
+	mkdir -p "$root/tmp/pythran/DEBIAN"
+	cat >"$root/tmp/pythran/DEBIAN/control" <<EOF
+Package: python3-pythran
+Version: $pythran_version+orc1
+Architecture: all
+Maintainer: Orc <orc@localhost>
+Section: python
+Priority: optional
+Description: empty stand-in for pythran, which scipy needs only to be built
+ Installed by Orc's Python base image (deploy/images/python-base/build.sh)
+ so that python3-scipy does not pull in a C++ compiler and Boost.
+EOF
+	chroot "$root" "${chroot_env[@]}" sh -euc '
+		dpkg-deb --build /tmp/pythran /tmp/python3-pythran.deb
+		dpkg -i /tmp/python3-pythran.deb
+		apt-mark hold python3-pythran
+		rm -rf /tmp/pythran /tmp/python3-pythran.deb' >>"$buildlog" 2>&1
+
 	log "apt-get install ${packages[*]}"
 	chroot "$root" "${chroot_env[@]}" apt-get install -y "${packages[@]}" >>"$buildlog" 2>&1
 
 	log "checking the interpreter and the libraries"
 	chroot "$root" "${chroot_env[@]}" python3 -c '
 import sys, numpy, scipy, joblib, sklearn
+import scipy.optimize, scipy.sparse, scipy.special, scipy.stats
+import sklearn.ensemble, sklearn.linear_model, sklearn.svm, sklearn.neighbors, sklearn.datasets
 print("python", sys.version.split()[0], "numpy", numpy.__version__, "scipy", scipy.__version__,
       "joblib", joblib.__version__, "scikit-learn", sklearn.__version__)' | tee -a "$buildlog" |
 		sed 's/^/python-base:        /' >&2
@@ -169,8 +221,8 @@ print("python", sys.version.split()[0], "numpy", numpy.__version__, "scipy", sci
 	chmod 1777 "$root/tmp" "$root/var/tmp"
 
 	log "writing $tarball ($(du -sh "$root" | cut -f1) on disk)"
-	tar --numeric-owner --xattrs -C "$root" -cf "$tarball.part" .
-	mv "$tarball.part" "$tarball"
+	tar --numeric-owner --xattrs -C "$root" -cf "$work/rootfs.tar" .
+	mv "$work/rootfs.tar" "$tarball"
 	trap - ERR
 	rm -rf "$work"
 	trap - EXIT
@@ -189,7 +241,13 @@ import_args=()
 for change in "${changes[@]}" "LABEL $label=$recipe"; do
 	import_args+=(--change "$change")
 done
+old=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
 docker import "${import_args[@]}" --message "orc python base, recipe $recipe" "$tarball" "$image" >/dev/null
+# The image the tag moved from goes unless plugin images still build on it.
+new=$(docker image inspect -f '{{.Id}}' "$image")
+if [[ -n $old && $old != "$new" ]]; then
+	docker image rm "$old" >/dev/null 2>&1 || true
+fi
 
 size=$(docker image inspect -f '{{.Size}}' "$image")
 log "built $image: $((size / 1000000)) MB, recipe $recipe"

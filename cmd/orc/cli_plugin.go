@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+const pluginUsage = `Usage: orc plugin <command> [flags]
+
+Commands:
+  init     create a plugin project: orc plugin init --lang go|python NAME
+  build    build the plugin's image: orc plugin build [DIR]
+  deploy   register the plugin's plugin.json with the gateway: orc plugin deploy [DIR]
+
+Run "orc plugin <command> -h" for a command's flags.
+`
+
+// runPlugin dispatches the plugin author's subcommands.
+func runPlugin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, pluginUsage)
+		return errUsage
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "init":
+		return runPluginInit(ctx, rest, stdout, stderr)
+	case "build":
+		return runPluginBuild(ctx, rest, stdout, stderr)
+	case "deploy":
+		return runPluginDeploy(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, pluginUsage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "orc plugin: unknown command %q\n\n%s", cmd, pluginUsage)
+		return errUsage
+	}
+}
