@@ -17,8 +17,8 @@ var (
 	poolRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	envRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	// PoolRE is what a pool name looks like (also one a hook routes to).
-	PoolRE = poolRE
-	imageRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$`)
+	PoolRE  = poolRE
+	imageRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$`)
 )
 
 // Problem is one thing wrong with a request, at a JSON pointer into it.

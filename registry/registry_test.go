@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/orc-gateway/orc"
@@ -93,5 +94,25 @@ func TestValidateInputListsEveryViolation(t *testing.T) {
 	// No schema accepts anything.
 	if err := s.ValidateOutput(v, []byte(`[1]`)); err != nil {
 		t.Fatalf("no output schema: %v", err)
+	}
+}
+
+// Violations under $ref and oneOf are reported at their own pointers, with
+// plain messages.
+func TestProblemsUnderRefAndOneOf(t *testing.T) {
+	var s Schemas
+	v := &orc.Version{Plugin: "c", Version: "1", InputSchema: json.RawMessage(`{
+		"type": "object",
+		"properties": {"features": {"$ref": "#/$defs/f"}},
+		"oneOf": [{"required": ["features"]}, {"required": ["samples"]}],
+		"$defs": {"f": {"type": "array", "items": {"type": "number"}, "minItems": 4}}}`)}
+	ps := problems(t, s.ValidateInput(v, []byte(`{"features": [1, "x"]}`)))
+	if len(ps) != 2 || ps[0].Pointer != "/features" || ps[1].Pointer != "/features/1" {
+		t.Fatalf("problems = %+v", ps)
+	}
+	for _, p := range ps {
+		if strings.Contains(p.Message, "orc:///") || strings.Contains(p.Message, "\n") {
+			t.Fatalf("message leaks the validator's internals: %q", p.Message)
+		}
 	}
 }

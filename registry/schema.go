@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/orc-gateway/orc"
 )
@@ -122,26 +124,29 @@ func (s *Schemas) validate(v *orc.Version, doc []byte, output bool, what string)
 	}
 }
 
+// printer renders the validator's messages.
+var printer = message.NewPrinter(language.English)
+
 // Problems flattens a validation error into its leaf violations, each with
 // the JSON pointer of the offending value.
 func Problems(ve *jsonschema.ValidationError) []Problem {
 	var ps []Problem
-	for _, u := range ve.BasicOutput().Errors {
-		if u.Error == nil {
-			continue
-		}
-		msg := u.Error.String()
-		// Units that only say "the subschema failed" repeat their leaves.
-		if strings.HasPrefix(msg, "validation failed") {
-			continue
-		}
-		ps = append(ps, Problem{Pointer: u.InstanceLocation, Message: msg})
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
 		if len(ps) == MaxProblems {
-			break
+			return
+		}
+		if len(e.Causes) == 0 {
+			ps = append(ps, Problem{Pointer: pointer(e.InstanceLocation), Message: e.ErrorKind.LocalizedString(printer)})
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
 		}
 	}
+	walk(ve)
 	if len(ps) == 0 {
-		ps = append(ps, Problem{Pointer: "", Message: ve.Error()})
+		ps = append(ps, Problem{Pointer: "", Message: schemaErrorText(ve)})
 	}
 	// The validator's order is not stable; clients and tests want one.
 	sort.SliceStable(ps, func(i, j int) bool {
@@ -151,4 +156,15 @@ func Problems(ve *jsonschema.ValidationError) []Problem {
 		return ps[i].Message < ps[j].Message
 	})
 	return ps
+}
+
+// pointer renders instance location tokens as a JSON pointer (RFC 6901).
+func pointer(tokens []string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		t = strings.ReplaceAll(t, "~", "~0")
+		b.WriteString(strings.ReplaceAll(t, "/", "~1"))
+	}
+	return b.String()
 }
