@@ -198,7 +198,7 @@ func (w *Warm) start(ctx context.Context, v *orc.Version) (*Server, error) {
 			return srv, nil
 		}
 		select {
-		case <-time.After(25 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		case <-ctx.Done():
 			w.stop(srv, "not ready in time")
 			return nil, orc.Errorf(orc.EPLUGIN, "the plugin's container did not become ready within %s", w.cfg.StartTimeout)

@@ -129,12 +129,20 @@ func measure(b *testing.B, c int, call func() error) {
 	if len(errs) > 0 {
 		b.Fatalf("%d of %d calls failed, first: %v", len(errs), b.N, errs[0])
 	}
+	report(b, lat, elapsed)
+}
+
+// report reports latency percentiles and, when elapsed is known, the
+// throughput.
+func report(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(p float64) float64 {
 		return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
 	}
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
+	if elapsed > 0 {
+		b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "calls/s")
+	}
 	b.ReportMetric(0, "ns/op")
 }
