@@ -89,6 +89,16 @@ func (h *Hooks) load(ctx context.Context, hook *orc.Hook) error {
 	return nil
 }
 
+// loadByName loads one stored hook the host lacks.
+func (h *Hooks) loadByName(ctx context.Context, name string) error {
+	hook, err := h.Store.FindHook(ctx, name)
+	if err != nil {
+		return err
+	}
+	h.Logger.Info("hook not loaded yet; loading it", "hook", name)
+	return h.load(ctx, hook)
+}
+
 // Added loads a hook just stored, so that it is ready before its creation
 // is answered.
 func (h *Hooks) Added(ctx context.Context, hook *orc.Hook) error {
@@ -166,6 +176,13 @@ func (h *Hooks) Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (
 	for _, name := range h.chain(req.Phase, v) {
 		req.Input, req.Output = out.Input, out.Output
 		reply, lines, err := h.Host.Call(ctx, name, req)
+		if orc.ErrorCode(err) == orc.ENOTFOUND {
+			// Uploaded through another process since the last sync: load
+			// it now rather than fail until the next one.
+			if lerr := h.loadByName(ctx, name); lerr == nil {
+				reply, lines, err = h.Host.Call(ctx, name, req)
+			}
+		}
 		now := h.Clock.Now()
 		for _, l := range lines {
 			out.Logs = append(out.Logs, orc.LogLine{Stream: "hook:" + name, Time: now, Line: l})

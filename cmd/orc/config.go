@@ -8,8 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/hooks"
+	"github.com/orc-gateway/orc/registry"
 )
 
 // errUsage is returned for bad command lines (exit code 2).
@@ -24,9 +29,18 @@ type Config struct {
 	DeliveryLimit int
 	LogLevel      string
 	LogFormat     string
+	Hooks         HooksConfig
 
 	Gateway GatewayConfig
 	Worker  WorkerConfig
+}
+
+// HooksConfig configures the WebAssembly hook host of the gateway (pre
+// hooks) and the workers (post hooks).
+type HooksConfig struct {
+	Timeout  time.Duration
+	MemoryMB int
+	CacheDir string
 }
 
 // GatewayConfig configures orc gateway.
@@ -63,6 +77,11 @@ func DefaultConfig() Config {
 		DeliveryLimit: 5,
 		LogLevel:      "info",
 		LogFormat:     "text",
+		Hooks: HooksConfig{
+			Timeout:  100 * time.Millisecond,
+			MemoryMB: 64,
+			CacheDir: defaultCacheDir(),
+		},
 		Gateway: GatewayConfig{
 			Addr:         ":5900",
 			MaxBodyBytes: 10 << 20,
@@ -88,6 +107,45 @@ func commonFlags(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.DeliveryLimit, "delivery-limit", c.DeliveryLimit, "deliveries of a task before it is dead-lettered")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	fs.DurationVar(&c.Hooks.Timeout, "hook-timeout", c.Hooks.Timeout, "time limit of one hook call")
+	fs.IntVar(&c.Hooks.MemoryMB, "hook-memory-mb", c.Hooks.MemoryMB, "memory limit of one hook instance")
+	fs.StringVar(&c.Hooks.CacheDir, "hook-cache-dir", c.Hooks.CacheDir, "where compiled hooks are cached (empty: memory only)")
+}
+
+// defaultCacheDir is where compiled hooks are cached unless configured.
+func defaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "orc", "wazero")
+}
+
+// openHooks starts the hook host and loads the stored hooks into it.
+func openHooks(ctx context.Context, c *Config, store orc.HookService, logger *slog.Logger) (*registry.Hooks, error) {
+	host, err := hooks.New(ctx, hooks.Config{
+		CacheDir: c.Hooks.CacheDir, Timeout: c.Hooks.Timeout, MemoryLimitMB: c.Hooks.MemoryMB, Logger: logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hook host: %w", err)
+	}
+	h := &registry.Hooks{Store: store, Host: host, Logger: logger, Clock: orc.SystemClock{}}
+	if err := h.Sync(ctx); err != nil {
+		// A hook that no longer loads fails its invocations clearly; it
+		// does not keep the service from starting.
+		logger.Error("load hooks", "err", err)
+	}
+	return h, nil
+}
+
+// closeHooks stops a hook host opened by openHooks.
+func closeHooks(h *registry.Hooks) {
+	if h == nil {
+		return
+	}
+	if host, ok := h.Host.(*hooks.Host); ok {
+		host.Close(context.Background()) //nolint:errcheck
+	}
 }
 
 // parse parses a command line after applying ORC_* environment variables to

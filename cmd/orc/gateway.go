@@ -80,6 +80,10 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 		MetricsToken: cfg.Gateway.MetricsToken,
 	})
 	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
+	m.Server.HookStore = m.DB
+	if m.Server.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
+		return err
+	}
 	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger
 	m.Broker.OnReply(m.Server.DeliverReply)
 
@@ -106,6 +110,9 @@ func (m *Gateway) Run(ctx context.Context) error {
 	m.Logger.Info("gateway listening", "addr", m.ln.Addr().String(), "version", Version)
 	errc := make(chan error, 1)
 	go func() { errc <- m.http.Serve(m.ln) }()
+	hctx, stopHooks := context.WithCancel(ctx)
+	defer stopHooks()
+	go m.Server.Hooks.Keep(hctx, 10*time.Second)
 	select {
 	case err := <-errc:
 		return err
@@ -132,6 +139,9 @@ func (m *Gateway) Close() error {
 	}
 	if m.Broker != nil {
 		m.Broker.Close()
+	}
+	if m.Server != nil {
+		closeHooks(m.Server.Hooks)
 	}
 	if m.DB != nil {
 		m.DB.Close()

@@ -92,6 +92,9 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = m.DB, m.DB, m.Driver
 	m.Runner.Replier, m.Runner.Publisher, m.Runner.Logger = m.Broker, m.Broker, m.Logger
 	m.Runner.Users, m.Runner.Registry = m.DB, m.DB
+	if m.Runner.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
+		return err
+	}
 	m.Runner.Warm = runtime.NewWarm(runtime.WarmConfig{IdleTimeout: cfg.Worker.IdleTimeout}, m.Driver, m.Logger)
 	m.Runner.Warm.Labels = map[string]string{"orc.worker": cfg.Worker.ID}
 	m.Broker.OnCancel(m.Runner.Cancel)
@@ -130,6 +133,10 @@ func (m *Worker) Run(ctx context.Context) error {
 		m.Runner.Tend(gctx)
 		return nil
 	})
+	g.Go(func() error {
+		m.Runner.Hooks.Keep(gctx, 10*time.Second)
+		return nil
+	})
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
 	select {
@@ -162,6 +169,9 @@ func (m *Worker) Run(ctx context.Context) error {
 func (m *Worker) Close() error {
 	if m.Runner != nil && m.Runner.Warm != nil {
 		m.Runner.Warm.Close()
+	}
+	if m.Runner != nil {
+		closeHooks(m.Runner.Hooks)
 	}
 	if m.metrics != nil {
 		m.metrics.Close()

@@ -1,0 +1,127 @@
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/hooks/examples/validator/rules"
+	"github.com/orc-gateway/orc/sdk/hook"
+)
+
+// benchRequest is a pre request with a 1 KB order input that passes the
+// validator's rules, so that they read all of it.
+func benchRequest(tb testing.TB) *orc.HookRequest {
+	var items []string
+	for i := range 9 {
+		items = append(items, fmt.Sprintf(`{"sku":"SKU-%04d","description":"item number %d of the order","quantity":%d,"unit_price":%d.25}`, i, i, i+1, 10+i))
+	}
+	input := fmt.Sprintf(`{"customer":"ACME Corporation","start_date":"2024-05-01","end_date":"2024-05-31","max_total":10000,"items":[%s]}`, strings.Join(items, ","))
+	if n := len(input); n < 900 || n > 1100 {
+		tb.Fatalf("input is %d bytes, want about 1 KB", n)
+	}
+	req := preRequest("0190c3e1-8a4b-7c2d-9e5f-1a2b3c4d5e6f", input)
+	req.Headers["x-request-id"] = "r-1"
+	return req
+}
+
+// measure runs f b.N times and reports the p50 and p99 of one run.
+func measure(b *testing.B, f func() error) {
+	b.Helper()
+	if err := f(); err != nil { // warm up, and fail fast
+		b.Fatal(err)
+	}
+	durations := make([]time.Duration, 0, 1<<16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		err := f()
+		durations = append(durations, time.Since(start))
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(durations)
+	at := func(p float64) float64 {
+		return float64(durations[int(float64(len(durations)-1)*p)].Nanoseconds()) / 1e3
+	}
+	b.ReportMetric(at(0.50), "p50-µs")
+	b.ReportMetric(at(0.99), "p99-µs")
+}
+
+// BenchmarkHook is the latency of one pooled Go hook (the validator example,
+// built with the SDK) on a 1 KB input through Host.Call, beside the same
+// rules called natively (the floor). The hook adds the difference.
+func BenchmarkHook(b *testing.B) {
+	req := benchRequest(b)
+	b.Run("native", func(b *testing.B) {
+		buf, err := encodeRequest(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw := bytes.Clone(buf.b) // the JSON the guest gets
+		var out []byte
+		measure(b, func() error {
+			out = rules.Check(hook.NewRequest(raw)).AppendJSON(out[:0])
+			if string(out) != `{"allow":true}` {
+				return fmt.Errorf("reply %s", out)
+			}
+			return nil
+		})
+	})
+	b.Run("wasm", func(b *testing.B) {
+		h := newHost(b, Config{})
+		load(b, h, "validator", "./examples/validator")
+		measure(b, callAllowed(h, "validator", req))
+	})
+}
+
+// BenchmarkTimeout is the cost of the mechanisms that stop a runaway guest,
+// beside none at all, on the validator (a Go guest) and on a hand-made hook
+// without a language runtime (the host's fixed cost per call).
+func BenchmarkTimeout(b *testing.B) {
+	req := benchRequest(b)
+	for _, hk := range []struct{ name, pkg string }{{"validator", "./examples/validator"}, {"minimal", ""}} {
+		for _, mech := range []struct {
+			name string
+			cfg  Config
+		}{
+			{"none", Config{timer: timerNone}},
+			{"wazero", Config{timer: timerContext}},
+			{"interrupt", Config{timer: timerInterrupt}},
+		} {
+			b.Run(hk.name+"/"+mech.name, func(b *testing.B) {
+				h := newHost(b, mech.cfg)
+				if hk.pkg != "" {
+					load(b, h, hk.name, hk.pkg)
+				} else if _, err := h.Load(context.Background(), hk.name, minimalHook(false)); err != nil {
+					b.Fatal(err)
+				}
+				measure(b, callAllowed(h, hk.name, req))
+			})
+		}
+	}
+}
+
+func callAllowed(h *Host, name string, req *orc.HookRequest) func() error {
+	ctx := context.Background()
+	return func() error {
+		r, _, err := h.Call(ctx, name, req)
+		if err != nil {
+			return err
+		}
+		if !r.Allow {
+			b, _ := json.Marshal(r)
+			return fmt.Errorf("reply %s", b)
+		}
+		return nil
+	}
+}
