@@ -125,3 +125,13 @@ func callAllowed(h *Host, name string, req *orc.HookRequest) func() error {
 		return nil
 	}
 }
+
+// BenchmarkHookCanary is the latency of the canary example (reads a header
+// and the invocation id, hashes one of them) on the same 1 KB request: the
+// cost of a hook that does not walk its input.
+func BenchmarkHookCanary(b *testing.B) {
+	req := benchRequest(b)
+	h := newHost(b, Config{})
+	load(b, h, "canary", "./examples/canary")
+	measure(b, callAllowed(h, "canary", req))
+}
