@@ -38,27 +38,8 @@ func BenchmarkInvoke(b *testing.B) {
 	}, false)
 	s.register(manifest(b, "echo", nil))
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchConcurrency}}
-	invoke := func() error {
-		req, _ := http.NewRequest("POST", s.gw.URL()+"/invoke/echo", bytes.NewReader([]byte(benchInput)))
-		req.Header.Set("Authorization", "Bearer "+s.token)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	}
-	dockerRun := func() error {
-		out, err := exec.Command("docker", "run", "--rm", "-i", "orc-echo:1.0.0", benchInput).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
-	}
+	invoke := func() error { return postJSON(client, s.gw.URL()+"/invoke/echo", s.token) }
+	dockerRun := dockerRunEcho
 	// The engine-API floor: the same container run by Orc's Docker driver
 	// alone, with no gateway, queue or database around it.
 	drv := s.worker.Driver
@@ -145,4 +126,32 @@ func report(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 		b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "calls/s")
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// postJSON posts the benchmark input and fails unless the answer is 200.
+func postJSON(client *http.Client, url, token string) error {
+	req, _ := http.NewRequest("POST", url, bytes.NewReader([]byte(benchInput)))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// dockerRunEcho is the floor of a cold start: `docker run --rm` of echo.
+func dockerRunEcho() error {
+	out, err := exec.Command("docker", "run", "--rm", "-i", "orc-echo:1.0.0", benchInput).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"fmt"
-	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -24,23 +21,7 @@ func BenchmarkWarm(b *testing.B) {
 	s.register(warmEcho(b, "echo-warm", 1, 2, 8))
 	waitServers(b, "echo-warm", "1.0.0", 1, 30*time.Second)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	post := func(url, token string) error {
-		req, _ := http.NewRequest("POST", url, bytes.NewReader([]byte(benchInput)))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	}
+	post := func(url, token string) error { return postJSON(client, url, token) }
 	// The warm container's address, as the worker reaches it.
 	var ip string
 	for deadline := time.Now().Add(10 * time.Second); ip == "" && time.Now().Before(deadline); {
@@ -74,13 +55,7 @@ func BenchmarkWarm(b *testing.B) {
 	warm := s.worker.Runner.Warm
 	coldURL := s.gw.URL() + "/invoke/echo-cold"
 	cold := func() error { return post(coldURL, s.token) }
-	dockerRun := func() error {
-		out, err := exec.Command("docker", "run", "--rm", "-i", "orc-echo:1.0.0", benchInput).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
-	}
+	dockerRun := dockerRunEcho
 	b.Run("floor=docker-run/cold", func(b *testing.B) { measure(b, 1, dockerRun) })
 	b.Run("orc=sync-http-cold/cold", func(b *testing.B) {
 		var lat []time.Duration
