@@ -135,6 +135,10 @@ func (s *Server) preHooks(ctx context.Context, p *orc.Principal, inv *orc.Invoca
 	if err == nil && out.Route != nil {
 		v, err = s.route(ctx, inv, v, out.Route)
 	}
+	if code := orc.ErrorCode(err); code == orc.EUNAVAILABLE || ctx.Err() != nil {
+		// Not the hook's doing: nothing is recorded, the client may retry.
+		return v, err
+	}
 	if err != nil {
 		inv.Status = orc.StatusRejected
 		if orc.ErrorCode(err) != orc.EDENIED {
@@ -157,8 +161,11 @@ func (s *Server) preHooks(ctx context.Context, p *orc.Principal, inv *orc.Invoca
 func (s *Server) route(ctx context.Context, inv *orc.Invocation, v *orc.Version, r *orc.HookRoute) (*orc.Version, error) {
 	if r.Version != "" && r.Version != v.Version {
 		routed, err := s.Plugins.FindVersion(ctx, inv.Plugin, r.Version)
-		if err != nil {
+		if orc.ErrorCode(err) == orc.ENOTFOUND {
 			return v, orc.WrapError(orc.EHOOK, err, fmt.Sprintf("a hook routed to version %s of %q, which does not exist", r.Version, inv.Plugin))
+		}
+		if err != nil {
+			return v, err
 		}
 		v = routed
 		inv.Version, inv.VersionID, inv.Pool = v.Version, v.ID, v.Pool

@@ -89,6 +89,18 @@ func (h *Hooks) load(ctx context.Context, hook *orc.Hook) error {
 	return nil
 }
 
+// isGlobal reports whether name is one of the global hooks.
+func (h *Hooks) isGlobal(name string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, g := range h.globals {
+		if g == name {
+			return true
+		}
+	}
+	return false
+}
+
 // loadByName loads one stored hook the host lacks.
 func (h *Hooks) loadByName(ctx context.Context, name string) error {
 	hook, err := h.Store.FindHook(ctx, name)
@@ -178,9 +190,14 @@ func (h *Hooks) Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (
 		reply, lines, err := h.Host.Call(ctx, name, req)
 		if orc.ErrorCode(err) == orc.ENOTFOUND {
 			// Uploaded through another process since the last sync: load
-			// it now rather than fail until the next one.
-			if lerr := h.loadByName(ctx, name); lerr == nil {
+			// it now rather than fail until the next one. A global hook
+			// deleted through another process is dropped.
+			lerr := h.loadByName(ctx, name)
+			if lerr == nil {
 				reply, lines, err = h.Host.Call(ctx, name, req)
+			} else if orc.ErrorCode(lerr) == orc.ENOTFOUND && h.isGlobal(name) {
+				h.Removed(name)
+				continue
 			}
 		}
 		now := h.Clock.Now()

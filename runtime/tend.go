@@ -22,10 +22,45 @@ const (
 // the warm containers of workers that stopped reporting.
 func (w *Worker) Tend(ctx context.Context) {
 	started := w.Clock.Now()
+	// Heartbeats have a loop of their own: tending (which may wait for a
+	// slow model to load) must not silence them, or other workers would
+	// take this one for dead and remove its containers.
+	beats := make(chan time.Time, 1)
+	go func() {
+		t := time.NewTicker(TendEvery)
+		defer t.Stop()
+		for {
+			if w.heartbeat(ctx, started) {
+				select {
+				case beats <- w.Clock.Now():
+				default:
+				}
+			}
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	// Reaping others' containers waits until this worker has itself been
+	// heard for deadAfter: after an outage, the others have had the same
+	// time to report.
+	var steadySince time.Time
+	last := started
 	t := time.NewTicker(TendEvery)
 	defer t.Stop()
 	for i := 0; ; i++ {
-		w.tendOnce(ctx, started, i%15 == 0)
+		select {
+		case at := <-beats:
+			if steadySince.IsZero() || at.Sub(last) > 3*TendEvery {
+				steadySince = at
+			}
+			last = at
+		default:
+		}
+		reap := i%15 == 0 && !steadySince.IsZero() && w.Clock.Now().Sub(steadySince) > deadAfter
+		w.tendOnce(ctx, reap)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -34,29 +69,36 @@ func (w *Worker) Tend(ctx context.Context) {
 	}
 }
 
-func (w *Worker) tendOnce(ctx context.Context, started time.Time, reap bool) {
-	now := w.Clock.Now()
-	if w.Registry != nil {
-		err := w.Registry.Heartbeat(ctx, &orc.WorkerInfo{ID: w.cfg.ID, Node: w.cfg.Node, Pool: w.cfg.Pool,
-			StartedAt: started, HeartbeatAt: now})
-		if err != nil {
-			w.Logger.Warn("heartbeat", "err", err)
-		}
+// heartbeat reports the worker alive and says whether that worked.
+func (w *Worker) heartbeat(ctx context.Context, started time.Time) bool {
+	if w.Registry == nil {
+		return false
 	}
+	err := w.Registry.Heartbeat(ctx, &orc.WorkerInfo{ID: w.cfg.ID, Node: w.cfg.Node, Pool: w.cfg.Pool,
+		StartedAt: started, HeartbeatAt: w.Clock.Now()})
+	if err != nil {
+		w.Logger.Warn("heartbeat", "err", err)
+		return false
+	}
+	return true
+}
+
+func (w *Worker) tendOnce(ctx context.Context, reap bool) {
 	if w.Warm == nil {
 		return
 	}
-	var keep []*orc.Version
 	if wv, ok := w.Plugins.(orc.WarmVersions); ok {
-		list, err := wv.WarmVersions(ctx, w.cfg.Pool)
+		keep, err := wv.WarmVersions(ctx, w.cfg.Pool)
 		if err != nil {
+			// Without the list, changing nothing is safer than treating
+			// every version as cold.
 			w.Logger.Warn("list warm versions", "err", err)
+			return
 		}
-		keep = list
+		w.Warm.Tend(ctx, keep)
 	}
-	w.Warm.Tend(ctx, keep)
 	if reap && w.Registry != nil {
-		w.reapOrphanServers(ctx, now)
+		w.reapOrphanServers(ctx, w.Clock.Now())
 	}
 }
 

@@ -123,7 +123,11 @@ func (w *Warm) acquire(ctx context.Context, p *pool) (s *server, cold time.Durat
 			p.starting++
 			p.mu.Unlock()
 			start := time.Now()
-			srv, err := w.start(ctx, p.v)
+			// The start outlives this caller (its own StartTimeout bounds
+			// it): the server serves the calls waiting for it, and the
+			// pool warms even when a model loads slower than one call's
+			// timeout.
+			srv, err := w.start(context.WithoutCancel(ctx), p.v)
 			p.mu.Lock()
 			p.starting--
 			if err != nil {
@@ -133,6 +137,7 @@ func (w *Warm) acquire(ctx context.Context, p *pool) (s *server, cold time.Durat
 			}
 			s := &server{Server: srv, inflight: 1, lastUsed: time.Now()}
 			p.servers = append(p.servers, s)
+			p.notify() // its other slots are free for the waiting calls
 			p.mu.Unlock()
 			return s, time.Since(start), nil
 		}
@@ -258,6 +263,11 @@ func (w *Warm) Run(ctx context.Context, v *orc.Version, input []byte) (*TaskResu
 			return nil, err
 		}
 		res = &TaskResult{Warm: cold == 0, Cold: cold}
+		if ctx.Err() != nil { // the start took the whole time
+			w.release(p, s, false)
+			res.TimedOut, res.Canceled, res.ExitCode = errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(ctx.Err(), context.Canceled), -1
+			return res, nil
+		}
 		start := time.Now()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/invoke", bytes.NewReader(input))
 		req.Header.Set("Content-Type", "application/json")
@@ -269,9 +279,11 @@ func (w *Warm) Run(ctx context.Context, v *orc.Version, input []byte) (*TaskResu
 		w.release(p, s, true)
 	}
 	if err != nil {
-		// A timeout or cancel leaves the server busy with the call: it is
-		// replaced rather than reused.
-		w.release(p, s, true)
+		// A timeout or cancel may leave the server busy with the call. A
+		// one-slot server is replaced; one that serves several calls at
+		// once keeps serving the others (the health check replaces it if
+		// it stopped answering).
+		w.release(p, s, ctx.Err() == nil || p.v.Concurrency == 1)
 		switch {
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			res.TimedOut, res.ExitCode = true, -1
@@ -311,8 +323,14 @@ func (w *Warm) Run(ctx context.Context, v *orc.Version, input []byte) (*TaskResu
 
 // Tend stops servers idle longer than IdleTimeout (keeping min_warm of each
 // version) and starts servers up to min_warm for the given versions.
+//
+// keepWarm is every version that should stay warm: a pool whose version is
+// not in it (an older version, a deleted plugin) keeps nothing warm, so its
+// containers stop after IdleTimeout.
 func (w *Warm) Tend(ctx context.Context, keepWarm []*orc.Version) {
+	kept := make(map[int64]bool, len(keepWarm))
 	for _, v := range keepWarm {
+		kept[v.ID] = true
 		w.poolOf(v)
 	}
 	w.mu.Lock()
@@ -323,11 +341,15 @@ func (w *Warm) Tend(ctx context.Context, keepWarm []*orc.Version) {
 	w.mu.Unlock()
 	now := time.Now()
 	for _, p := range pools {
+		minWarm := 0
+		if kept[p.v.ID] {
+			minWarm = p.v.MinWarm
+		}
 		p.mu.Lock()
 		var idle []*server
 		keep := len(p.servers)
 		for _, s := range p.servers {
-			if keep > p.v.MinWarm && s.inflight == 0 && now.Sub(s.lastUsed) > w.cfg.IdleTimeout {
+			if keep > minWarm && s.inflight == 0 && now.Sub(s.lastUsed) > w.cfg.IdleTimeout {
 				idle = append(idle, s)
 				keep--
 			}
@@ -341,7 +363,7 @@ func (w *Warm) Tend(ctx context.Context, keepWarm []*orc.Version) {
 				check = append(check, s)
 			}
 		}
-		missing := p.v.MinWarm - len(p.servers) - p.starting
+		missing := minWarm - len(p.servers) - p.starting
 		p.starting += max(missing, 0)
 		p.mu.Unlock()
 		for _, s := range idle {
@@ -365,7 +387,7 @@ func (w *Warm) Tend(ctx context.Context, keepWarm []*orc.Version) {
 		}
 		if dead > 0 {
 			p.mu.Lock()
-			extra := max(p.v.MinWarm-len(p.servers)-p.starting, 0) - max(missing, 0)
+			extra := max(minWarm-len(p.servers)-p.starting, 0)
 			p.starting += max(extra, 0)
 			missing += max(extra, 0)
 			p.mu.Unlock()

@@ -24,10 +24,16 @@ const (
 // ServerPort is the port a plugin server listens on inside its container.
 const ServerPort = 8080
 
-// WarmNetwork is the network of plugin servers that asked for no network:
-// internal (no route out of the machine) and without inter-container
-// traffic, so a server is reachable from the worker only.
-const WarmNetwork = "orc-warm"
+// Networks of plugin servers. Both forbid traffic between containers, so a
+// server is reachable from its worker only, never from another tenant's
+// container.
+const (
+	// WarmNetwork is for versions that asked for no network: internal, no
+	// route out of the machine.
+	WarmNetwork = "orc-warm"
+	// WarmBridgeNetwork is for versions that asked for network.
+	WarmBridgeNetwork = "orc-warm-bridge"
+)
 
 // StartServer creates and starts a warm plugin server with the same
 // hardening as a run, on WarmNetwork (or the bridge network when the
@@ -36,12 +42,12 @@ func (d *Driver) StartServer(ctx context.Context, spec *runtime.ServerSpec) (*ru
 	if err := d.negotiate(ctx); err != nil {
 		return nil, err
 	}
-	netName := string(orc.NetworkBridge)
-	if spec.Network != orc.NetworkBridge {
-		netName = WarmNetwork
-		if err := d.ensureWarmNetwork(ctx); err != nil {
-			return nil, err
-		}
+	netName, internal := WarmNetwork, true
+	if spec.Network == orc.NetworkBridge {
+		netName, internal = WarmBridgeNetwork, false
+	}
+	if err := d.ensureWarmNetwork(ctx, netName, internal); err != nil {
+		return nil, err
 	}
 	env := maps.Clone(spec.Env)
 	if env == nil {
@@ -103,16 +109,16 @@ func (d *Driver) ReapServers(ctx context.Context, keep func(labels map[string]st
 	return err
 }
 
-// ensureWarmNetwork creates WarmNetwork unless it exists.
-func (d *Driver) ensureWarmNetwork(ctx context.Context) error {
-	if _, err := d.cli.NetworkInspect(ctx, WarmNetwork, network.InspectOptions{}); err == nil {
+// ensureWarmNetwork creates a servers' network unless it exists.
+func (d *Driver) ensureWarmNetwork(ctx context.Context, name string, internal bool) error {
+	if _, err := d.cli.NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
 		return nil
 	} else if !isNotFound(err) {
 		return engineError("network inspect", err)
 	}
-	_, err := d.cli.NetworkCreate(ctx, WarmNetwork, network.CreateOptions{
+	_, err := d.cli.NetworkCreate(ctx, name, network.CreateOptions{
 		Driver:   "bridge",
-		Internal: true,
+		Internal: internal,
 		Labels:   map[string]string{LabelManaged: "true"},
 		Options:  map[string]string{"com.docker.network.bridge.enable_icc": "false"},
 	})
