@@ -157,6 +157,12 @@ func (s *Server) preHooks(ctx context.Context, p *orc.Principal, inv *orc.Invoca
 	return v, nil
 }
 
+// poolChecker is implemented by plugin stores that know which pools are in
+// use.
+type poolChecker interface {
+	PoolExists(ctx context.Context, pool string) (bool, error)
+}
+
 // route applies a pre hook's routing decision.
 func (s *Server) route(ctx context.Context, inv *orc.Invocation, v *orc.Version, r *orc.HookRoute) (*orc.Version, error) {
 	if r.Version != "" && r.Version != v.Version {
@@ -170,9 +176,20 @@ func (s *Server) route(ctx context.Context, inv *orc.Invocation, v *orc.Version,
 		v = routed
 		inv.Version, inv.VersionID, inv.Pool = v.Version, v.ID, v.Pool
 	}
-	if r.Pool != "" {
+	if r.Pool != "" && r.Pool != inv.Pool {
 		if !registry.PoolRE.MatchString(r.Pool) {
 			return v, orc.Errorf(orc.EHOOK, "a hook routed to the invalid pool %q", r.Pool)
+		}
+		// Only to a pool that some version runs in: a pool nobody serves
+		// would keep the invocation queued for ever.
+		if pe, ok := s.Plugins.(poolChecker); ok {
+			exists, err := pe.PoolExists(ctx, r.Pool)
+			if err != nil {
+				return v, err
+			}
+			if !exists {
+				return v, orc.Errorf(orc.EHOOK, "a hook routed to pool %q, which no plugin version runs in", r.Pool)
+			}
 		}
 		inv.Pool = r.Pool
 	}

@@ -217,6 +217,14 @@ func TestPreHooks(t *testing.T) {
 			t.Fatalf("the hook after its failures: %d %s", resp.status, resp.body)
 		}
 	})
+	t.Run("route to a pool nobody serves", func(t *testing.T) {
+		// The guest routes {"do": "route"} to version 2.0.0 in pool "gpu".
+		s.register(echoWithHooks(t, "rewritten", "2.0.0", []string{"guest"}, nil))
+		resp := s.do("POST", "/invoke/rewritten?version=1.0.0", `{"do": "route"}`, "Prefer", "respond-async")
+		if resp.status != http.StatusBadGateway || !strings.Contains(string(resp.body), `pool \"gpu\"`) {
+			t.Fatalf("route to an unserved pool: %d %s", resp.status, resp.body)
+		}
+	})
 }
 
 func TestPostHookAndGlobalHook(t *testing.T) {

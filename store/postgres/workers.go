@@ -64,3 +64,11 @@ func (db *DB) WarmVersions(ctx context.Context, pool string) ([]*orc.Version, er
 	}
 	return list, dbError(rows.Err(), "")
 }
+
+// PoolExists reports whether a registered version runs in the pool.
+func (db *DB) PoolExists(ctx context.Context, pool string) (bool, error) {
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM plugin_versions
+		WHERE coalesce(nullif(spec->>'pool', ''), 'default') = $1)`, pool).Scan(&ok)
+	return ok, dbError(err, "")
+}
