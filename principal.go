@@ -68,6 +68,12 @@ func (p *Principal) CanSee(ownerID int64) bool {
 	return p != nil && (p.Role == RoleAdmin || p.UserID == ownerID)
 }
 
+// CanSeePlugin reports whether the principal may see (and so invoke or
+// read) a plugin: a public one, or one it owns, or any as an admin.
+func (p *Principal) CanSeePlugin(pl *Plugin) bool {
+	return pl.Public || p.CanSee(pl.OwnerID)
+}
+
 type principalKey struct{}
 
 // NewContextWithPrincipal returns a context that carries p.

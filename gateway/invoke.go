@@ -46,7 +46,7 @@ func (s *Server) submit(ctx context.Context, sub submission) (*orc.Invocation, *
 		return nil, nil, false, orc.Errorf(orc.EFORBIDDEN, "your role may not invoke plugins")
 	}
 	plugin, err := s.findPlugin(sub.plugin, func() (*orc.Plugin, error) { return s.Plugins.FindPlugin(ctx, sub.plugin) })
-	if err == nil && !plugin.Public && !p.CanSee(plugin.OwnerID) {
+	if err == nil && !p.CanSeePlugin(plugin) {
 		err = orc.Errorf(orc.ENOTFOUND, "plugin %q not found", sub.plugin)
 	}
 	if err != nil {

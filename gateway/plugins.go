@@ -19,7 +19,7 @@ func (s *Server) visiblePlugin(r *http.Request, name string) (*orc.Plugin, error
 	if err != nil {
 		return nil, err
 	}
-	if !p.Public && !orc.PrincipalFromContext(r.Context()).CanSee(p.OwnerID) {
+	if !orc.PrincipalFromContext(r.Context()).CanSeePlugin(p) {
 		return nil, orc.Errorf(orc.ENOTFOUND, "plugin %q not found", name)
 	}
 	return p, nil

@@ -225,9 +225,6 @@ func (db *DB) FindVersionByID(ctx context.Context, id int64) (*orc.Version, erro
 
 // ListVersions returns a plugin's versions, newest first.
 func (db *DB) ListVersions(ctx context.Context, plugin string) ([]*orc.Version, error) {
-	if _, err := db.FindPlugin(ctx, plugin); err != nil {
-		return nil, err
-	}
 	rows, err := db.pool.Query(ctx, `SELECT `+versionColumns+` FROM plugin_versions v
 		JOIN plugins p ON p.id = v.plugin_id WHERE p.name = $1 ORDER BY v.created_at DESC, v.id DESC`, plugin)
 	if err != nil {
@@ -242,5 +239,12 @@ func (db *DB) ListVersions(ctx context.Context, plugin string) ([]*orc.Version, 
 		}
 		versions = append(versions, v)
 	}
-	return versions, dbError(rows.Err(), "")
+	if err := rows.Err(); err != nil {
+		return nil, dbError(err, "")
+	}
+	if len(versions) == 0 {
+		// Every plugin has a version; none means no such plugin.
+		return nil, orc.Errorf(orc.ENOTFOUND, "plugin %q not found", plugin)
+	}
+	return versions, nil
 }

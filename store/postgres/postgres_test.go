@@ -183,6 +183,8 @@ func TestPluginVersions(t *testing.T) {
 	_, err = db.FindVersionByID(ctx, v.ID)
 	wantCode(t, err, orc.ENOTFOUND)
 	wantCode(t, db.DeletePlugin(ctx, "classifier"), orc.ENOTFOUND)
+	_, err = db.ListVersions(ctx, "classifier")
+	wantCode(t, err, orc.ENOTFOUND)
 }
 
 func newInvocation(owner *orc.Principal, key string) *orc.Invocation {
