@@ -71,6 +71,9 @@ type pool struct {
 	// max_replicas. waiting counts calls waiting for a slot.
 	starting int
 	waiting  int
+	// closed is set by Close: a start that finishes afterwards stops its
+	// server instead of adding it to a pool nothing tends any more.
+	closed bool
 	// changed is closed (and replaced) when a slot frees up.
 	changed chan struct{}
 }
@@ -130,6 +133,10 @@ func (w *Warm) acquire(ctx context.Context, p *pool) (s *server, cold time.Durat
 			srv, err := w.start(context.WithoutCancel(ctx), p.v)
 			p.mu.Lock()
 			p.starting--
+			if err == nil && p.closed {
+				w.stop(srv, "worker stopping")
+				err = orc.Errorf(orc.EUNAVAILABLE, "the worker is stopping")
+			}
 			if err != nil {
 				p.notify()
 				p.mu.Unlock()
@@ -396,7 +403,10 @@ func (w *Warm) Tend(ctx context.Context, keepWarm []*orc.Version) {
 			srv, err := w.start(ctx, p.v)
 			p.mu.Lock()
 			p.starting--
-			if err == nil {
+			switch {
+			case err == nil && p.closed:
+				w.stop(srv, "worker stopping")
+			case err == nil:
 				p.servers = append(p.servers, &server{Server: srv, lastUsed: time.Now()})
 			}
 			p.notify()
@@ -430,7 +440,8 @@ func (w *Warm) Close() {
 	for _, p := range pools {
 		p.mu.Lock()
 		servers := p.servers
-		p.servers = nil
+		p.servers, p.closed = nil, true
+		p.notify()
 		p.mu.Unlock()
 		for _, s := range servers {
 			w.stop(s.Server, "worker stopping")

@@ -173,3 +173,21 @@ func TestWarmTendKeepsOnlyListedVersions(t *testing.T) {
 		t.Fatalf("%d servers still running, want 1", running)
 	}
 }
+
+// A server whose start finishes after Close is stopped, not left running
+// in a pool nothing tends any more.
+func TestWarmCloseDuringStart(t *testing.T) {
+	f := &fakeServers{delay: 200 * time.Millisecond}
+	w := newTestWarm(t, f, time.Minute)
+	done := make(chan struct{})
+	go func() {
+		w.Tend(context.Background(), []*orc.Version{warmVersion(5, 1, 1, 1)})
+		close(done)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	w.Close()
+	<-done
+	if started, running := f.count(); started != 1 || running != 0 {
+		t.Fatalf("started %d, still running %d after Close", started, running)
+	}
+}
