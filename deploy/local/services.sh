@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # services.sh installs and starts the services Orc needs on one Debian machine:
-# PostgreSQL, RabbitMQ and the Docker engine. It is idempotent: on a machine
-# where they already run it only checks them and prepares Orc's database and
-# broker user.
+# PostgreSQL, RabbitMQ, the Docker engine and a small Ray cluster. It is
+# idempotent: on a machine where they already run it only checks them and
+# prepares Orc's database and broker user.
+#
+# The Ray cluster (pinned ray[default] in a virtualenv) is three Ray nodes on
+# this machine: a head that offers no CPUs (so Ray places no work on it), a
+# general node, and a node that also offers the custom resource
+# `accelerator`. The dashboard (Jobs and State APIs) listens on 127.0.0.1 only:
+# whoever reaches it can run code on the cluster.
 #
 #   deploy/local/services.sh            install (if needed), start, prepare
 #   deploy/local/services.sh env        print the ORC_* variables for them
@@ -16,6 +22,10 @@ ORC_DB_NAME=${ORC_DB_NAME:-orc}
 ORC_AMQP_USER=${ORC_AMQP_USER:-orc}
 ORC_AMQP_PASSWORD=${ORC_AMQP_PASSWORD:-orc}
 STATE_DIR=${ORC_STATE_DIR:-/var/lib/orc-local}
+RAY_VERSION=2.60.0
+RAY_VENV=${ORC_RAY_VENV:-/opt/orc/ray}
+RAY_GCS_PORT=${ORC_RAY_GCS_PORT:-6380}
+RAY_DASHBOARD_PORT=${ORC_RAY_DASHBOARD_PORT:-8265}
 
 log() { printf 'services: %s\n' "$*" >&2; }
 
@@ -24,6 +34,7 @@ print_env() {
 export ORC_DATABASE_URL=postgres://${ORC_DB_USER}:${ORC_DB_PASSWORD}@127.0.0.1:5432/${ORC_DB_NAME}?sslmode=disable
 export ORC_AMQP_URL=amqp://${ORC_AMQP_USER}:${ORC_AMQP_PASSWORD}@127.0.0.1:5672/
 export DOCKER_HOST=unix:///var/run/docker.sock
+export ORC_RAY_ADDRESS=http://127.0.0.1:${RAY_DASHBOARD_PORT}
 ENV
 }
 
@@ -140,7 +151,43 @@ start_docker() {
 	fi
 }
 
+# --- Ray ----------------------------------------------------------------------
+ray_nodes_alive() { # prints the number of alive Ray nodes, or fails
+	curl -fsS --max-time 5 "http://127.0.0.1:${RAY_DASHBOARD_PORT}/api/v0/nodes?limit=100" |
+		python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]["result"]; print(sum(n["state"]=="ALIVE" for n in r))'
+}
+
+start_ray() {
+	if [[ ! -x $RAY_VENV/bin/ray ]] || [[ $("$RAY_VENV/bin/ray" --version 2>/dev/null) != *"$RAY_VERSION"* ]]; then
+		log "installing ray[default]==${RAY_VERSION} into ${RAY_VENV}"
+		python3 -m venv "$RAY_VENV"
+		"$RAY_VENV/bin/pip" install -q --disable-pip-version-check "ray[default]==${RAY_VERSION}"
+	fi
+	if [[ $(ray_nodes_alive 2>/dev/null) == 3 ]]; then
+		return
+	fi
+	log "starting Ray ${RAY_VERSION} (head and two nodes)"
+	local ray="$RAY_VENV/bin/ray"
+	export RAY_USAGE_STATS_ENABLED=0 PATH="$RAY_VENV/bin:$PATH"
+	"$ray" stop --force >/dev/null 2>&1 || true
+	# Small object stores: Orc passes no objects through Ray, and each node
+	# would otherwise reserve 30% of the machine's memory in /dev/shm.
+	local common=(--object-store-memory=100000000 --disable-usage-stats)
+	"$ray" start --head --node-ip-address=127.0.0.1 --port="$RAY_GCS_PORT" \
+		--dashboard-host=127.0.0.1 --dashboard-port="$RAY_DASHBOARD_PORT" \
+		--num-cpus=0 --num-gpus=0 "${common[@]}" >"$STATE_DIR/ray-head.log" 2>&1
+	# Nodes on one machine need their own dashboard-agent and metrics ports.
+	"$ray" start --address="127.0.0.1:$RAY_GCS_PORT" --node-ip-address=127.0.0.1 \
+		--num-cpus=8 --num-gpus=0 --memory=6000000000 --resources='{"general": 1}' \
+		--dashboard-agent-listen-port=52366 --metrics-export-port=0 "${common[@]}" >"$STATE_DIR/ray-general.log" 2>&1
+	"$ray" start --address="127.0.0.1:$RAY_GCS_PORT" --node-ip-address=127.0.0.1 \
+		--num-cpus=8 --num-gpus=0 --memory=6000000000 --resources='{"accelerator": 2}' \
+		--dashboard-agent-listen-port=52367 --metrics-export-port=0 "${common[@]}" >"$STATE_DIR/ray-accelerator.log" 2>&1
+	wait_for 60 "the Ray cluster (3 nodes)" bash -c "[[ \$($(declare -f ray_nodes_alive); RAY_DASHBOARD_PORT=$RAY_DASHBOARD_PORT ray_nodes_alive) == 3 ]]"
+}
+
 start_postgres
 start_rabbitmq
 start_docker
-log "PostgreSQL, RabbitMQ and Docker are up"
+start_ray
+log "PostgreSQL, RabbitMQ, Docker and Ray are up"
