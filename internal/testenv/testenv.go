@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -113,4 +114,25 @@ func Image(t testing.TB, ref string) {
 	if out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref).CombinedOutput(); err != nil {
 		t.Fatalf("image %s is missing (run `make images`): %s", ref, strings.TrimSpace(string(out)))
 	}
+}
+
+// DefaultRayAddress is the Ray dashboard deploy/local/services.sh starts.
+const DefaultRayAddress = "http://127.0.0.1:8265"
+
+// RayAddress returns the Ray dashboard's address, failing the test when it
+// does not answer.
+func RayAddress(t testing.TB) string {
+	t.Helper()
+	Integration(t)
+	addr := env("ORC_RAY_ADDRESS", DefaultRayAddress)
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(strings.TrimRight(addr, "/") + "/api/version")
+	if err != nil {
+		t.Fatalf("the Ray dashboard is not reachable at ORC_RAY_ADDRESS (run deploy/local/services.sh): %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the Ray dashboard at %s answered %s", addr, resp.Status)
+	}
+	return addr
 }
