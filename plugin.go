@@ -85,6 +85,11 @@ type Version struct {
 	MaxReplicas  int               `json:"max_replicas"`
 	Pool         string            `json:"pool"`
 	Execution    Execution         `json:"execution"`
+	// MinWorkers and MaxWorkers bound the worker replicas the scheduler
+	// keeps on Ray for the version's pool (defaults 1 and 4; pooled
+	// execution only). A pool gets the largest bounds of its versions.
+	MinWorkers *int `json:"min_workers,omitempty"`
+	MaxWorkers *int `json:"max_workers,omitempty"`
 	Hooks        HookRefs          `json:"hooks"`
 	Network      Network           `json:"network"`
 	Env          map[string]string `json:"env,omitempty"`
@@ -105,6 +110,10 @@ const (
 	DefaultCPU      = 1.0
 	DefaultMemoryMB = 512
 	DefaultPids     = 256
+	// DefaultMinWorkers keeps one worker per pool in use ready, so that no
+	// invocation waits for Ray to start one.
+	DefaultMinWorkers = 1
+	DefaultMaxWorkers = 4
 )
 
 // Timeout returns the version's time limit for one run.
@@ -126,11 +135,24 @@ func (v *Version) SetDefaults() {
 	if v.MaxReplicas == 0 {
 		v.MaxReplicas = 1
 	}
-	if v.Pool == "" {
-		v.Pool = DefaultPool
-	}
 	if v.Execution == "" {
 		v.Execution = ExecutionPooled
+	}
+	if v.Pool == "" {
+		v.Pool = DefaultPool
+		if v.Execution == ExecutionRayJob {
+			v.Pool = RayJobPool
+		}
+	}
+	if v.Execution == ExecutionPooled {
+		if v.MinWorkers == nil {
+			n := DefaultMinWorkers
+			v.MinWorkers = &n
+		}
+		if v.MaxWorkers == nil {
+			n := max(DefaultMaxWorkers, *v.MinWorkers)
+			v.MaxWorkers = &n
+		}
 	}
 	if v.Network == "" {
 		v.Network = NetworkNone

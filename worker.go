@@ -12,11 +12,15 @@ type WorkerInfo struct {
 	Pool        string    `json:"pool"`
 	StartedAt   time.Time `json:"started_at"`
 	HeartbeatAt time.Time `json:"heartbeat_at"`
+	// Drain is set when the worker was asked to stop taking tasks, finish
+	// what it runs and exit (the scheduler scales its pool down).
+	Drain bool `json:"drain,omitempty"`
 }
 
 // WorkerRegistry keeps workers' heartbeats.
 type WorkerRegistry interface {
-	// Heartbeat records that a worker is alive.
+	// Heartbeat records that a worker is alive and sets w.Drain when the
+	// worker was asked to drain.
 	Heartbeat(ctx context.Context, w *WorkerInfo) error
 
 	// ListWorkers returns the workers whose last heartbeat is after since.

@@ -50,8 +50,22 @@ func ValidateVersion(v *orc.Version) error {
 	}
 	switch v.Execution {
 	case orc.ExecutionPooled:
+		if v.Pool == orc.RayJobPool {
+			bad("/pool", "pool %q is reserved for execution ray-job", orc.RayJobPool)
+		}
+		if v.MinWorkers != nil && v.MaxWorkers != nil && (*v.MinWorkers < 0 || *v.MaxWorkers < 1 || *v.MinWorkers > *v.MaxWorkers || *v.MaxWorkers > 1000) {
+			bad("/max_workers", "max_workers must be between 1 and 1000, min_workers between 0 and max_workers")
+		}
 	case orc.ExecutionRayJob:
-		bad("/execution", "execution ray-job is not supported by this release; use pooled")
+		if v.Protocol != orc.ProtocolExec {
+			bad("/protocol", "execution ray-job runs the exec protocol: one container per invocation")
+		}
+		if v.Pool != orc.RayJobPool {
+			bad("/pool", "execution ray-job has no pool: each invocation is placed by Ray on its own")
+		}
+		if v.MinWorkers != nil || v.MaxWorkers != nil {
+			bad("/min_workers", "min_workers and max_workers are for execution pooled")
+		}
 	default:
 		bad("/execution", "execution must be pooled or ray-job")
 	}

@@ -49,7 +49,10 @@ type TaskSpec struct {
 // TaskResult is what a container did.
 type TaskResult struct {
 	// Warm is true when a warm server answered without a start.
-	Warm      bool
+	Warm bool
+	// Node is where the container ran, when the driver placed it on
+	// another node than the worker's (a Ray job); empty otherwise.
+	Node      string
 	ExitCode  int
 	OOMKilled bool
 	TimedOut  bool // ctx's deadline passed; the container was killed

@@ -74,11 +74,17 @@ func (w *Worker) heartbeat(ctx context.Context, started time.Time) bool {
 	if w.Registry == nil {
 		return false
 	}
-	err := w.Registry.Heartbeat(ctx, &orc.WorkerInfo{ID: w.cfg.ID, Node: w.cfg.Node, Pool: w.cfg.Pool,
-		StartedAt: started, HeartbeatAt: w.Clock.Now()})
-	if err != nil {
+	info := &orc.WorkerInfo{ID: w.cfg.ID, Node: w.cfg.Node, Pool: w.cfg.Pool,
+		StartedAt: started, HeartbeatAt: w.Clock.Now()}
+	if err := w.Registry.Heartbeat(ctx, info); err != nil {
 		w.Logger.Warn("heartbeat", "err", err)
 		return false
+	}
+	if info.Drain && w.OnDrain != nil {
+		w.drainOnce.Do(func() {
+			w.Logger.Info("asked to drain")
+			w.OnDrain()
+		})
 	}
 	return true
 }

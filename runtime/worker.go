@@ -67,12 +67,17 @@ type Worker struct {
 	Warm *Warm
 	// Registry records the worker's heartbeats.
 	Registry orc.WorkerRegistry
-	Logger   *slog.Logger
-	Clock    orc.Clock
+	// OnDrain is called once when a heartbeat finds the worker asked to
+	// drain (the scheduler scales its pool down); it should stop the
+	// worker gracefully.
+	OnDrain func()
+	Logger  *slog.Logger
+	Clock   orc.Clock
 
-	cfg     Config
-	schemas registry.Schemas
-	metrics *Metrics
+	cfg       Config
+	schemas   registry.Schemas
+	drainOnce sync.Once
+	metrics   *Metrics
 
 	// versions caches versions by id: they never change.
 	versions sync.Map
@@ -215,6 +220,7 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 			Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: msg}})
 	}
 	r := w.interpret(inv, v, res)
+	r.Node = res.Node
 	if r.Status == orc.StatusSucceeded {
 		w.postHooks(ctx, inv, v, r)
 	}
@@ -353,7 +359,10 @@ func (w *Worker) postHooks(ctx context.Context, inv *orc.Invocation, v *orc.Vers
 // the message be acked (by returning nil). The commit is tried again while
 // the database is unavailable: the run's result must not be lost.
 func (w *Worker) finish(ctx context.Context, log *slog.Logger, task *orc.Task, inv *orc.Invocation, r *orc.Result) error {
-	r.Attempt, r.Worker, r.Node, r.FinishedAt = inv.Attempts, w.cfg.ID, w.cfg.Node, w.Clock.Now()
+	r.Attempt, r.Worker, r.FinishedAt = inv.Attempts, w.cfg.ID, w.Clock.Now()
+	if r.Node == "" {
+		r.Node = w.cfg.Node
+	}
 	var won bool
 	err := w.retry(ctx, log, "commit result", func() (err error) {
 		won, err = w.Invocations.FinishInvocation(ctx, inv.ID, r)

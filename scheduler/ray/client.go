@@ -19,6 +19,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/orc-gateway/orc"
 )
 
 // Errors of the Ray client. Test for them with errors.Is.
@@ -378,4 +380,27 @@ func classify(method, path string, status int, msg string) error {
 		e.err = ErrUnavailable
 	}
 	return e
+}
+
+// Inspector shows the cluster's nodes to Orc (the cluster view).
+type Inspector struct{ Client *Client }
+
+var _ orc.ClusterInspector = Inspector{}
+
+// Nodes returns the alive and recently dead nodes with their resources.
+// Returns EUNAVAILABLE when Ray cannot be reached.
+func (i Inspector) Nodes(ctx context.Context) ([]*orc.ClusterNode, error) {
+	nodes, err := i.Client.NodesWithUsage(ctx)
+	if err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			return nil, orc.Errorf(orc.EUNAVAILABLE, "the Ray cluster is unreachable")
+		}
+		return nil, err
+	}
+	out := make([]*orc.ClusterNode, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, &orc.ClusterNode{ID: n.ID, IP: n.IP, Head: n.Head, State: n.State,
+			Total: n.Total, Used: n.Used})
+	}
+	return out, nil
 }
