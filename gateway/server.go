@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"time"
 
@@ -36,6 +37,15 @@ type Config struct {
 	// version are cached on the invoke path (2s; negative disables). A
 	// disabled account or a new version takes up to this long to show.
 	CacheTTL time.Duration
+	// PublicURL is the gateway's address as browsers see it (for the
+	// session cookie's Secure flag and the CSRF origin check); empty: the
+	// request's own.
+	PublicURL string
+	// SessionTTL is how long a browser's single sign-on session lasts (12h).
+	SessionTTL time.Duration
+	// Limits are the rate and in-flight limits of each role; roles left
+	// out get DefaultLimits.
+	Limits map[orc.Role]Limit
 }
 
 func (c *Config) setDefaults() {
@@ -53,6 +63,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CacheTTL == 0 {
 		c.CacheTTL = 2 * time.Second
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 12 * time.Hour
 	}
 }
 
@@ -80,6 +93,14 @@ type Server struct {
 	Invocations orc.InvocationService
 	Users       orc.UserService
 	HookStore   orc.HookService
+	// Keys, Audit and SignIns keep API keys, the audit log and single
+	// sign-ons under way.
+	Keys    orc.APIKeyService
+	Audit   orc.AuditService
+	SignIns orc.SignInService
+	// OIDC is the trusted OpenID provider; nil disables single sign-on and
+	// its bearer tokens.
+	OIDC *OIDC
 	// Hooks runs the pre hooks; nil disables hooks.
 	Hooks  *registry.Hooks
 	Broker Broker
@@ -88,6 +109,8 @@ type Server struct {
 	Clock  orc.Clock
 
 	cfg        Config
+	publicURL  *url.URL
+	limits     *limiters
 	schemas    registry.Schemas
 	principals ttlCache[*orc.Principal]
 	plugins    ttlCache[*orc.Plugin]
@@ -99,7 +122,10 @@ type Server struct {
 // New returns a Server. Set its service fields before serving.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, Logger: slog.Default(), Clock: orc.SystemClock{}}
+	s := &Server{cfg: cfg, Logger: slog.Default(), Clock: orc.SystemClock{}, limits: newLimiters(cfg.Limits)}
+	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
+		s.publicURL = u
+	}
 	s.principals.ttl, s.plugins.ttl = cfg.CacheTTL, cfg.CacheTTL
 	s.metrics = newMetrics(s)
 	s.router = s.routes()
@@ -128,20 +154,23 @@ func (s *Server) routes() chi.Router {
 	r.Get("/health", s.handleHealthz) // the seed's health check
 	r.With(s.authenticateMetrics).Method(http.MethodGet, "/metrics", s.metrics.handler())
 	r.Post("/api/v1/auth/token", s.handleToken)
+	r.Get("/auth/login", s.handleLogin)
+	r.Get("/auth/callback", s.handleCallback)
+	r.Post("/auth/logout", s.handleLogout)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Get("/openapi.json", s.handleOpenAPI)
-		r.Post("/invoke/{plugin}", s.handleInvoke)
+		r.With(s.limitInFlight).Post("/invoke/{plugin}", s.handleInvoke)
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/auth/me", s.handleMe)
 
 			r.Get("/plugins", s.handleListPlugins)
-			r.Post("/plugins", s.handleCreatePlugin)
+			r.With(s.audited(orc.AuditVersionCreate, "plugin", "")).Post("/plugins", s.handleCreatePlugin)
 			r.Get("/plugins/{plugin}", s.handleGetPlugin)
-			r.Delete("/plugins/{plugin}", s.handleDeletePlugin)
+			r.With(s.audited(orc.AuditPluginDelete, "plugin", "plugin")).Delete("/plugins/{plugin}", s.handleDeletePlugin)
 			r.Get("/plugins/{plugin}/versions", s.handleListVersions)
-			r.Post("/plugins/{plugin}/versions", s.handleCreateVersion)
+			r.With(s.audited(orc.AuditVersionCreate, "plugin", "plugin")).Post("/plugins/{plugin}/versions", s.handleCreateVersion)
 			r.Get("/plugins/{plugin}/versions/{version}", s.handleGetVersion)
 
 			r.Get("/invocations", s.handleListInvocations)
@@ -149,14 +178,28 @@ func (s *Server) routes() chi.Router {
 			r.Get("/invocations/{id}/logs", s.handleInvocationLogs)
 			r.Post("/invocations/{id}/cancel", s.handleCancelInvocation)
 
-			r.Post("/jobs", s.handleCreateJob)
+			r.With(s.limitInFlight).Post("/jobs", s.handleCreateJob)
 			r.Get("/jobs", s.handleListJobs)
 			r.Get("/jobs/{id}", s.handleGetJob)
 
 			r.Get("/hooks", s.handleListHooks)
-			r.Post("/hooks", s.handleCreateHook)
+			r.With(s.audited(orc.AuditHookCreate, "hook", "")).Post("/hooks", s.handleCreateHook)
 			r.Get("/hooks/{hook}", s.handleGetHook)
-			r.Delete("/hooks/{hook}", s.handleDeleteHook)
+			r.With(s.audited(orc.AuditHookDelete, "hook", "hook")).Delete("/hooks/{hook}", s.handleDeleteHook)
+
+			r.Get("/api-keys", s.handleListAPIKeys)
+			r.Post("/api-keys", s.handleCreateAPIKey)
+			r.Get("/api-keys/{id}", s.handleGetAPIKey)
+			r.Delete("/api-keys/{id}", s.handleRevokeAPIKey)
+
+			r.Group(func(r chi.Router) {
+				r.Use(s.requireAdmin)
+				r.Get("/users", s.handleListUsers)
+				r.Post("/users", s.handleCreateUser)
+				r.Get("/users/{id}", s.handleGetUser)
+				r.Patch("/users/{id}", s.handleUpdateUser)
+				r.Get("/audit", s.handleListAudit)
+			})
 		})
 	})
 	return r

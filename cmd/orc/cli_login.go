@@ -7,15 +7,21 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/orc-gateway/orc/sdk/client"
 )
 
 const loginUsage = `Usage: orc login [--url URL] [--email EMAIL] [--password-stdin] [--json]
+       orc login --sso [--url URL] [--json]
 
-Signs in to an Orc gateway with a local account and saves the gateway's URL
-and a token for the other commands in $ORC_CONFIG (default
-$XDG_CONFIG_HOME/orc/config.json or ~/.config/orc/config.json, mode 0600).
+Signs in to an Orc gateway with a local account, or with single sign-on in
+the browser (--sso), and saves the gateway's URL and a token for the other
+commands in $ORC_CONFIG (default $XDG_CONFIG_HOME/orc/config.json or
+~/.config/orc/config.json, mode 0600).
+
+With --sso, orc prints a URL to open in a browser and waits (up to five
+minutes) for the browser to come back to a listener on 127.0.0.1.
 
 The password comes from ORC_PASSWORD, from the first line of standard input
 with --password-stdin, or from a prompt that does not echo it when standard
@@ -23,8 +29,7 @@ input is a terminal. It is never a flag: flags show up in process lists.
 `
 
 // signIn obtains a token from the gateway c talks to. Local accounts sign
-// in with a password; single sign-on in the browser is the other method,
-// once Orc's identity work lands (see signInSSO).
+// in with a password; single sign-on goes through the browser (ssoSignIn).
 type signIn func(ctx context.Context, c *client.Client) (string, error)
 
 func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -32,7 +37,7 @@ func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	urlFlag := fs.String("url", "", "gateway URL (default: ORC_URL, the saved one, or "+defaultGatewayURL+")")
 	email := fs.String("email", "", "e-mail address of the local account (asked for on a terminal)")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	sso := fs.Bool("sso", false, "sign in with single sign-on in the browser (not available yet)")
+	sso := fs.Bool("sso", false, "sign in with single sign-on in the browser")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	rest, err := parseCLI(fs, args)
 	if err != nil {
@@ -53,7 +58,7 @@ func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 	var method signIn
 	if *sso {
-		method = signInSSO
+		method = ssoSignIn{prompt: stderr, timeout: 5 * time.Minute}.signIn
 	} else {
 		p := passwordSignIn{email: *email, fromStdin: *fromStdin, stdin: stdin, prompt: stderr}
 		if p.email == "" && (p.fromStdin || !stdinIsTerminal(stdin)) {
@@ -140,13 +145,6 @@ func (p passwordSignIn) password(ctx context.Context) (string, error) {
 		return "", errors.New("no password")
 	}
 	return pw, nil
-}
-
-// signInSSO is where single sign-on in the browser goes once Orc has an
-// identity provider: open the provider's page, wait for the gateway's
-// callback, return the token it issues.
-func signInSSO(ctx context.Context, c *client.Client) (string, error) {
-	return "", errors.New("single sign-on is not available yet; sign in with a local account (--email)")
 }
 
 // stdinIsTerminal reports whether r is a terminal, where people can be

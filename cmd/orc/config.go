@@ -31,8 +31,9 @@ type Config struct {
 	LogFormat     string
 	Hooks         HooksConfig
 
-	Gateway GatewayConfig
-	Worker  WorkerConfig
+	Gateway  GatewayConfig
+	Worker   WorkerConfig
+	Identity IdentityConfig
 }
 
 // HooksConfig configures the WebAssembly hook host of the gateway (pre
@@ -88,6 +89,7 @@ func DefaultConfig() Config {
 			TokenTTL:     24 * time.Hour,
 			SyncGrace:    30 * time.Second,
 		},
+		Identity: defaultIdentity(),
 		Worker: WorkerConfig{
 			Node:        host,
 			Pool:        "default",

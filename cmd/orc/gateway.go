@@ -30,6 +30,7 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&g.TokenTTL, "token-ttl", g.TokenTTL, "lifetime of tokens from /api/v1/auth/token")
 	fs.DurationVar(&g.SyncGrace, "sync-grace", g.SyncGrace, "time a synchronous call waits beyond the plugin's timeout")
 	fs.StringVar(&g.MetricsToken, "metrics-token", g.MetricsToken, "bearer token a Prometheus scraper uses for /metrics (admins' tokens work too)")
+	identityFlags(fs, &cfg.Identity)
 	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
 		return &Gateway{Config: cfg, Logger: logger}
 	})
@@ -78,6 +79,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Server = gateway.New(gateway.Config{
 		MaxBodyBytes: cfg.Gateway.MaxBodyBytes, TokenTTL: cfg.Gateway.TokenTTL, SyncGrace: cfg.Gateway.SyncGrace,
 		MetricsToken: cfg.Gateway.MetricsToken,
+		PublicURL:    cfg.Identity.PublicURL, SessionTTL: cfg.Identity.SessionTTL, Limits: cfg.Identity.Limits,
 	})
 	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
 	m.Server.HookStore = m.DB
@@ -88,6 +90,9 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Broker.OnReply(m.Server.DeliverReply)
 
 	if m.ln, err = net.Listen("tcp", cfg.Gateway.Addr); err != nil {
+		return err
+	}
+	if err := m.openIdentity(ctx); err != nil {
 		return err
 	}
 	m.http = &http.Server{

@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/orc-gateway/orc"
+)
+
+// apiKeyPrefixLen is the length of an API key's public prefix (hex).
+const apiKeyPrefixLen = 12
+
+// newAPIKey returns a new key and its prefix: orc_k_<prefix>_<secret>.
+func newAPIKey() (key, prefix string) {
+	b := make([]byte, apiKeyPrefixLen/2)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
+	prefix = hex.EncodeToString(b)
+	return newSecret(keyPrefix + prefix + "_"), prefix
+}
+
+// apiKeyCreate is the body of POST /api/v1/api-keys.
+type apiKeyCreate struct {
+	Name string `json:"name"`
+	// Role narrows the key; it may not exceed the creator's role.
+	Role orc.Role `json:"role"`
+	// ExpiresAt or ExpiresIn (seconds) end the key; neither: it lasts
+	// until revoked.
+	ExpiresAt *time.Time `json:"expires_at"`
+	ExpiresIn int64      `json:"expires_in"`
+}
+
+// createdKey is the answer to a created key: the only time the key itself
+// is shown.
+type createdKey struct {
+	*orc.APIKey
+	Key string `json:"key"`
+}
+
+// handleCreateAPIKey creates a key of the principal's own.
+func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
+	p := orc.PrincipalFromContext(r.Context())
+	var body apiKeyCreate
+	if err := s.decodeJSON(w, r, &body); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if len(body.Name) > 200 {
+		s.error(w, r, orc.Errorf(orc.EINVALID, "name is longer than 200 bytes"))
+		return
+	}
+	if body.Role != "" && !body.Role.Valid() {
+		s.error(w, r, orc.Errorf(orc.EINVALID, "role must be admin, developer, invoker or viewer"))
+		return
+	}
+	if body.Role != "" && !p.Role.Covers(body.Role) {
+		s.error(w, r, orc.Errorf(orc.EFORBIDDEN, "a key's role may not exceed yours (%s)", p.Role))
+		return
+	}
+	now := s.Clock.Now()
+	k := &orc.APIKey{UserID: p.UserID, Name: body.Name, Role: body.Role, ExpiresAt: body.ExpiresAt}
+	if body.ExpiresIn < 0 || (body.ExpiresIn > 0 && body.ExpiresAt != nil) {
+		s.error(w, r, orc.Errorf(orc.EINVALID, "give expires_at or a positive expires_in, not both"))
+		return
+	}
+	if body.ExpiresIn > 0 {
+		at := now.Add(time.Duration(body.ExpiresIn) * time.Second)
+		k.ExpiresAt = &at
+	}
+	if k.ExpiresAt != nil && !k.ExpiresAt.After(now) {
+		s.error(w, r, orc.Errorf(orc.EINVALID, "expires_at is in the past"))
+		return
+	}
+	key, prefix := newAPIKey()
+	k.Prefix, k.Hash = prefix, hashToken(key)
+	if err := s.Keys.CreateAPIKey(r.Context(), k); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.audit(r, p, orc.AuditKeyCreate, "api_key", itoa(k.ID), map[string]any{"name": k.Name, "prefix": k.Prefix, "role": k.Role})
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", "/api/v1/api-keys/"+itoa(k.ID))
+	writeJSON(w, http.StatusCreated, createdKey{APIKey: k, Key: key})
+}
+
+// handleListAPIKeys lists the principal's keys; admins may ask for a
+// user's (?user_id=) or everyone's (?all=true).
+func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
+	p := orc.PrincipalFromContext(r.Context())
+	q := r.URL.Query()
+	owner := p.UserID
+	if p.IsAdmin() {
+		if q.Get("all") == "true" {
+			owner = 0
+		} else if u := q.Get("user_id"); u != "" {
+			n, err := strconv.ParseInt(u, 10, 64)
+			if err != nil || n <= 0 {
+				s.error(w, r, orc.Errorf(orc.EINVALID, "user_id must be a number"))
+				return
+			}
+			owner = n
+		}
+	}
+	list, err := s.Keys.ListAPIKeys(r.Context(), owner)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []*orc.APIKey{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// visibleAPIKey returns a key of the principal's own (any, for admins);
+// others' keys are not found.
+func (s *Server) visibleAPIKey(r *http.Request) (*orc.APIKey, error) {
+	notFound := orc.Errorf(orc.ENOTFOUND, "API key not found")
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil {
+		return nil, notFound
+	}
+	k, err := s.Keys.FindAPIKey(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !orc.PrincipalFromContext(r.Context()).CanSee(k.UserID) {
+		return nil, notFound
+	}
+	return k, nil
+}
+
+func (s *Server) handleGetAPIKey(w http.ResponseWriter, r *http.Request) {
+	k, err := s.visibleAPIKey(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, k)
+}
+
+// handleRevokeAPIKey revokes a key at once (on this gateway; within the
+// principal cache's lifetime on others).
+func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	p := orc.PrincipalFromContext(r.Context())
+	k, err := s.visibleAPIKey(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if k, err = s.Keys.RevokeAPIKey(r.Context(), k.ID, s.Clock.Now()); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.principals.clear()
+	s.audit(r, p, orc.AuditKeyRevoke, "api_key", itoa(k.ID), map[string]any{"prefix": k.Prefix, "owner_id": k.UserID})
+	writeJSON(w, http.StatusOK, k)
+}

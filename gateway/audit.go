@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/orc-gateway/orc"
+)
+
+// audit records who did what. A failure to record is logged, not answered:
+// the change itself is done.
+func (s *Server) audit(r *http.Request, actor *orc.Principal, action, targetType, target string, details any) {
+	if s.Audit == nil {
+		return
+	}
+	e := &orc.AuditEvent{Action: action, TargetType: targetType, Target: target, RemoteAddr: remoteIP(r)}
+	if actor != nil {
+		e.ActorID, e.ActorEmail, e.Method = actor.UserID, actor.Email, actor.Method
+	}
+	if details != nil {
+		e.Details, _ = json.Marshal(details)
+	}
+	ctx := context.WithoutCancel(r.Context())
+	if err := s.Audit.RecordAudit(ctx, e); err != nil {
+		s.Logger.ErrorContext(ctx, "record audit event", "action", action, "target", target, "err", err)
+	}
+}
+
+// remoteIP is the address the request came from. Forwarding headers are
+// not trusted: anyone can send them.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// audited records an action of a route once its handler succeeded (2xx).
+// The target is the route's URL parameter, or else the last element of the
+// Location the handler answered with (a new plugin's or hook's name).
+func (s *Server) audited(action, targetType, param string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r)
+			if ww.Status() < 200 || ww.Status() > 299 {
+				return
+			}
+			target := chi.URLParam(r, param)
+			var details map[string]string
+			if loc := ww.Header().Get("Location"); loc != "" {
+				parts := strings.Split(strings.TrimPrefix(loc, "/api/v1/"), "/")
+				if target == "" && len(parts) > 1 {
+					target = parts[1]
+				}
+				details = map[string]string{"location": loc}
+			}
+			s.audit(r, orc.PrincipalFromContext(r.Context()), action, targetType, target, details)
+		})
+	}
+}
+
+// auditPage is one page of the audit log.
+type auditPage struct {
+	Items      []*orc.AuditEvent `json:"items"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+// handleListAudit is GET /api/v1/audit?actor_id=&action=&limit=&cursor=,
+// for admins.
+func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := orc.AuditFilter{Action: q.Get("action"), Cursor: q.Get("cursor")}
+	if a := q.Get("actor_id"); a != "" {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil {
+			s.error(w, r, orc.Errorf(orc.EINVALID, "actor_id must be a number"))
+			return
+		}
+		f.ActorID = n
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > orc.MaxPageSize {
+			s.error(w, r, orc.Errorf(orc.EINVALID, "limit must be between 1 and %d", orc.MaxPageSize))
+			return
+		}
+		f.Limit = n
+	}
+	list, next, err := s.Audit.ListAudit(r.Context(), f)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []*orc.AuditEvent{}
+	}
+	writeJSON(w, http.StatusOK, auditPage{Items: list, NextCursor: next})
+}
