@@ -60,8 +60,11 @@ type Invocation struct {
 	Priority       int              `json:"priority,omitempty"`
 	Worker         string           `json:"worker,omitempty"`
 	Node           string           `json:"node,omitempty"`
-	ColdStart      bool             `json:"cold_start"`
-	Published      bool             `json:"-"`
+	// QueueReason says why a queued invocation waits, when the scheduler
+	// knows (its pool cannot be placed on Ray); filled in on reads.
+	QueueReason string `json:"queue_reason,omitempty"`
+	ColdStart   bool   `json:"cold_start"`
+	Published   bool   `json:"-"`
 	// Logs are stored with a new invocation (its pre hooks' output).
 	Logs       []LogLine  `json:"-"`
 	CreatedAt  time.Time  `json:"created_at"`

@@ -70,31 +70,31 @@ type Resources struct {
 // the seed's plugin.json (name, version, description, docker_image,
 // input_schema, output_schema) plus Orc's own fields.
 type Version struct {
-	ID           int64             `json:"id,omitempty"`
-	Plugin       string            `json:"name"`
-	Version      string            `json:"version"`
-	Description  string            `json:"description"`
-	Image        string            `json:"docker_image"`
-	InputSchema  json.RawMessage   `json:"input_schema,omitempty"`
-	OutputSchema json.RawMessage   `json:"output_schema,omitempty"`
-	Protocol     Protocol          `json:"protocol"`
-	Resources    Resources         `json:"resources"`
-	TimeoutS     int               `json:"timeout_s"`
-	Concurrency  int               `json:"concurrency"`
-	MinWarm      int               `json:"min_warm"`
-	MaxReplicas  int               `json:"max_replicas"`
-	Pool         string            `json:"pool"`
-	Execution    Execution         `json:"execution"`
+	ID           int64           `json:"id,omitempty"`
+	Plugin       string          `json:"name"`
+	Version      string          `json:"version"`
+	Description  string          `json:"description"`
+	Image        string          `json:"docker_image"`
+	InputSchema  json.RawMessage `json:"input_schema,omitempty"`
+	OutputSchema json.RawMessage `json:"output_schema,omitempty"`
+	Protocol     Protocol        `json:"protocol"`
+	Resources    Resources       `json:"resources"`
+	TimeoutS     int             `json:"timeout_s"`
+	Concurrency  int             `json:"concurrency"`
+	MinWarm      int             `json:"min_warm"`
+	MaxReplicas  int             `json:"max_replicas"`
+	Pool         string          `json:"pool"`
+	Execution    Execution       `json:"execution"`
 	// MinWorkers and MaxWorkers bound the worker replicas the scheduler
 	// keeps on Ray for the version's pool (defaults 1 and 4; pooled
 	// execution only). A pool gets the largest bounds of its versions.
-	MinWorkers *int `json:"min_workers,omitempty"`
-	MaxWorkers *int `json:"max_workers,omitempty"`
-	Hooks        HookRefs          `json:"hooks"`
-	Network      Network           `json:"network"`
-	Env          map[string]string `json:"env,omitempty"`
-	Public       *bool             `json:"public,omitempty"`
-	CreatedAt    time.Time         `json:"created_at"`
+	MinWorkers *int              `json:"min_workers,omitempty"`
+	MaxWorkers *int              `json:"max_workers,omitempty"`
+	Hooks      HookRefs          `json:"hooks"`
+	Network    Network           `json:"network"`
+	Env        map[string]string `json:"env,omitempty"`
+	Public     *bool             `json:"public,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
 }
 
 // HookRefs names the hooks a version runs before and after the plugin.

@@ -30,8 +30,16 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.Broker.Ready(); err != nil {
 		res.Status, res.Checks["broker"] = "unavailable", "disconnected"
 	}
+	// Without Ray the gateway still takes invocations (they wait in their
+	// queues): a degraded scheduler is reported, not a reason to refuse.
+	if check := s.schedulerCheck(ctx); check != "" {
+		res.Checks["scheduler"] = check
+		if check != schedulerOK && res.Status == "ok" {
+			res.Status = schedulerDegraded
+		}
+	}
 	status := http.StatusOK
-	if res.Status != "ok" {
+	if res.Status != "ok" && res.Status != schedulerDegraded {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, res)

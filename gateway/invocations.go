@@ -89,6 +89,7 @@ func (s *Server) handleGetInvocation(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	inv.QueueReason = s.queueReason(r.Context(), inv)
 	writeJSON(w, http.StatusOK, inv)
 }
 

@@ -101,6 +101,8 @@ type Server struct {
 	// OIDC is the trusted OpenID provider; nil disables single sign-on and
 	// its bearer tokens.
 	OIDC *OIDC
+	// Cluster shows the Ray cluster and the scheduler's pools; nil: no Ray.
+	Cluster *ClusterView
 	// Hooks runs the pre hooks; nil disables hooks.
 	Hooks  *registry.Hooks
 	Broker Broker
@@ -181,6 +183,8 @@ func (s *Server) routes() chi.Router {
 			r.With(s.limitInFlight).Post("/jobs", s.handleCreateJob)
 			r.Get("/jobs", s.handleListJobs)
 			r.Get("/jobs/{id}", s.handleGetJob)
+
+			r.Get("/cluster", s.handleCluster)
 
 			r.Get("/hooks", s.handleListHooks)
 			r.With(s.audited(orc.AuditHookCreate, "hook", "")).Post("/hooks", s.handleCreateHook)

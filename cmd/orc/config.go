@@ -30,10 +30,14 @@ type Config struct {
 	LogLevel      string
 	LogFormat     string
 	Hooks         HooksConfig
+	// RayAddress is the Ray dashboard (Jobs and State APIs) of the cluster
+	// Orc places workers on; empty: no Ray.
+	RayAddress string
 
-	Gateway  GatewayConfig
-	Worker   WorkerConfig
-	Identity IdentityConfig
+	Gateway   GatewayConfig
+	Worker    WorkerConfig
+	Scheduler SchedulerConfig
+	Identity  IdentityConfig
 }
 
 // HooksConfig configures the WebAssembly hook host of the gateway (pre
@@ -66,6 +70,19 @@ type WorkerConfig struct {
 	DockerHost  string
 	Drain       time.Duration
 	IdleTimeout time.Duration
+	// RayReplica is set when the scheduler started the worker as a Ray
+	// job: its id is the job's submission id and its node Ray's node id.
+	RayReplica bool
+}
+
+// SchedulerConfig configures orc scheduler.
+type SchedulerConfig struct {
+	// Orc is the orc binary the Ray nodes run (default: this one).
+	Orc               string
+	WorkerConcurrency int
+	MaxRayJobs        int
+	Interval          time.Duration
+	ScaleDownAfter    time.Duration
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -89,7 +106,6 @@ func DefaultConfig() Config {
 			TokenTTL:     24 * time.Hour,
 			SyncGrace:    30 * time.Second,
 		},
-		Identity: defaultIdentity(),
 		Worker: WorkerConfig{
 			Node:        host,
 			Pool:        "default",
@@ -97,6 +113,13 @@ func DefaultConfig() Config {
 			MetricsAddr: "127.0.0.1:9101",
 			Drain:       5 * time.Minute,
 			IdleTimeout: 5 * time.Minute,
+		},
+		Identity: defaultIdentity(),
+		Scheduler: SchedulerConfig{
+			WorkerConcurrency: 4,
+			MaxRayJobs:        8,
+			Interval:          2 * time.Second,
+			ScaleDownAfter:    30 * time.Second,
 		},
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/orc-gateway/orc/gateway"
 	"github.com/orc-gateway/orc/internal/password"
 	"github.com/orc-gateway/orc/queue/rabbitmq"
+	"github.com/orc-gateway/orc/scheduler/ray"
 	"github.com/orc-gateway/orc/store/postgres"
 )
 
@@ -30,6 +31,7 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&g.TokenTTL, "token-ttl", g.TokenTTL, "lifetime of tokens from /api/v1/auth/token")
 	fs.DurationVar(&g.SyncGrace, "sync-grace", g.SyncGrace, "time a synchronous call waits beyond the plugin's timeout")
 	fs.StringVar(&g.MetricsToken, "metrics-token", g.MetricsToken, "bearer token a Prometheus scraper uses for /metrics (admins' tokens work too)")
+	fs.StringVar(&cfg.RayAddress, "ray-address", cfg.RayAddress, "Ray dashboard URL, for the cluster view and /readyz (empty: no Ray)")
 	identityFlags(fs, &cfg.Identity)
 	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
 		return &Gateway{Config: cfg, Logger: logger}
@@ -87,6 +89,16 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger
+	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB}
+	if cfg.RayAddress != "" {
+		rc, err := ray.NewClient(cfg.RayAddress)
+		if err != nil {
+			return err
+		}
+		// The cluster view and /readyz answer fast when Ray is down.
+		rc.Retries = 0
+		m.Server.Cluster.Nodes = ray.Inspector{Client: rc}
+	}
 	m.Broker.OnReply(m.Server.DeliverReply)
 
 	if m.ln, err = net.Listen("tcp", cfg.Gateway.Addr); err != nil {

@@ -57,6 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runGateway(ctx, rest, stderr)
 	case "worker":
 		err = runWorker(ctx, rest, stderr)
+	case "scheduler":
+		err = runScheduler(ctx, rest, stderr)
+	case "ray-exec":
+		err = runRayExec(ctx, rest, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, rest, stdout, stderr)
 	case "user":

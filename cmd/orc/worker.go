@@ -19,6 +19,7 @@ import (
 	"github.com/orc-gateway/orc/queue/rabbitmq"
 	"github.com/orc-gateway/orc/runtime"
 	"github.com/orc-gateway/orc/runtime/docker"
+	"github.com/orc-gateway/orc/scheduler/ray"
 	"github.com/orc-gateway/orc/store/postgres"
 )
 
@@ -35,6 +36,8 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&w.DockerHost, "docker-host", w.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
 	fs.DurationVar(&w.Drain, "drain", w.Drain, "time running invocations get to finish at shutdown")
 	fs.DurationVar(&w.IdleTimeout, "idle-timeout", w.IdleTimeout, "time a warm container may stay unused before it stops (down to min_warm)")
+	fs.StringVar(&cfg.RayAddress, "ray-address", cfg.RayAddress, "Ray dashboard URL (with --ray-replica: where the worker finds its Ray node)")
+	fs.BoolVar(&w.RayReplica, "ray-replica", w.RayReplica, "the worker is a replica the scheduler placed on Ray: --id is its Ray job, and Ray's node id is recorded on invocations")
 	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
 		return &Worker{Config: cfg, Logger: logger}
 	})
@@ -53,6 +56,42 @@ type Worker struct {
 
 	metrics *http.Server
 	ln      net.Listener
+	drain   context.CancelFunc
+}
+
+// requestDrain stops the worker gracefully, as if it got a signal.
+func (m *Worker) requestDrain() {
+	if m.drain != nil {
+		m.drain()
+	}
+}
+
+// rayNode returns the Ray node a replica runs on: the node of its Ray job.
+func rayNode(ctx context.Context, address, jobID string) (string, error) {
+	if address == "" {
+		return "", fmt.Errorf("%w: --ray-replica needs --ray-address", errUsage)
+	}
+	c, err := ray.NewClient(address)
+	if err != nil {
+		return "", err
+	}
+	for try := 0; ; try++ {
+		j, err := c.Job(ctx, jobID)
+		if err == nil && j.DriverNodeID != "" {
+			return j.DriverNodeID, nil
+		}
+		if try == 20 {
+			if err == nil {
+				err = errors.New("ray reports no node for it")
+			}
+			return "", fmt.Errorf("find the ray node of job %s: %w", jobID, err)
+		}
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 }
 
 // Open connects to the database, the broker and the Docker engine.
@@ -68,6 +107,13 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 		m.Config.Worker.ID = cfg.Worker.ID
 	}
 	m.Logger = m.Logger.With("worker", cfg.Worker.ID)
+	if cfg.Worker.RayReplica {
+		if cfg.Worker.Node, err = rayNode(ctx, cfg.RayAddress, cfg.Worker.ID); err != nil {
+			return err
+		}
+		m.Config.Worker.Node = cfg.Worker.Node
+		m.Logger = m.Logger.With("ray_node", cfg.Worker.Node)
+	}
 	if m.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
@@ -98,6 +144,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	m.Runner.Warm = runtime.NewWarm(runtime.WarmConfig{IdleTimeout: cfg.Worker.IdleTimeout}, m.Driver, m.Logger)
 	m.Runner.Warm.Labels = map[string]string{"orc.worker": cfg.Worker.ID}
 	m.Broker.OnCancel(m.Runner.Cancel)
+	m.Runner.OnDrain = m.requestDrain
 
 	if cfg.Worker.MetricsAddr != "" {
 		if m.ln, err = net.Listen("tcp", cfg.Worker.MetricsAddr); err != nil {
@@ -115,6 +162,10 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 // running ones get up to the drain time to finish.
 func (m *Worker) Run(ctx context.Context) error {
 	cfg := m.Config.Worker
+	// A drain request (the scheduler scales the pool down) ends the run
+	// as a signal does: no new tasks, the running ones finish, exit 0.
+	ctx, m.drain = context.WithCancel(ctx)
+	defer m.drain()
 	m.Logger.Info("worker consuming", "pool", cfg.Pool, "concurrency", cfg.Concurrency, "version", Version)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

@@ -1,0 +1,450 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/testenv"
+	"github.com/orc-gateway/orc/scheduler/ray"
+)
+
+// rayStack is a stack whose workers the scheduler places on the local Ray
+// cluster (deploy/local/services.sh starts it). No worker runs in process.
+type rayStack struct {
+	*stack
+	ray   *ray.Client
+	sched *Scheduler
+}
+
+func newRayStack(t *testing.T) *rayStack {
+	t.Helper()
+	addr := testenv.RayAddress(t)
+	s := newStack(t, func(c *Config) {
+		c.RayAddress = addr
+		c.Scheduler.Orc = buildOrc(t)
+		c.Scheduler.Interval = 500 * time.Millisecond
+		c.Scheduler.ScaleDownAfter = 3 * time.Second
+		c.Scheduler.WorkerConcurrency = 4
+	}, true)
+	rc, err := ray.NewClient(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &rayStack{stack: s, ray: rc}
+	// Registered last, so it runs first: the scheduler stops, then every
+	// Ray job of this stack is stopped and deleted (in production, replicas
+	// outlive a scheduler restart; in tests, nothing may outlive the test).
+	t.Cleanup(func() { rs.removeRayJobs(t) })
+	rs.startScheduler()
+	return rs
+}
+
+func (s *rayStack) startScheduler() {
+	t := s.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.sched = &Scheduler{Config: s.cfg, Logger: testLogger(t)}
+	if err := s.sched.Open(ctx); err != nil {
+		t.Fatalf("open scheduler: %v", err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.sched.Run(sctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("scheduler: %v", err)
+		}
+		s.sched.Close()
+	})
+}
+
+// jobsOf lists this stack's Ray jobs.
+func (s *rayStack) jobsOf(t *testing.T, role string) []*ray.JobDetails {
+	t.Helper()
+	jobs, err := s.ray.Jobs(context.Background())
+	if err != nil {
+		t.Fatalf("list ray jobs: %v", err)
+	}
+	var out []*ray.JobDetails
+	for _, j := range jobs {
+		if j.Metadata["orc_prefix"] == s.cfg.QueuePrefix && (role == "" || j.Metadata["orc_role"] == role) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func (s *rayStack) removeRayJobs(t *testing.T) {
+	ctx := context.Background()
+	jobs := s.jobsOf(t, "")
+	for _, j := range jobs {
+		if !j.Status.Terminal() {
+			s.ray.StopJob(ctx, j.SubmissionID) //nolint:errcheck // best effort; checked below
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, j := range jobs {
+		for {
+			d, err := s.ray.Job(ctx, j.SubmissionID)
+			if errors.Is(err, ray.ErrNotFound) || (err == nil && d.Status.Terminal()) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("ray job %s did not stop", j.SubmissionID)
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err := s.ray.DeleteJob(ctx, j.SubmissionID); err != nil && !errors.Is(err, ray.ErrNotFound) {
+			t.Logf("delete ray job %s: %v", j.SubmissionID, err)
+		}
+	}
+}
+
+// nodeOffering returns the ids of the alive Ray nodes that offer (or, with
+// offer false, lack) a resource.
+func (s *rayStack) nodesWith(t *testing.T, resource string, offer bool) map[string]bool {
+	t.Helper()
+	nodes, err := s.ray.Nodes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, n := range nodes {
+		if n.Alive() && (n.Total[resource] > 0) == offer {
+			ids[n.ID] = true
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatalf("no alive Ray node with %s offered = %v", resource, offer)
+	}
+	return ids
+}
+
+type clusterForTest struct {
+	Scheduler struct {
+		State  string `json:"state"`
+		Reason string `json:"reason"`
+	} `json:"scheduler"`
+	Nodes []orc.ClusterNode `json:"nodes"`
+	Pools []struct {
+		orc.PoolStatus
+		QueueDepth int `json:"queue_depth"`
+	} `json:"pools"`
+}
+
+func (s *stack) cluster(t *testing.T) *clusterForTest {
+	t.Helper()
+	resp := s.do("GET", "/api/v1/cluster", nil)
+	if resp.status != http.StatusOK {
+		t.Fatalf("cluster: %d %s", resp.status, resp.body)
+	}
+	var c clusterForTest
+	resp.json(t, &c)
+	return &c
+}
+
+// invokeSync calls a plugin and fails the test unless it answers 200.
+func (s *stack) invokeSync(t *testing.T, plugin, input string) *orc.Invocation {
+	t.Helper()
+	resp := s.do("POST", "/invoke/"+plugin, input)
+	if resp.status != http.StatusOK {
+		t.Fatalf("invoke %s: %d %s", plugin, resp.status, resp.body)
+	}
+	return s.waitFor(resp.header.Get("X-Orc-Invocation-Id"), time.Second, terminal)
+}
+
+func (s *stack) invokeAsync(t *testing.T, plugin, input string) string {
+	t.Helper()
+	resp := s.do("POST", "/invoke/"+plugin, input, "Prefer", "respond-async")
+	if resp.status != http.StatusAccepted {
+		t.Fatalf("invoke %s: %d %s", plugin, resp.status, resp.body)
+	}
+	return resp.header.Get("X-Orc-Invocation-Id")
+}
+
+func echoIn(name, pool string, res map[string]any) func(m map[string]any) {
+	return func(m map[string]any) {
+		m["name"], m["pool"], m["resources"], m["timeout_s"] = name, pool, res, 60
+	}
+}
+
+// TestRayPlacement: a pool that needs the custom resource runs only on
+// the node that offers it; a pool that needs more than any node has stays
+// queued with its reason, and no Ray job is submitted for it.
+func TestRayPlacement(t *testing.T) {
+	s := newRayStack(t)
+	s.register(manifest(t, "echo", echoIn("echo-general", "general", map[string]any{"cpu": 0.5, "custom": map[string]any{"general": 0.1}})))
+	s.register(manifest(t, "echo", echoIn("echo-accel", "accel", map[string]any{"cpu": 0.5, "custom": map[string]any{"accelerator": 1}})))
+	s.register(manifest(t, "echo", echoIn("echo-huge", "huge", map[string]any{"cpu": 1, "custom": map[string]any{"accelerator": 64}})))
+
+	accel := s.nodesWith(t, "accelerator", true)
+	general := s.nodesWith(t, "accelerator", false)
+	for i := 0; i < 3; i++ {
+		inv := s.invokeSync(t, "echo-accel", fmt.Sprintf(`{"i":%d}`, i))
+		if inv.Status != orc.StatusSucceeded || !accel[inv.Node] {
+			t.Fatalf("echo-accel ran on node %q (status %s); only %v offer accelerator", inv.Node, inv.Status, accel)
+		}
+		if !strings.HasPrefix(inv.Worker, s.cfg.QueuePrefix+"-worker-accel-") {
+			t.Fatalf("echo-accel ran on worker %q, not a Ray replica of pool accel", inv.Worker)
+		}
+		inv = s.invokeSync(t, "echo-general", fmt.Sprintf(`{"i":%d}`, i))
+		if inv.Status != orc.StatusSucceeded || !general[inv.Node] {
+			t.Fatalf("echo-general ran on node %q (status %s), want one of %v", inv.Node, inv.Status, general)
+		}
+	}
+
+	id := s.invokeAsync(t, "echo-huge", `{"big":true}`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c := s.cluster(t)
+		var state, reason string
+		for _, p := range c.Pools {
+			if p.Pool == "huge" && p.Unfinished == 1 {
+				state, reason = p.State, p.Reason
+				if p.QueueDepth != 1 || len(p.Replicas) != 0 {
+					t.Fatalf("pool huge: depth %d, replicas %v; want 1, none", p.QueueDepth, p.Replicas)
+				}
+			}
+		}
+		if state == orc.PoolUnschedulable {
+			if !strings.Contains(reason, "accelerator=64") {
+				t.Fatalf("reason %q does not say what is missing", reason)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pool huge is %q (%s), want unschedulable", state, reason)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	inv := s.waitFor(id, time.Second, func(*orc.Invocation) bool { return true })
+	if inv.Status != orc.StatusQueued || inv.Attempts != 0 {
+		t.Fatalf("echo-huge: status %s attempts %d, want queued and never tried", inv.Status, inv.Attempts)
+	}
+	if !strings.Contains(inv.QueueReason, "accelerator=64") {
+		t.Fatalf("the queued invocation's reason is %q, want the pool's", inv.QueueReason)
+	}
+	// No error loop: Ray was never asked for a replica of pool huge.
+	for _, j := range s.jobsOf(t, "worker") {
+		if j.Metadata["orc_pool"] == "huge" {
+			t.Fatalf("a replica of pool huge was submitted: %s %s", j.SubmissionID, j.Status)
+		}
+	}
+}
+
+// TestRayPooledScaleAndKill: 50 concurrent invocations across two pools
+// complete; a replica killed mid-invocation is replaced and its invocation
+// completes exactly once.
+func TestRayPooledScaleAndKill(t *testing.T) {
+	s := newRayStack(t)
+	one := func(m map[string]any) { m["min_workers"], m["max_workers"] = 1, 3 }
+	s.register(manifest(t, "echo", func(m map[string]any) {
+		echoIn("echo-a", "alpha", map[string]any{"cpu": 0.5})(m)
+		one(m)
+	}))
+	s.register(manifest(t, "echo", func(m map[string]any) {
+		echoIn("echo-b", "beta", map[string]any{"cpu": 0.5, "custom": map[string]any{"accelerator": 0.5}})(m)
+		one(m)
+	}))
+
+	var wg sync.WaitGroup
+	errs := make(chan string, 50)
+	for i := 0; i < 50; i++ {
+		plugin := []string{"echo-a", "echo-b"}[i%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp := s.do("POST", "/invoke/"+plugin, fmt.Sprintf(`{"sleep_ms":300,"i":%d}`, i))
+			if resp.status != http.StatusOK || !strings.Contains(string(resp.body), fmt.Sprintf(`"i":%d`, i)) {
+				errs <- fmt.Sprintf("%s #%d: %d %s", plugin, i, resp.status, resp.body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if t.Failed() {
+		return
+	}
+	// The burst scaled the pools up beyond their one replica.
+	replicas := map[string]int{}
+	for _, j := range s.jobsOf(t, "worker") {
+		replicas[j.Metadata["orc_pool"]]++
+	}
+	if replicas["alpha"] < 2 && replicas["beta"] < 2 {
+		t.Errorf("replicas after 25 invocations per pool: %v; want a pool scaled past its minimum", replicas)
+	}
+
+	// Kill the replica running an invocation.
+	id := s.invokeAsync(t, "echo-a", `{"sleep_ms":4000,"n":7}`)
+	running := s.waitFor(id, 30*time.Second, func(inv *orc.Invocation) bool { return inv.Status == orc.StatusRunning })
+	waitContainers(t, id, 1)
+	out, err := exec.Command("pkill", "-KILL", "-f", "worker --ray-replica.*--id "+running.Worker).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kill replica %s: %v %s", running.Worker, err, out)
+	}
+	inv := s.waitFor(id, 90*time.Second, terminal)
+	if inv.Status != orc.StatusSucceeded || string(inv.Output) != `{"sleep_ms":4000,"n":7}` {
+		t.Fatalf("after the kill: %s %+v output %s", inv.Status, inv.Error, inv.Output)
+	}
+	if inv.Attempts != 2 || inv.Worker == running.Worker {
+		t.Fatalf("attempts %d on %s (killed %s); want 2 on another replica", inv.Attempts, inv.Worker, running.Worker)
+	}
+	waitContainers(t, id, 0)
+	// The killed replica's Ray job failed; the pool has replicas again.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		alive := 0
+		for _, j := range s.jobsOf(t, "worker") {
+			if j.Metadata["orc_pool"] == "alpha" && j.Status == ray.JobRunning && j.SubmissionID != running.Worker {
+				alive++
+			}
+		}
+		if alive >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pool alpha has no running replica 60s after the kill")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if again := s.waitFor(id, time.Second, terminal); again.Attempts != 2 || !again.FinishedAt.Equal(*inv.FinishedAt) {
+		t.Fatalf("invocation changed after its result: %+v", again)
+	}
+
+	// Scale-down: with nothing left to do, the surplus replicas drain and
+	// exit on their own (Ray reports them SUCCEEDED, not stopped).
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		c := s.cluster(t)
+		n := 0
+		for _, p := range c.Pools {
+			for _, r := range p.Replicas {
+				if !r.Draining {
+					n++
+				}
+			}
+		}
+		if n == 2 && len(s.jobsOf(t, "worker")) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas did not drain back to one per pool: %+v", c.Pools)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// TestRayJobExecution: a ray-job invocation is its own Ray job (submission
+// id = invocation id) on a node with its resources; the job is deleted once
+// the invocation is final; cancel stops it and removes the container.
+func TestRayJobExecution(t *testing.T) {
+	s := newRayStack(t)
+	s.register(manifest(t, "echo", func(m map[string]any) {
+		m["name"], m["execution"], m["timeout_s"] = "echo-rj", "ray-job", 120
+		m["resources"] = map[string]any{"cpu": 0.5, "custom": map[string]any{"accelerator": 0.5}}
+	}))
+	accel := s.nodesWith(t, "accelerator", true)
+
+	inv := s.invokeSync(t, "echo-rj", `{"heavy":true}`)
+	if inv.Status != orc.StatusSucceeded || string(inv.Output) != `{"heavy":true}` || !accel[inv.Node] {
+		t.Fatalf("ray-job invocation: %s on node %q output %s (%+v)", inv.Status, inv.Node, inv.Output, inv.Error)
+	}
+	j, err := s.ray.Job(context.Background(), inv.ID)
+	if err != nil {
+		t.Fatalf("the invocation's Ray job: %v", err)
+	}
+	if j.Status != ray.JobSucceeded || j.Metadata["orc_role"] != "invocation" || j.DriverNodeID != inv.Node {
+		t.Fatalf("ray job %s: %s on %s, metadata %v", j.SubmissionID, j.Status, j.DriverNodeID, j.Metadata)
+	}
+	waitRayJobGone(t, s.ray, inv.ID, 30*time.Second)
+
+	// A plugin failure flows back with its message and exit code.
+	resp := s.do("POST", "/invoke/echo-rj", `{"fail":"out of cheese","exit_code":3}`)
+	if resp.status != http.StatusBadGateway || !strings.Contains(resp.apiError(t).Error.Message, "out of cheese") {
+		t.Fatalf("failing ray-job invocation: %d %s", resp.status, resp.body)
+	}
+
+	id := s.invokeAsync(t, "echo-rj", `{"sleep_ms":120000}`)
+	s.waitFor(id, 30*time.Second, func(inv *orc.Invocation) bool { return inv.Status == orc.StatusRunning })
+	waitContainers(t, id, 1)
+	if resp := s.do("POST", "/api/v1/invocations/"+id+"/cancel", nil); resp.status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", resp.status, resp.body)
+	}
+	waitContainers(t, id, 0)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j, err := s.ray.Job(context.Background(), id)
+		if errors.Is(err, ray.ErrNotFound) || (err == nil && j.Status == ray.JobStopped) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the canceled invocation's Ray job: %+v %v", j, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if inv := s.waitFor(id, 10*time.Second, terminal); inv.Status != orc.StatusCanceled {
+		t.Fatalf("canceled invocation is %s", inv.Status)
+	}
+	waitRayJobGone(t, s.ray, id, 30*time.Second)
+}
+
+func waitRayJobGone(t *testing.T, c *ray.Client, id string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		_, err := c.Job(context.Background(), id)
+		if errors.Is(err, ray.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ray job %s not deleted after %s (err %v)", id, limit, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestRayUnreachable: with the Ray head unreachable the gateway still
+// accepts async invocations, which wait in their queue, and reports the
+// scheduler as degraded.
+func TestRayUnreachable(t *testing.T) {
+	s := newStack(t, func(c *Config) { c.RayAddress = "http://127.0.0.1:9" }, true) // discard port: nothing answers
+	s.register(manifest(t, "echo", nil))
+	id := s.invokeAsync(t, "echo", `{"x":1}`)
+	if inv := s.waitFor(id, time.Second, func(*orc.Invocation) bool { return true }); inv.Status != orc.StatusQueued {
+		t.Fatalf("status %s, want queued", inv.Status)
+	}
+
+	resp := s.do("GET", "/readyz", nil)
+	var ready struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	resp.json(t, &ready)
+	if resp.status != http.StatusOK || ready.Status != "degraded" || ready.Checks["scheduler"] != "degraded" || ready.Checks["broker"] != "ok" {
+		t.Fatalf("readyz: %d %s", resp.status, resp.body)
+	}
+	if c := s.cluster(t); c.Scheduler.State != "degraded" || !strings.Contains(c.Scheduler.Reason, "unreachable") {
+		t.Fatalf("cluster scheduler: %+v", c.Scheduler)
+	}
+
+	// The invocation was kept: a worker started later runs it.
+	s.startWorker()
+	if inv := s.waitFor(id, 30*time.Second, terminal); inv.Status != orc.StatusSucceeded {
+		t.Fatalf("after a worker started: %s", inv.Status)
+	}
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/queue/rabbitmq"
+	"github.com/orc-gateway/orc/runtime"
+	"github.com/orc-gateway/orc/scheduler/ray"
+	"github.com/orc-gateway/orc/store/postgres"
+)
+
+// schedulerLock is the PostgreSQL advisory lock the active scheduler of an
+// installation holds (with its queue prefix): others wait as standbys.
+const schedulerLock = "orc-scheduler"
+
+func runScheduler(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	fs := newFlagSet("scheduler", "Place worker replicas and ray-job invocations on a Ray cluster.", stderr)
+	commonFlags(fs, &cfg)
+	s := &cfg.Scheduler
+	fs.StringVar(&cfg.RayAddress, "ray-address", cfg.RayAddress, "Ray dashboard URL, e.g. http://127.0.0.1:8265 (required)")
+	fs.StringVar(&s.Orc, "orc", s.Orc, "path of the orc binary on the Ray nodes (default: this binary)")
+	fs.IntVar(&s.WorkerConcurrency, "worker-concurrency", s.WorkerConcurrency, "invocations one worker replica runs at once")
+	fs.IntVar(&s.MaxRayJobs, "max-ray-jobs", s.MaxRayJobs, "ray-job invocations in flight at once")
+	fs.DurationVar(&s.Interval, "interval", s.Interval, "time between two reconciliations")
+	fs.DurationVar(&s.ScaleDownAfter, "scale-down-after", s.ScaleDownAfter, "time a pool must want fewer replicas before one drains")
+	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
+		return &Scheduler{Config: cfg, Logger: logger}
+	})
+}
+
+// Scheduler is a running scheduler: it keeps each pool's worker replicas on
+// Ray, runs ray-job invocations as Ray jobs, and reports what it sees.
+type Scheduler struct {
+	Config Config
+	Logger *slog.Logger
+
+	DB         *postgres.DB
+	Broker     *rabbitmq.Broker
+	Ray        *ray.Client
+	Reconciler *ray.Reconciler
+	// Runner consumes the ray-job pool's queue; its driver submits each
+	// invocation as a Ray job.
+	Runner *runtime.Worker
+}
+
+// Open connects to the database, the broker and Ray.
+func (m *Scheduler) Open(ctx context.Context) (err error) {
+	cfg := m.Config
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if cfg.RayAddress == "" {
+		return fmt.Errorf("%w: --ray-address (ORC_RAY_ADDRESS) is required", errUsage)
+	}
+	if m.Ray, err = ray.NewClient(cfg.RayAddress); err != nil {
+		return err
+	}
+	if v, err := m.Ray.Version(ctx); err != nil {
+		// Not fatal: Ray may come up later, and the scheduler retries.
+		m.Logger.Warn("ray dashboard not reachable yet", "address", cfg.RayAddress, "err", err)
+	} else {
+		m.Logger.Info("ray cluster", "address", cfg.RayAddress, "ray_version", v)
+	}
+	orcBin := cfg.Scheduler.Orc
+	if orcBin == "" {
+		if orcBin, err = os.Executable(); err != nil {
+			return fmt.Errorf("find the orc binary: %w", err)
+		}
+	}
+	if m.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	m.Broker = rabbitmq.Open(rabbitmq.Config{
+		URL: cfg.AMQPURL, Prefix: cfg.QueuePrefix, DeliveryLimit: cfg.DeliveryLimit, Logger: m.Logger,
+	})
+	env := replicaEnv(&cfg)
+
+	m.Reconciler = ray.NewReconciler(ray.ReconcilerConfig{
+		Prefix: cfg.QueuePrefix, Env: env,
+		// No metrics listener: replicas share their node's ports.
+		Command:           []string{orcBin, "worker", "--ray-replica", "--metrics-addr", "", "--concurrency", strconv.Itoa(cfg.Scheduler.WorkerConcurrency)},
+		WorkerConcurrency: cfg.Scheduler.WorkerConcurrency,
+		Interval:          cfg.Scheduler.Interval,
+		ScaleDownAfter:    cfg.Scheduler.ScaleDownAfter,
+	})
+	m.Reconciler.Ray, m.Reconciler.Pools, m.Reconciler.Invocations = m.Ray, m.DB, m.DB
+	m.Reconciler.Logger = m.Logger
+
+	driver := ray.NewJobDriver(ray.JobDriverConfig{Prefix: cfg.QueuePrefix, Command: []string{orcBin, "ray-exec"}, Env: rayExecEnv()}, m.Ray)
+	driver.Logger = m.Logger
+	host, _ := os.Hostname()
+	m.Runner = runtime.NewWorker(runtime.Config{ID: "scheduler-" + host + "-" + strconv.Itoa(os.Getpid()), Node: host, Pool: orc.RayJobPool}, nil)
+	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = m.DB, m.DB, driver
+	m.Runner.Replier, m.Runner.Publisher, m.Runner.Logger = m.Broker, m.Broker, m.Logger
+	m.Runner.Users = m.DB
+	if m.Runner.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
+		return err
+	}
+	m.Broker.OnCancel(m.Runner.Cancel)
+	return nil
+}
+
+// replicaEnv is the environment of worker replicas: how to reach the
+// database, the broker and Ray. Ray keeps it with the job, where only
+// those who reach the dashboard (and so could run code on the cluster
+// anyway) can read it.
+func replicaEnv(cfg *Config) map[string]string {
+	env := map[string]string{
+		"ORC_DATABASE_URL":   cfg.DatabaseURL,
+		"ORC_AMQP_URL":       cfg.AMQPURL,
+		"ORC_QUEUE_PREFIX":   cfg.QueuePrefix,
+		"ORC_DELIVERY_LIMIT": strconv.Itoa(cfg.DeliveryLimit),
+		"ORC_LOG_LEVEL":      cfg.LogLevel,
+		"ORC_LOG_FORMAT":     cfg.LogFormat,
+		"ORC_RAY_ADDRESS":    cfg.RayAddress,
+		"ORC_HOOK_TIMEOUT":   cfg.Hooks.Timeout.String(),
+		"ORC_HOOK_MEMORY_MB": strconv.Itoa(cfg.Hooks.MemoryMB),
+		"ORC_HOOK_CACHE_DIR": cfg.Hooks.CacheDir,
+	}
+	for k, v := range rayExecEnv() {
+		env[k] = v
+	}
+	return env
+}
+
+// rayExecEnv passes the Docker engine's address on, when it is set.
+func rayExecEnv() map[string]string {
+	env := map[string]string{}
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		env["DOCKER_HOST"] = h
+	}
+	return env
+}
+
+// Run waits to become the active scheduler, then reconciles and runs
+// ray-job invocations until ctx ends.
+func (m *Scheduler) Run(ctx context.Context) error {
+	release, err := m.lead(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer release()
+	m.Logger.Info("scheduler active", "max_ray_jobs", m.Config.Scheduler.MaxRayJobs, "version", Version)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		m.Reconciler.Run(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		// In-flight Ray jobs are capped by the consumer's prefetch.
+		return m.Broker.Consume(gctx, orc.RayJobPool, m.Config.Scheduler.MaxRayJobs, func(ctx context.Context, d *rabbitmq.Delivery) error {
+			return m.Runner.Handle(ctx, &d.Task)
+		})
+	})
+	g.Go(func() error {
+		m.Runner.Hooks.Keep(gctx, 10*time.Second)
+		return nil
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// lead blocks until this scheduler holds the installation's lock.
+func (m *Scheduler) lead(ctx context.Context) (func(), error) {
+	logged := false
+	for {
+		release, ok, err := m.DB.TryAdvisoryLock(ctx, schedulerLock+":"+m.Config.QueuePrefix)
+		if err == nil && ok {
+			return release, nil
+		}
+		if err != nil {
+			m.Logger.Warn("scheduler lock", "err", err)
+		} else if !logged {
+			m.Logger.Info("another scheduler is active; standing by")
+			logged = true
+		}
+		select {
+		case <-time.After(5 * time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Close releases what Open acquired.
+func (m *Scheduler) Close() error {
+	if m.Runner != nil {
+		closeHooks(m.Runner.Hooks)
+	}
+	if m.Broker != nil {
+		m.Broker.Close()
+	}
+	if m.DB != nil {
+		m.DB.Close()
+	}
+	return nil
+}
