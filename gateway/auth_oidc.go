@@ -198,9 +198,9 @@ func (o *OIDC) verify(ctx context.Context, v *oidc.IDTokenVerifier, raw string) 
 		return nil, errors.New("oidc: token has no subject")
 	}
 	id := &identity{Issuer: tok.Issuer, Subject: tok.Subject, Expiry: tok.Expiry, Nonce: tok.Nonce}
-	json.Unmarshal(claims["email"], &id.Email)                  //nolint:errcheck // optional
-	json.Unmarshal(claims["name"], &id.Name)                    //nolint:errcheck // optional
-	id.EmailVerified = jsonBool(claims["email_verified"])       // some providers send "true"
+	json.Unmarshal(claims["email"], &id.Email)            //nolint:errcheck // optional
+	json.Unmarshal(claims["name"], &id.Name)              //nolint:errcheck // optional
+	id.EmailVerified = jsonBool(claims["email_verified"]) // some providers send "true"
 	id.Groups = stringList(claims[o.cfg.GroupsClaim])
 	return id, nil
 }

@@ -87,6 +87,6 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id int64, at time.Time) (*orc.AP
 // last_used_at tells which keys are in use, not every request.
 func (db *DB) TouchAPIKey(ctx context.Context, id int64, at time.Time) error {
 	_, err := db.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $2
-		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - interval '1 minute')`, id, at)
+		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`, id, at)
 	return dbError(err, "")
 }

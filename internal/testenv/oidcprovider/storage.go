@@ -46,8 +46,8 @@ type signingKey struct {
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.RS256 }
-func (k *signingKey) Key() any                                     { return k.key }
-func (k *signingKey) ID() string                                   { return k.id }
+func (k *signingKey) Key() any                                    { return k.key }
+func (k *signingKey) ID() string                                  { return k.id }
 
 type publicKey struct{ k *signingKey }
 
@@ -126,13 +126,13 @@ func (c *client) ResponseTypes() []oidc.ResponseType {
 func (c *client) GrantTypes() []oidc.GrantType {
 	return []oidc.GrantType{oidc.GrantTypeCode}
 }
-func (c *client) LoginURL(id string) string              { return c.loginURL + "?authRequestID=" + id }
-func (c *client) AccessTokenType() op.AccessTokenType    { return op.AccessTokenTypeJWT }
-func (c *client) IDTokenLifetime() time.Duration         { return time.Hour }
-func (c *client) DevMode() bool                          { return false }
-func (c *client) IsScopeAllowed(string) bool             { return false }
-func (c *client) IDTokenUserinfoClaimsAssertion() bool   { return true }
-func (c *client) ClockSkew() time.Duration               { return 0 }
+func (c *client) LoginURL(id string) string            { return c.loginURL + "?authRequestID=" + id }
+func (c *client) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeJWT }
+func (c *client) IDTokenLifetime() time.Duration       { return time.Hour }
+func (c *client) DevMode() bool                        { return false }
+func (c *client) IsScopeAllowed(string) bool           { return false }
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c *client) ClockSkew() time.Duration             { return 0 }
 func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
