@@ -24,7 +24,7 @@ type rayStack struct {
 	sched *Scheduler
 }
 
-func newRayStack(t *testing.T) *rayStack {
+func newRayStack(t testing.TB) *rayStack {
 	t.Helper()
 	addr := testenv.RayAddress(t)
 	s := newStack(t, func(c *Config) {
@@ -69,7 +69,7 @@ func (s *rayStack) startScheduler() {
 }
 
 // jobsOf lists this stack's Ray jobs.
-func (s *rayStack) jobsOf(t *testing.T, role string) []*ray.JobDetails {
+func (s *rayStack) jobsOf(t testing.TB, role string) []*ray.JobDetails {
 	t.Helper()
 	jobs, err := s.ray.Jobs(context.Background())
 	if err != nil {
@@ -84,7 +84,7 @@ func (s *rayStack) jobsOf(t *testing.T, role string) []*ray.JobDetails {
 	return out
 }
 
-func (s *rayStack) removeRayJobs(t *testing.T) {
+func (s *rayStack) removeRayJobs(t testing.TB) {
 	ctx := context.Background()
 	jobs := s.jobsOf(t, "")
 	for _, j := range jobs {
