@@ -12,7 +12,7 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.Version=$(VERSION)" -o $(BIN) ./cmd/orc
 
-## services: install and start PostgreSQL, RabbitMQ and Docker (idempotent)
+## services: install and start PostgreSQL, RabbitMQ, Docker and Ray (idempotent)
 services:
 	deploy/local/services.sh
 
@@ -24,7 +24,8 @@ images: services
 python-base: services
 	deploy/images/python-base/build.sh
 
-## run: everything up, then the gateway on :5900 with a worker beside it
+## run: everything up, then the gateway on :5900 and the scheduler, which
+## places the workers on the local Ray cluster
 run: services images build
 	deploy/local/run.sh
 
@@ -49,7 +50,8 @@ test-unit:
 
 ## bench: the invoke benchmarks beside their floors (see docs/BENCHMARKS.md)
 bench: services images
-	$(GO) test -run '^$$' -bench . -benchtime 200x -count 1 ./cmd/orc
+	$(GO) test -run '^$$' -bench 'BenchmarkInvoke|BenchmarkWarm' -benchtime 200x -count 1 ./cmd/orc
+	$(GO) test -run '^$$' -bench 'BenchmarkRay' -benchtime 30x -count 1 ./cmd/orc
 
 clean:
 	rm -rf bin

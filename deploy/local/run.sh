@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# run.sh runs Orc on this machine: a worker in the background and the
-# gateway in the foreground on :5900, with the example plugins registered.
-# `make run` builds what it needs first. Ctrl-C stops both.
+# run.sh runs Orc on this machine: the scheduler in the background (it
+# places each pool's workers on the local Ray cluster) and the gateway in the
+# foreground on :5900, with the example plugins registered. `make run` builds
+# what it needs first. Ctrl-C stops both; the worker replicas on Ray stay
+# until `deploy/local/run.sh stop-workers` (or a restart of the scheduler
+# finds them again).
 #
 # The first admin account comes from ORC_ADMIN_EMAIL and ORC_ADMIN_PASSWORD
 # (admin@example.com / admin123 unless set: change them anywhere but a
@@ -17,11 +20,27 @@ port=${ORC_ADDR##*:}
 state=${ORC_STATE_DIR:-/var/lib/orc-local}
 mkdir -p "$state"
 
+if [[ ${1:-} == stop-workers ]]; then
+	# Stop and delete this installation's Ray jobs (worker replicas and
+	# ray-job invocations).
+	prefix=${ORC_QUEUE_PREFIX:-orc}
+	ids=$(curl -fsS "$ORC_RAY_ADDRESS/api/jobs/" | python3 -c '
+import json, sys
+for j in json.load(sys.stdin):
+    if (j.get("metadata") or {}).get("orc_prefix") == sys.argv[1]:
+        print(j["submission_id"])' "$prefix")
+	for id in $ids; do curl -fsS -X POST "$ORC_RAY_ADDRESS/api/jobs/$id/stop" >/dev/null || true; done
+	sleep 8
+	for id in $ids; do curl -fsS -X DELETE "$ORC_RAY_ADDRESS/api/jobs/$id" >/dev/null || true; done
+	echo "stopped $(wc -w <<<"$ids") Ray job(s)"
+	exit 0
+fi
+
 bin/orc migrate
-bin/orc worker >"$state/worker.log" 2>&1 &
-worker=$!
-trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT
-echo "worker running (pid $worker), logging to $state/worker.log"
+bin/orc scheduler >"$state/scheduler.log" 2>&1 &
+scheduler=$!
+trap 'kill $scheduler 2>/dev/null; wait $scheduler 2>/dev/null' EXIT
+echo "scheduler running (pid $scheduler), logging to $state/scheduler.log; workers run on Ray ($ORC_RAY_ADDRESS)"
 
 register() {
 	for i in $(seq 1 100); do

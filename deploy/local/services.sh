@@ -160,6 +160,12 @@ ray_nodes_alive() { # prints the number of alive Ray nodes, or fails
 start_ray() {
 	if [[ ! -x $RAY_VENV/bin/ray ]] || [[ $("$RAY_VENV/bin/ray" --version 2>/dev/null) != *"$RAY_VERSION"* ]]; then
 		log "installing ray[default]==${RAY_VERSION} into ${RAY_VENV}"
+		if ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+			# Debian's python3 makes virtualenvs only with python3-venv.
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null ||
+				{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null; }
+		fi
+		rm -rf "$RAY_VENV"
 		python3 -m venv "$RAY_VENV"
 		"$RAY_VENV/bin/pip" install -q --disable-pip-version-check "ray[default]==${RAY_VERSION}"
 	fi
