@@ -110,9 +110,13 @@ func (d *JobDriver) Run(ctx context.Context, spec *runtime.TaskSpec) (*runtime.T
 		return nil, err
 	}
 	res.Node = j.DriverNodeID
-	if ctx.Err() != nil {
-		res.TimedOut = res.TimedOut || errors.Is(ctx.Err(), context.DeadlineExceeded)
-		res.Canceled = res.Canceled || errors.Is(ctx.Err(), context.Canceled)
+	// When this side stopped the job, its own context says why: the stop
+	// reaches the entrypoint as a signal either way.
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		res.TimedOut, res.Canceled = true, false
+	case ctx.Err() != nil:
+		res.TimedOut, res.Canceled = false, true
 	}
 	// Time not spent running is placement: Ray's queue, its runtime
 	// environment and the container's start.

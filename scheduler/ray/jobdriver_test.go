@@ -517,3 +517,17 @@ func TestJobDriverSubmitErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestJobDriverDeadlineIsNotCancel(t *testing.T) {
+	d, f := newTestDriver(t)
+	f.onGet = func(j *JobDetails, n int) {} // stays PENDING until stopped
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	res, err := d.Run(ctx, testSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.TimedOut || res.Canceled {
+		t.Fatalf("timed out %v, canceled %v; want a timeout only", res.TimedOut, res.Canceled)
+	}
+}

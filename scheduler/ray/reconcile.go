@@ -214,7 +214,11 @@ func (r *Reconciler) reconcilePool(ctx context.Context, d *orc.PoolDemand, js []
 		// Drain pending replicas first (they run nothing), then the newest.
 		surplus := n - st.Desired
 		sort.SliceStable(active, func(i, k int) bool {
-			return active[i].Status == JobPending && active[k].Status != JobPending
+			pi, pk := active[i].Status == JobPending, active[k].Status == JobPending
+			if pi != pk {
+				return pi
+			}
+			return active[i].StartTime > active[k].StartTime
 		})
 		for _, j := range active[:surplus] {
 			r.drain(ctx, j)
@@ -291,6 +295,9 @@ func entrypointResources(job *JobSubmission, res orc.Resources) {
 // drain retires a replica: a pending one is stopped (it runs nothing), a
 // running one is asked to finish its work and exit.
 func (r *Reconciler) drain(ctx context.Context, j *JobDetails) {
+	if r.draining[j.SubmissionID] {
+		return
+	}
 	if j.Status == JobPending {
 		r.stop(ctx, j)
 		return

@@ -1091,3 +1091,25 @@ func TestReconcileErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestReconcileDrainsNewestRunningReplicas(t *testing.T) {
+	e := newReconcileEnv(t, ReconcilerConfig{ScaleDownAfter: 30 * time.Second},
+		&orc.PoolDemand{Pool: "default", MinWorkers: 1, MaxWorkers: 4, Resources: orc.Resources{CPU: 1, MemoryMB: 512}})
+	e.ray.add(
+		workerJob(testPrefix, "default", "oldest", JobRunning, t0.Add(-3*time.Hour)),
+		workerJob(testPrefix, "default", "middle", JobRunning, t0.Add(-2*time.Hour)),
+		workerJob(testPrefix, "default", "newest", JobRunning, t0.Add(-1*time.Hour)))
+	e.reconcile(t)
+	e.clock.Advance(30 * time.Second)
+	e.reconcile(t)
+	drains := e.pools.drained()
+	sort.Strings(drains)
+	if want := []string{"middle", "newest"}; !slices.Equal(drains, want) {
+		t.Fatalf("drained %v, want %v", drains, want)
+	}
+	// Asked once: later passes do not ask again.
+	e.reconcile(t)
+	if n := len(e.pools.drained()); n != 2 {
+		t.Fatalf("drain requests after another pass = %d, want 2", n)
+	}
+}
