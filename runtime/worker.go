@@ -377,6 +377,13 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, task *orc.Task, i
 		if err != nil {
 			return fmt.Errorf("read invocation: %w", err)
 		}
+		if !final.Status.Terminal() && final.Attempts < inv.Attempts {
+			// This attempt's start was lost (the database restarted before
+			// flushing it): nobody owns the invocation, so the task must
+			// run again rather than be acked.
+			log.Warn("attempt's start was lost; the task will be delivered again", "attempts", final.Attempts)
+			return errors.New("attempt start lost")
+		}
 		log.Info("result discarded: invocation final or taken over", "status", final.Status, "attempts", final.Attempts)
 		w.reply(ctx, task, final)
 		return nil

@@ -383,3 +383,23 @@ func TestMaintainQueuesWhatAGatewayLeftUnqueued(t *testing.T) {
 		t.Fatalf("published %v, looked before %v", store.published, store.before)
 	}
 }
+
+// lostStartStore forgets the attempt's start, as a database that restarted
+// before flushing it would: the result is refused by the attempt fence.
+type lostStartStore struct{ *fakeStore }
+
+func (s lostStartStore) FinishInvocation(ctx context.Context, id string, r *orc.Result) (bool, error) {
+	s.inv.Status, s.inv.Attempts = orc.StatusQueued, r.Attempt-1
+	return false, nil
+}
+
+func TestHandleLostStartIsDeliveredAgain(t *testing.T) {
+	w, store, drv, rep := newTestWorker(&TaskResult{Stdout: []byte(`{"label":"x"}`)})
+	w.Invocations = lostStartStore{store}
+	if err := w.Handle(context.Background(), task); err == nil {
+		t.Fatal("a result whose attempt start was lost was acked; the invocation would never finish")
+	}
+	if len(drv.specs) != 1 || len(rep.replies) != 0 {
+		t.Fatalf("runs %d, replies %d; want one run and no reply", len(drv.specs), len(rep.replies))
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orc-gateway/orc"
 )
@@ -65,7 +66,15 @@ func (db *DB) CreateInvocation(ctx context.Context, inv *orc.Invocation) (*orc.I
 	if inv.IdempotencyKey != "" {
 		key = inv.IdempotencyKey
 	}
-	created, err := scanInvocation(db.pool.QueryRow(ctx, `INSERT INTO invocations
+	// A synchronous call's row is committed without waiting for the flush:
+	// lost in a crash, the caller was answered nothing yet (the result's
+	// commit, which is waited for, flushes it first), and a worker drops
+	// the task of a row it cannot find.
+	pool := db.pool
+	if !inv.Async && len(inv.Logs) == 0 {
+		pool = db.lazy
+	}
+	created, err := scanInvocation(pool.QueryRow(ctx, `INSERT INTO invocations
 		(id, plugin, version, version_id, status, input, idempotency_key, owner_id, async, pool, priority, created_at)
 		VALUES ($1, $2, $3, nullif($4, 0), 'queued', $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -280,12 +289,17 @@ func decodeCursor(c string) (time.Time, uuid.UUID, error) {
 
 // StartAttempt marks an invocation running and counts the attempt. The
 // queue wait is measured from creation to the first attempt.
+//
+// Its commit is not waited for. A start lost in a crash of PostgreSQL
+// leaves the row at the earlier attempt count; the attempt's result is then
+// refused by FinishInvocation's fence, and the worker has the task
+// delivered again (runtime.Worker.finish).
 func (db *DB) StartAttempt(ctx context.Context, id, worker, node string, at time.Time) (*orc.Invocation, error) {
 	u, err := parseID(id)
 	if err != nil {
 		return nil, err
 	}
-	return db.updateUnfinished(ctx, id, `UPDATE invocations SET
+	return db.updateUnfinishedOn(ctx, db.lazy, id, `UPDATE invocations SET
 			status = 'running', attempts = attempts + 1, worker = $2, node = $3, started_at = $4,
 			queue_ms = CASE WHEN attempts = 0 THEN greatest(extract(epoch FROM ($4 - created_at)) * 1000, 0) ELSE queue_ms END
 		WHERE id = $1 AND status IN ('queued', 'running')
@@ -296,7 +310,11 @@ func (db *DB) StartAttempt(ctx context.Context, id, worker, node string, at time
 // 'running') RETURNING invocationColumns. When it changes nothing, the
 // invocation is returned with ECONFLICT (it is final) or ENOTFOUND.
 func (db *DB) updateUnfinished(ctx context.Context, id string, sql string, args ...any) (*orc.Invocation, error) {
-	inv, err := scanInvocation(db.pool.QueryRow(ctx, sql, args...))
+	return db.updateUnfinishedOn(ctx, db.pool, id, sql, args...)
+}
+
+func (db *DB) updateUnfinishedOn(ctx context.Context, pool *pgxpool.Pool, id string, sql string, args ...any) (*orc.Invocation, error) {
+	inv, err := scanInvocation(pool.QueryRow(ctx, sql, args...))
 	if err == nil {
 		return inv, nil
 	}
