@@ -270,7 +270,8 @@ func TestLoginUsage(t *testing.T) {
 		{"no email off a terminal", []string{"--url", "http://127.0.0.1:1", "--password-stdin"}, errUsage, "--email is required"},
 		{"an argument", []string{"extra"}, errUsage, "unexpected arguments: extra"},
 		{"no password", []string{"--url", "http://127.0.0.1:1", "--email", "a@b"}, nil, "no password: set ORC_PASSWORD"},
-		{"sso", []string{"--sso"}, nil, "single sign-on is not available yet"},
+		{"sso unreachable", []string{"--sso", "--url", "http://127.0.0.1:1"}, nil, "check single sign-on"},
+		{"sso not configured", []string{"--sso", "--url", newFakeGateway(t).srv.URL}, nil, "no single sign-on configured"},
 		{"help", []string{"-h"}, flag.ErrHelp, "Usage: orc login"},
 	}
 	for _, tt := range tests {

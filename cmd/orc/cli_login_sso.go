@@ -32,12 +32,15 @@ type ssoSignIn struct {
 const cliClientID = "orc-cli"
 
 func (s ssoSignIn) signIn(ctx context.Context, c *client.Client) (string, error) {
+	base := strings.TrimSuffix(c.BaseURL(), "/")
+	if err := probeSSO(ctx, base); err != nil {
+		return "", err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("listen for the browser: %w", err)
 	}
 	defer ln.Close()
-	base := strings.TrimSuffix(c.BaseURL(), "/")
 	conf := oauth2.Config{
 		ClientID:    cliClientID,
 		Endpoint:    oauth2.Endpoint{AuthURL: base + "/auth/login", TokenURL: base + "/api/v1/auth/token", AuthStyle: oauth2.AuthStyleInParams},
@@ -106,4 +109,25 @@ func randomState() string {
 	b := make([]byte, 24)
 	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// probeSSO checks that the gateway has single sign-on before anyone is sent
+// to a browser: an incomplete command line sign-in is refused with 400 when
+// it has, and 404 when it has not. Nothing is started by it.
+func probeSSO(ctx context.Context, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/auth/login?client_id="+cliClientID, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("check single sign-on: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return errors.New("the gateway has no single sign-on configured; sign in with a local account (--email)")
+	}
+	return nil
 }
