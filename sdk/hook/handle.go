@@ -18,6 +18,6 @@ func serve(dst, req []byte) []byte {
 	if handler == nil {
 		return Deny(500, "hook has no handler: call hook.Handle from init").AppendJSON(dst)
 	}
-	reqDoc.reset(req)
-	return handler(Request{root: Value{d: &reqDoc}}).AppendJSON(dst)
+	reqDoc.b = req
+	return handler(Request{d: &reqDoc}).AppendJSON(dst)
 }

@@ -77,3 +77,11 @@ func TestRequestCopies(t *testing.T) {
 		t.Errorf("after reuse: id %q, input %q", id, in)
 	}
 }
+
+// The zero Request is empty.
+func TestRequestZero(t *testing.T) {
+	var r Request
+	if r.Raw() != nil || r.Phase() != "" || r.Get("input").Exists() || r.HasRole("x") || r.Input() != nil {
+		t.Error("the zero Request has something")
+	}
+}

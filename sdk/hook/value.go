@@ -2,8 +2,8 @@ package hook
 
 import (
 	"iter"
-	"math/bits"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -36,182 +36,83 @@ func (k Kind) String() string {
 // reads the request's bytes in place, so it is valid only during the
 // handler's call; String, Float and the like return copies.
 //
-// The reader is hand-written for WebAssembly. Go compiled to wasip1 sends
-// every branch through a dispatch table, which makes general JSON
-// libraries' byte-by-byte code several times slower than natively (a
-// gjson-based validator of a 1 KB input took 55 µs a call). So the first
-// use of a request's values scans its JSON once, in one loop that crosses
-// strings eight bytes at a time, into a tape: the bounds of every value and
-// where the next one starts. Looking up a member or an element then jumps
-// from value to value without reading their bytes again.
+// The reader is written for WebAssembly. Go compiled to wasip1 sends every
+// jump through its function's dispatch table: a loop in Go pays for each
+// iteration about what a native loop pays for a mispredicted branch, and a
+// call costs about 10 ns, so byte-by-byte JSON code runs ten times slower
+// than natively (encoding/json took 34 µs a call for a 5-item input, a
+// gjson-based validator of a 1 KB input 55 µs). So Value reads lazily: a
+// value is where it starts, and finding a member or an element reads only
+// the members or elements before it, stepping over their values without
+// decoding them. The scanners that find where strings, values and members
+// end are written in WebAssembly (scan_wasm.s, with the same in Go in
+// scan.go for other platforms), and look at eight bytes at a time. A hook
+// that reads a few fields of the request never reads the rest of it.
 //
-// It expects valid JSON (the host validates what it sends) and never fails
-// on invalid JSON, where it finds nothing.
+// Key reads an object from its start each time: look a member up once and
+// keep the Value. Bytes reads a string without copying it, String copies
+// it (an allocation, about half a microsecond in wasm).
+//
+// It expects valid JSON (the host validates what it sends). On other bytes
+// it never panics: it finds what it can read before the first error, and
+// nothing after it.
 type Value struct {
 	d *doc
-	k uint32 // the value's entry in d.tape
+	i uint32 // where the value starts in d.b; d != nil means i < len(d.b)
 }
 
-// doc is a JSON text and its tape, built on first use.
+// doc is a JSON text.
 type doc struct {
-	b     []byte
-	tape  []entry
-	stack []uint32
-	state uint8 // docNew, docReady or docInvalid
-}
-
-const (
-	docNew = iota
-	docReady
-	docInvalid
-)
-
-// entry is a value on the tape: its text is b[start:end], next is the index
-// of the entry after it and everything it holds. A member's key is an entry
-// of its own, before the member's value.
-type entry struct {
-	start, end, next uint32
-	escaped          bool // a string with escapes
+	b []byte
 }
 
 // Parse returns the JSON value at the start of b. It does not copy b, nor
-// read it before a value is asked for.
-func Parse(b []byte) Value { return Value{d: &doc{b: b}} }
+// read more of it than its first byte before a value is asked for.
+func Parse(b []byte) Value { return (&doc{b: b}).root() }
 
-// reset makes d the document of b, keeping its buffers.
-func (d *doc) reset(b []byte) {
-	d.b, d.tape, d.stack, d.state = b, d.tape[:0], d.stack[:0], docNew
+// root returns the value that starts d.b.
+func (d *doc) root() Value {
+	b := d.b
+	if uint64(len(b)) >= 1<<32 {
+		return Value{}
+	}
+	i := skipSpace(b, 0)
+	if i >= len(b) {
+		return Value{}
+	}
+	return Value{d: d, i: uint32(i)}
 }
 
-// ready builds the tape if it is not built and reports whether the JSON was
-// read.
-func (d *doc) ready() bool {
-	if d.state == docNew {
-		d.build()
+// at returns the value that starts at i, missing when i is past the end.
+func (d *doc) at(i int) Value {
+	if i < 0 || i >= len(d.b) {
+		return Value{}
 	}
-	return d.state == docReady
-}
-
-// build scans the first JSON value of d.b into d.tape, in one loop that
-// classifies bytes with a table: in Go compiled to wasm each comparison is
-// a trip through the function's dispatch table.
-func (d *doc) build() {
-	d.state = docInvalid
-	b, stack := d.b, d.stack[:0]
-	n := len(b)
-	if uint64(n) >= 1<<31 {
-		return
-	}
-	t := d.tape[:cap(d.tape)]
-	if len(t) < n/8+16 {
-		t = make([]entry, n/8+16)
-	}
-	nt := 0 // entries in t
-	i := 0
-	for {
-		for i < n && byteClass[b[i]] == classSpace {
-			i++
-		}
-		if i >= n {
-			return
-		}
-		if nt == len(t) {
-			t = append(t, make([]entry, len(t))...)
-		}
-		switch c := b[i]; byteClass[c] {
-		case classQuote:
-			end, escaped := stringEndEscaped(b, i+1)
-			if end < 0 {
-				return
-			}
-			t[nt] = entry{start: uint32(i), end: uint32(end + 1), next: uint32(nt + 1), escaped: escaped}
-			nt++
-			i = end + 1
-		case classOpen:
-			stack = append(stack, uint32(nt))
-			t[nt] = entry{start: uint32(i)}
-			nt++
-			i++
-		case classClose:
-			if len(stack) == 0 {
-				return
-			}
-			k := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if b[t[k].start]+2 != c { // '{'+2 == '}', '['+2 == ']'
-				return
-			}
-			t[k].end, t[k].next = uint32(i+1), uint32(nt)
-			i++
-		default: // a number or a literal
-			j := i + 1
-			for j < n && byteClass[b[j]] == classOther {
-				j++
-			}
-			t[nt] = entry{start: uint32(i), end: uint32(j), next: uint32(nt + 1)}
-			nt++
-			i = j
-		}
-		if len(stack) == 0 {
-			break // the value is complete
-		}
-	}
-	d.tape, d.stack, d.state = t[:nt], stack, docReady
-}
-
-// Classes of bytes, for build.
-const (
-	classOther = iota // in numbers and literals
-	classSpace        // white space and the separators ',' and ':'
-	classQuote
-	classOpen
-	classClose
-)
-
-var byteClass = [256]uint8{
-	' ': classSpace, '\t': classSpace, '\n': classSpace, '\r': classSpace, ',': classSpace, ':': classSpace,
-	'"': classQuote, '{': classOpen, '[': classOpen, '}': classClose, ']': classClose,
-}
-
-// entry returns the value's tape entry; ok is false when it is missing.
-func (v Value) entry() (e entry, ok bool) {
-	if v.d == nil || !v.d.ready() {
-		return entry{}, false
-	}
-	return v.d.tape[v.k], true
+	return Value{d: d, i: uint32(i)}
 }
 
 // Raw returns the value's JSON text, nil when it is missing.
 func (v Value) Raw() []byte {
-	e, ok := v.entry()
-	if !ok {
+	if v.d == nil {
 		return nil
 	}
-	return v.d.b[e.start:e.end:e.end]
+	b, i := v.d.b, int(v.i)
+	end := valueEnd(b, i)
+	if end < 0 {
+		return nil
+	}
+	return b[i:end:end]
 }
 
 // Exists reports whether the value is there (null is).
-func (v Value) Exists() bool { return v.d != nil && v.d.ready() }
+func (v Value) Exists() bool { return v.Kind() != Missing }
 
 // Kind returns the value's type.
 func (v Value) Kind() Kind {
-	e, ok := v.entry()
-	if !ok {
+	if v.d == nil {
 		return Missing
 	}
-	switch v.d.b[e.start] {
-	case '{':
-		return Object
-	case '[':
-		return Array
-	case '"':
-		return String
-	case 't', 'f':
-		return Bool
-	case 'n':
-		return Null
-	}
-	return Number
+	return kinds[v.d.b[v.i]]
 }
 
 // Get returns the value at path: object keys and array indexes separated by
@@ -220,11 +121,8 @@ func (v Value) Get(path string) Value {
 	for path != "" && v.d != nil {
 		seg := path
 		path = ""
-		for i := 0; i < len(seg); i++ {
-			if seg[i] == '.' {
-				seg, path = seg[:i], seg[i+1:]
-				break
-			}
+		if i := strings.IndexByte(seg, '.'); i >= 0 {
+			seg, path = seg[:i], seg[i+1:]
 		}
 		switch v.Kind() {
 		case Object:
@@ -259,84 +157,133 @@ func index(s string) (int, bool) {
 // Key returns the member name of an object (the first, if it has several of
 // that name).
 func (v Value) Key(name string) Value {
-	e, ok := v.entry()
-	if !ok || v.d.b[e.start] != '{' {
+	if v.d == nil {
 		return Value{}
 	}
-	b, t := v.d.b, v.d.tape
-	// A key with escapes, or a name beyond ASCII (which might match a key
-	// with bytes that are not UTF-8, decoded as U+FFFD), is compared
-	// decoded.
-	ascii := true
-	for i := 0; i < len(name); i++ {
-		if name[i] >= utf8.RuneSelf {
-			ascii = false
+	if k := keyValue(v.d.b, int(v.i), name); k != keyDecode {
+		return v.d.at(k)
+	}
+	return v.keyDecoded(name)
+}
+
+// keyDecoded is Key where keys must be compared decoded: name is beyond
+// ASCII, or a key with escapes comes before the member. A name beyond ASCII
+// might match a key with bytes that are not UTF-8, which decode to U+FFFD.
+func (v Value) keyDecoded(name string) Value {
+	if v.Kind() != Object {
+		return Value{}
+	}
+	b := v.d.b
+	ascii := isASCII(name)
+	for k := skipSpace(b, int(v.i)+1); k >= 0; {
+		key, escaped, value, next, ok := member(b, k)
+		if !ok {
 			break
 		}
-	}
-	for k := v.k + 1; k+1 < e.next; k = t[k+1].next {
-		key := t[k]
-		if b[key.start] != '"' { // invalid JSON
-			return Value{}
-		}
-		text := b[key.start+1 : key.end-1]
-		if key.escaped || !ascii {
-			if string(unquoteText(nil, text)) == name {
-				return Value{d: v.d, k: k + 1}
+		if escaped || !ascii {
+			if string(unquoteText(nil, key)) == name {
+				return Value{d: v.d, i: uint32(value)}
 			}
-		} else if len(text) == len(name) && string(text) == name {
-			return Value{d: v.d, k: k + 1}
+		} else if string(key) == name {
+			return Value{d: v.d, i: uint32(value)}
 		}
+		k = next
 	}
 	return Value{}
 }
 
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // Index returns the element i of an array.
 func (v Value) Index(i int) Value {
-	e, ok := v.entry()
-	if !ok || v.d.b[e.start] != '[' || i < 0 {
+	if v.d == nil || v.d.b[v.i] != '[' || i < 0 {
 		return Value{}
 	}
-	t := v.d.tape
-	for k := v.k + 1; k < e.next; k = t[k].next {
-		if i == 0 {
-			return Value{d: v.d, k: k}
-		}
-		i--
+	b := v.d.b
+	k := firstElement(b, int(v.i))
+	for ; k >= 0 && i > 0; i-- {
+		k = nextElement(b, k)
 	}
-	return Value{}
+	return v.d.at(k)
+}
+
+// firstElement returns where the first element of the array that starts at
+// i starts, -1 when it has none.
+func firstElement(b []byte, i int) int {
+	i = skipSpace(b, i+1)
+	if i >= len(b) || b[i] == ']' {
+		return -1
+	}
+	return i
+}
+
+// member reads the member of an object that starts at i (its key's quote):
+// its key's text, whether the key has escapes, where its value starts and
+// where the next member starts (-1 after the last). ok is false at the end
+// of the object or on invalid JSON.
+func member(b []byte, i int) (key []byte, escaped bool, value, next int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, false, 0, 0, false
+	}
+	end, escaped := stringEnd(b, i+1)
+	if end < 0 {
+		return nil, false, 0, 0, false
+	}
+	key = b[i+1 : end]
+	i = skipSpace(b, end+1)
+	if i >= len(b) || b[i] != ':' {
+		return nil, false, 0, 0, false
+	}
+	value = skipSpace(b, i+1)
+	if value >= len(b) {
+		return nil, false, 0, 0, false
+	}
+	next = -1
+	if i = valueEnd(b, value); i >= 0 {
+		if i = skipSpace(b, i); i < len(b) && b[i] == ',' {
+			next = skipSpace(b, i+1)
+		}
+	}
+	return key, escaped, value, next, true
 }
 
 // Len returns the number of elements of an array or members of an object,
 // 0 for other values.
 func (v Value) Len() int {
-	e, ok := v.entry()
-	if !ok {
-		return 0
+	n := 0
+	switch v.Kind() {
+	case Array:
+		b := v.d.b
+		for k := firstElement(b, int(v.i)); k >= 0; k = nextElement(b, k) {
+			n++
+		}
+	case Object:
+		b := v.d.b
+		for k := skipSpace(b, int(v.i)+1); k >= 0; n++ {
+			var ok bool
+			if _, _, _, k, ok = member(b, k); !ok {
+				break
+			}
+		}
 	}
-	n, t := 0, v.d.tape
-	for k := v.k + 1; k < e.next; k = t[k].next {
-		n++
-	}
-	switch v.d.b[e.start] {
-	case '[':
-		return n
-	case '{':
-		return n / 2
-	}
-	return 0
+	return n
 }
 
 // Items iterates over the elements of an array.
 func (v Value) Items() iter.Seq[Value] {
 	return func(yield func(Value) bool) {
-		e, ok := v.entry()
-		if !ok || v.d.b[e.start] != '[' {
+		if v.Kind() != Array {
 			return
 		}
-		t := v.d.tape
-		for k := v.k + 1; k < e.next; k = t[k].next {
-			if !yield(Value{d: v.d, k: k}) {
+		for k := firstElement(v.d.b, int(v.i)); k >= 0; k = nextElement(v.d.b, k) {
+			if !yield(Value{d: v.d, i: uint32(k)}) {
 				return
 			}
 		}
@@ -346,19 +293,16 @@ func (v Value) Items() iter.Seq[Value] {
 // Fields iterates over the members of an object, in order.
 func (v Value) Fields() iter.Seq2[string, Value] {
 	return func(yield func(string, Value) bool) {
-		e, ok := v.entry()
-		if !ok || v.d.b[e.start] != '{' {
+		if v.Kind() != Object {
 			return
 		}
-		b, t := v.d.b, v.d.tape
-		for k := v.k + 1; k+1 < e.next; k = t[k+1].next {
-			key := t[k]
-			if b[key.start] != '"' { // invalid JSON
+		b := v.d.b
+		for k := skipSpace(b, int(v.i)+1); k >= 0; {
+			key, escaped, value, next, ok := member(b, k)
+			if !ok || !yield(textString(key, escaped), Value{d: v.d, i: uint32(value)}) {
 				return
 			}
-			if !yield(keyString(b[key.start+1:key.end-1], key.escaped), Value{d: v.d, k: k + 1}) {
-				return
-			}
+			k = next
 		}
 	}
 }
@@ -369,35 +313,79 @@ func (v Value) Fields() iter.Seq2[string, Value] {
 func (v Value) String() string {
 	switch v.Kind() {
 	case String:
-		raw := v.Raw()
-		return string(unquoteText(nil, raw[1:len(raw)-1]))
+		b, i := v.d.b, int(v.i)
+		end, escaped := stringEnd(b, i+1)
+		if end < 0 {
+			return ""
+		}
+		return textString(b[i+1:end], escaped)
 	case Missing, Null:
 		return ""
 	}
 	return string(v.Raw())
 }
 
+// Bytes returns the text String returns, without copying it when it can: a
+// string without escapes, a number, an array or an object is returned as
+// the request's own bytes, which are valid only during the handler's call
+// and must not be changed. Reading a field with Bytes rather than String
+// spares the hook an allocation, about half a microsecond in wasm.
+func (v Value) Bytes() []byte {
+	switch v.Kind() {
+	case String:
+		b, i := v.d.b, int(v.i)
+		end, escaped := stringEnd(b, i+1)
+		if end < 0 {
+			return nil
+		}
+		s := b[i+1 : end : end]
+		if !escaped && utf8.Valid(s) {
+			return s
+		}
+		return unquoteText(nil, s)
+	case Missing, Null:
+		return nil
+	}
+	return v.Raw()
+}
+
 // Bool reports whether the value is true.
 func (v Value) Bool() bool {
-	b := v.Raw()
-	return len(b) == 4 && string(b) == "true"
+	if v.d == nil {
+		return false
+	}
+	b := v.d.b[v.i:]
+	return len(b) >= 4 && string(b[:4]) == "true" && (len(b) == 4 || !literalByte[b[4]])
 }
 
 // Float returns a number's value, 0 for other values.
 func (v Value) Float() float64 {
+	// The common case, inlined: a number of at most 15 digits without an
+	// exponent, whose value float64 division gets exactly (both operands
+	// are exact, so the result is correctly rounded, as strconv's).
+	if v.d != nil {
+		if mant, frac, neg := simpleNumber(v.d.b, int(v.i)); frac >= 0 {
+			f := float64(mant) / pow10[frac]
+			if neg {
+				f = -f
+			}
+			return f
+		}
+	}
+	return v.floatSlow()
+}
+
+func (v Value) floatSlow() float64 {
 	if v.Kind() != Number {
 		return 0
 	}
-	return parseFloat(v.Raw())
+	return parseFloat(v.d.b, int(v.i))
 }
 
 // numberEnd returns the length of the number at the start of b.
 func numberEnd(b []byte) int {
 	i := 0
-	for i < len(b) {
-		if c := b[i]; (c < '0' || c > '9') && c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' {
-			break
-		}
+	for i < len(b) && numberByte[b[i]] {
 		i++
 	}
 	return i
@@ -408,7 +396,7 @@ func (v Value) Int() int64 {
 	if v.Kind() != Number {
 		return 0
 	}
-	b, n, neg := v.Raw(), int64(0), false
+	b, n, neg := v.d.b[v.i:], int64(0), false
 	i := 0
 	if b[0] == '-' {
 		neg, i = true, 1
@@ -421,102 +409,43 @@ func (v Value) Int() int64 {
 		}
 		n = n*10 + int64(c-'0')
 	}
-	if i == len(b) && digits > 0 {
+	if (i == len(b) || !numberByte[b[i]]) && digits > 0 {
 		if neg {
 			return -n
 		}
 		return n
 	}
-	return int64(parseFloat(b)) // a fraction, an exponent or many digits
+	return int64(parseFloat(b, 0)) // a fraction, an exponent or many digits
 }
 
 // pow10 are the powers of ten that float64 holds exactly.
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// parseFloat parses the JSON number at the start of b. Numbers of at most
+// parseFloat parses the JSON number that starts at b[i]. Numbers of at most
 // 15 digits without an exponent, the common case, take the exact path that
 // strconv takes too: both operands of the division are exact, so its result
 // is correctly rounded.
-func parseFloat(b []byte) float64 {
-	i, neg := 0, false
-	if len(b) > 0 && b[0] == '-' {
-		neg, i = true, 1
-	}
-	var mant uint64
-	digits, frac, dot := 0, 0, false
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c >= '0' && c <= '9' {
-			if digits < 19 {
-				mant = mant*10 + uint64(c-'0')
-			}
-			digits++
-			if dot {
-				frac++
-			}
-			continue
-		}
-		if c == '.' && !dot {
-			dot = true
-			continue
-		}
-		break
-	}
-	if (i == len(b) || b[i] != 'e' && b[i] != 'E') && digits > 0 && digits <= 15 {
+func parseFloat(b []byte, i int) float64 {
+	if mant, frac, neg := simpleNumber(b, i); frac >= 0 {
 		f := float64(mant) / pow10[frac]
 		if neg {
 			f = -f
 		}
 		return f
 	}
+	b = b[i:]
 	b = b[:numberEnd(b)]
 	f, _ := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
 	return f
 }
 
-// stringEndEscaped returns the index of the quote that ends the string
-// whose text starts at i, or -1, and whether the string has escapes. It
-// looks for quotes and backslashes eight bytes at a time.
-func stringEndEscaped(b []byte, i int) (end int, escaped bool) {
-	n := len(b)
-	for {
-		for i+8 <= n {
-			x := *(*uint64)(unsafe.Pointer(&b[i]))
-			q, e := x^quotes, x^backslashes
-			if t := ((q-ones)&^q | (e-ones)&^e) & highs; t != 0 {
-				i += bits.TrailingZeros64(t) >> 3 // the first is exact
-				break
-			}
-			i += 8
-		}
-		for i < n && b[i] != '"' && b[i] != '\\' {
-			i++
-		}
-		if i >= n {
-			return -1, false
-		}
-		if b[i] == '"' {
-			return i, escaped
-		}
-		escaped = true
-		i += 2 // the backslash and the byte it escapes
+// textString returns the text of a string's content s.
+func textString(s []byte, escaped bool) string {
+	if !escaped && utf8.Valid(s) {
+		return string(s)
 	}
-}
-
-// Words of eight equal bytes, for stringEndEscaped.
-const (
-	ones        = 0x0101010101010101
-	highs       = 0x8080808080808080
-	quotes      = 0x2222222222222222
-	backslashes = 0x5c5c5c5c5c5c5c5c
-)
-
-func keyString(k []byte, escaped bool) string {
-	if !escaped && utf8.Valid(k) {
-		return string(k)
-	}
-	return string(unquoteText(nil, k))
+	return string(unquoteText(nil, s))
 }
 
 // unquoteText appends the text of a JSON string's content to dst, with bytes

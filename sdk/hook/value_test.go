@@ -44,8 +44,8 @@ func TestValue(t *testing.T) {
 		{"", Object, strings.TrimSpace(testValue)},
 	} {
 		got := v.Get(tc.path)
-		if got.Kind() != tc.kind || got.String() != tc.str {
-			t.Errorf("Get(%q) = %v %q, want %v %q", tc.path, got.Kind(), got.String(), tc.kind, tc.str)
+		if got.Kind() != tc.kind || got.String() != tc.str || string(got.Bytes()) != tc.str {
+			t.Errorf("Get(%q) = %v %q (bytes %q), want %v %q", tc.path, got.Kind(), got.String(), got.Bytes(), tc.kind, tc.str)
 		}
 		if got.Exists() != (tc.kind != Missing) {
 			t.Errorf("Get(%q).Exists() = %v", tc.path, got.Exists())
@@ -103,13 +103,64 @@ func TestValueFloat(t *testing.T) {
 	}
 }
 
-// Invalid JSON finds nothing, and never panics.
+// Bytes returns a string without escapes as the document's own bytes, and
+// others decoded.
+func TestValueBytes(t *testing.T) {
+	doc := []byte("{\"plain\":\"2024-05-01\",\"escaped\":\"a\\u0062c\",\"bad\":\"a\xffb\"}")
+	v := Parse(doc)
+	plain := v.Key("plain").Bytes()
+	if string(plain) != "2024-05-01" || &plain[0] != &doc[10] {
+		t.Errorf("plain: %q, not a view of the document", plain)
+	}
+	if got := string(v.Key("escaped").Bytes()); got != "abc" {
+		t.Errorf("escaped: %q", got)
+	}
+	if got := string(v.Key("bad").Bytes()); got != "a\uFFFDb" {
+		t.Errorf("bad UTF-8: %q", got)
+	}
+}
+
+// Invalid JSON is read up to its first error, and never makes Value panic.
 func TestValueInvalid(t *testing.T) {
-	for _, s := range []string{"", "   ", "{", `{"a":1`, `{"a":"1}`, `[1,2}`, `{"a":[}`, `]`, `"abc`, `"\`} {
-		v := Parse([]byte(s))
-		if v.Kind() != Missing || v.Get("a").Exists() || v.Len() != 0 || v.String() != "" {
-			t.Errorf("%q: kind %v", s, v.Kind())
+	for _, tc := range []struct {
+		json, path string
+		kind       Kind
+		str        string
+	}{
+		{"", "", Missing, ""},
+		{"   ", "", Missing, ""},
+		{"]", "", Missing, ""},
+		{"{", "", Object, ""}, // no end: no text
+		{"{", "a", Missing, ""},
+		{`{"a":1`, "a", Number, "1"},
+		{`{"a":1`, "", Object, ""},
+		{`{"a":1,`, "b", Missing, ""},
+		{`{"a":"1}`, "a", String, ""},
+		{`{"a" 1}`, "a", Missing, ""},
+		{`{"a":[}`, "a.0", Missing, ""},
+		{`{"a":x,"b":1}`, "b", Missing, ""}, // x starts no value
+		{`"abc`, "", String, ""},
+		{`"\`, "", String, ""},
+		{`[1,2`, "1", Number, "2"},
+		{`[1 2]`, "1", Missing, ""},
+	} {
+		v := Parse([]byte(tc.json)).Get(tc.path)
+		if v.Kind() != tc.kind || v.String() != tc.str {
+			t.Errorf("%s: Get(%q) = %v %q, want %v %q", tc.json, tc.path, v.Kind(), v.String(), tc.kind, tc.str)
 		}
+		touch(v)
+	}
+}
+
+// touch calls every accessor of v and its members, which must not panic.
+func touch(v Value) {
+	_, _, _, _, _ = v.Raw(), v.String(), v.Float(), v.Int(), v.Bool()
+	_, _, _ = v.Len(), v.Get("a.0.b"), v.Index(1)
+	for _, e := range v.Fields() {
+		touch(e)
+	}
+	for e := range v.Items() {
+		touch(e)
 	}
 }
 
@@ -123,9 +174,7 @@ func FuzzValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v := Parse(b)
 		if !json.Valid(b) {
-			_ = v.Get("a.0.b").String() // must not panic
-			for range v.Fields() {
-			}
+			touch(v)
 			return
 		}
 		d := json.NewDecoder(strings.NewReader(string(b)))
