@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"hash/fnv"
 	"testing"
 
 	"github.com/orc-gateway/orc/sdk/hook"
@@ -50,6 +51,16 @@ func TestCanaryVersionLeftAlone(t *testing.T) {
 	for i := range 100 {
 		if r := route(request(CanaryVersion, "", fmt.Sprint(i))); string(r.AppendJSON(nil)) != `{"allow":true}` {
 			t.Fatalf("a call to the canary was routed: %s", r.AppendJSON(nil))
+		}
+	}
+}
+
+func TestFNV(t *testing.T) {
+	for _, s := range []string{"", "a", "user-17", "0190c3e1-8a4b-7c2d-9e5f-1a2b3c4d5e6f"} {
+		h := fnv.New32a()
+		h.Write([]byte(s))
+		if got, want := fnv32a([]byte(s)), h.Sum32(); got != want {
+			t.Errorf("fnv32a(%q) = %#x, want %#x", s, got, want)
 		}
 	}
 }

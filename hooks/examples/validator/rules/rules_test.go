@@ -2,6 +2,7 @@ package rules
 
 import (
 	"testing"
+	"time"
 
 	"github.com/orc-gateway/orc/sdk/hook"
 )
@@ -34,5 +35,21 @@ func TestCheck(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// parseDate reads what time.Parse reads, as fast as the rules need.
+func TestParseDate(t *testing.T) {
+	for _, s := range []string{"2024-05-01", "2024-02-29", "2023-02-29", "2000-02-29", "1900-02-29", "2024-04-31",
+		"2024-12-31", "2024-13-01", "2024-00-10", "2024-01-00", "0000-01-01", "9999-12-31", "2024-5-01", "2024/05/01",
+		"2024-05-1a", "2024-05-01T10:00:00Z", "2024-05-01T10:00:00+02:00", "", "tomorrow", "+024-05-01", "2024-05-01 "} {
+		got, ok := parseDate([]byte(s))
+		want, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			want, err = time.Parse(time.RFC3339, s)
+		}
+		if ok != (err == nil) || !got.Equal(want) {
+			t.Errorf("parseDate(%q) = %v %v, want %v %v", s, got, ok, want, err)
+		}
 	}
 }
