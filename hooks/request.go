@@ -39,21 +39,21 @@ func encodeRequest(req *orc.HookRequest) (*requestBuf, error) {
 	buf := requestBufs.Get().(*requestBuf)
 	b := buf.b[:0]
 	b = append(b, `{"phase":`...)
-	b = gjson.AppendJSONString(b, string(req.Phase))
+	b = appendString(b, string(req.Phase))
 	b = append(b, `,"invocation_id":`...)
-	b = gjson.AppendJSONString(b, req.InvocationID)
+	b = appendString(b, req.InvocationID)
 	b = append(b, `,"plugin":{"name":`...)
-	b = gjson.AppendJSONString(b, req.Plugin.Name)
+	b = appendString(b, req.Plugin.Name)
 	b = append(b, `,"version":`...)
-	b = gjson.AppendJSONString(b, req.Plugin.Version)
+	b = appendString(b, req.Plugin.Version)
 	b = append(b, `},"principal":{"subject":`...)
-	b = gjson.AppendJSONString(b, req.Principal.Subject)
+	b = appendString(b, req.Principal.Subject)
 	b = append(b, `,"roles":[`...)
 	for i, r := range req.Principal.Roles {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = gjson.AppendJSONString(b, r)
+		b = appendString(b, r)
 	}
 	b = append(b, `]},"headers":{`...)
 	first := true
@@ -65,9 +65,9 @@ func encodeRequest(req *orc.HookRequest) (*requestBuf, error) {
 			b = append(b, ',')
 		}
 		first = false
-		b = gjson.AppendJSONString(b, strings.ToLower(k))
+		b = appendString(b, strings.ToLower(k))
 		b = append(b, ':')
-		b = gjson.AppendJSONString(b, v)
+		b = appendString(b, v)
 	}
 	b = append(b, `},"input":`...)
 	b = appendRaw(b, req.Input)
@@ -79,6 +79,29 @@ func encodeRequest(req *orc.HookRequest) (*requestBuf, error) {
 	buf.b = b
 	return buf, nil
 }
+
+// appendString appends s as a JSON string, as gjson.AppendJSONString does;
+// most strings of a request need no escaping and are copied at once.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if needsEscape[s[i]] {
+			return gjson.AppendJSONString(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// needsEscape are the bytes that gjson.AppendJSONString does not copy as
+// they are: control characters, quotes, backslashes, <, > and &, and bytes
+// beyond ASCII (checked as UTF-8).
+var needsEscape = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c >= 0x80 || strings.IndexByte(`"\<>&`, byte(c)) >= 0
+	}
+	return t
+}()
 
 func appendRaw(b, raw []byte) []byte {
 	if len(raw) == 0 {

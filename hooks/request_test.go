@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/orc-gateway/orc"
 )
 
@@ -61,5 +63,13 @@ func TestEncodeRequestInvalid(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tc.err)
 			}
 		})
+	}
+}
+
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "plain", "0190c3e1-8a4b-7c2d-9e5f-1a2b3c4d5e6f", "a\"b", "a\\b", "<&>", "\n\t\x01", "é", "\xff", "\u2028"} {
+		if got, want := string(appendString([]byte("x"), s)), string(gjson.AppendJSONString([]byte("x"), s)); got != want {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
 	}
 }
