@@ -25,7 +25,7 @@
 // STREND(fail) moves R2 from the first byte of a string's text to its
 // closing quote and sets R7 to 1 if the string has escapes; fail runs when
 // the string has no end. It looks for quotes and backslashes eight bytes at
-// a time (uses R4, R5, R6).
+// a time, then byte by byte in the last seven (uses R4, R5, R6).
 #define STREND(fail) \
 	Block; \
 	Loop; \
@@ -41,21 +41,19 @@
 			I64Eqz; \
 			If; INC(R2, $8); Br $1; End; \
 			Get R2; Get R5; I64Ctz; I64Const $3; I64ShrU; I64Add; Set R2; \
-		End; \
-		End; \
-		Block; \
-		Loop; \
-			ATEND(fail); \
 			LOADB(R6); \
-			Get R6; I64Const $34; I64Eq; BrIf $1; \
-			Get R6; I64Const $92; I64Eq; BrIf $1; \
-			INC(R2, $1); \
+			Get R6; I64Const $34; I64Eq; BrIf $3; \
+			I64Const $1; Set R7; \
+			INC(R2, $2); \
 			Br $0; \
 		End; \
 		End; \
+		ATEND(fail); \
+		LOADB(R6); \
 		Get R6; I64Const $34; I64Eq; BrIf $1; \
-		I64Const $1; Set R7; \
-		INC(R2, $2); \
+		Get R6; I64Const $92; I64Eq; \
+		If; I64Const $1; Set R7; INC(R2, $2); Br $1; End; \
+		INC(R2, $1); \
 		Br $0; \
 	End; \
 	End
@@ -77,8 +75,8 @@
 
 // CONTAINER(fail) moves R2 from the bracket that opens an object or array
 // past the bracket that closes it, crossing strings with STREND. It looks
-// for quotes and brackets eight bytes at a time; '[' | 0x20 is '{' and
-// ']' | 0x20 is '}' (uses R3 to R8).
+// for quotes and brackets eight bytes at a time, then byte by byte in the
+// last seven; '[' | 0x20 is '{' and ']' | 0x20 is '}' (uses R3 to R8).
 #define CONTAINER(fail) \
 	I64Const $0; Set R3; \
 	Block; \
@@ -98,26 +96,26 @@
 			I64Eqz; \
 			If; INC(R2, $8); Br $1; End; \
 			Get R2; Get R5; I64Ctz; I64Const $3; I64ShrU; I64Add; Set R2; \
-		End; \
-		End; \
-		Block; \
-		Loop; \
-			ATEND(fail); \
 			LOADB(R6); \
-			Get R6; I64Const $34; I64Eq; BrIf $1; \
-			Get R6; I64Const $32; I64Or; Tee R8; I64Const $123; I64Eq; BrIf $1; \
-			Get R8; I64Const $125; I64Eq; BrIf $1; \
 			INC(R2, $1); \
+			Get R6; I64Const $34; I64Eq; \
+			If; STREND(fail); INC(R2, $1); Br $1; End; \
+			Get R6; I64Const $32; I64Or; I64Const $123; I64Eq; \
+			If; INC(R3, $1); Br $1; End; \
+			Get R3; I64Const $1; I64Sub; Tee R3; \
+			I64Eqz; BrIf $3; \
 			Br $0; \
 		End; \
 		End; \
+		ATEND(fail); \
+		LOADB(R6); \
 		INC(R2, $1); \
 		Get R6; I64Const $34; I64Eq; \
 		If; STREND(fail); INC(R2, $1); Br $1; End; \
-		Get R6; I64Const $32; I64Or; I64Const $123; I64Eq; \
+		Get R6; I64Const $32; I64Or; Tee R8; I64Const $123; I64Eq; \
 		If; INC(R3, $1); Br $1; End; \
-		Get R3; I64Const $1; I64Sub; Tee R3; \
-		I64Eqz; BrIf $1; \
+		Get R8; I64Const $125; I64Eq; \
+		If; Get R3; I64Const $1; I64Sub; Tee R3; I64Eqz; BrIf $2; Br $1; End; \
 		Br $0; \
 	End; \
 	End
