@@ -14,14 +14,15 @@ const interruptExport = "orc_interrupt"
 const fuel = 10000
 
 // instrument returns module with a check at the start of every function
-// body and of every loop body (once where the body starts with a loop). Any code that runs forever runs a loop or
-// calls functions forever, so it keeps meeting checks. The check counts
-// down a fuel global; when it reaches zero, the guest calls memory.grow(0),
-// which wazero runs in Go, then traps (unreachable) if the host has set the
-// interrupt global (exported as orc_interrupt), and refuels:
+// body and of every loop body (once where the body starts with a loop). Any
+// code that runs forever runs a loop or calls functions forever, so it keeps
+// meeting checks. The check counts down a fuel global; when it is spent,
+// the guest calls memory.grow(0), which wazero runs in Go, then traps
+// (unreachable) if the host has set the interrupt global (exported as
+// orc_interrupt), and refuels:
 //
 //	global.get $fuel; i32.const 1; i32.sub; global.set $fuel
-//	global.get $fuel; i32.eqz
+//	global.get $fuel; i32.const 1; i32.lt_s
 //	if
 //	  i32.const 0; memory.grow; drop
 //	  global.get $interrupt; if; unreachable; end
@@ -32,7 +33,17 @@ const fuel = 10000
 // cannot be preempted, so a guest that never leaves it would hold up the Go
 // runtime's stop-the-world phases, and with them the timer that sets the
 // interrupt. Bulk memory and table instructions, whose time grows with
-// their operands, empty the fuel before they run.
+// their operands, charge the fuel one for every 64 bytes or entries before
+// they run, through a local that instrument adds to the function:
+//
+//	local.tee $n; global.get $fuel; local.get $n
+//	i32.const 6; i32.shr_u; i32.sub; global.set $fuel
+//
+// so that a large one makes the next check visit Go, and a small one, such
+// as the copy of a struct that Go compiles to memory.copy, costs nothing
+// more. (Emptying the fuel before every bulk instruction, as the first
+// version did, sent a Go guest to Go at about every allocation, 0.2 µs
+// each.)
 //
 // wazero's own mechanism (RuntimeConfig.WithCloseOnContextDone) leaves the
 // compiled code for Go at every loop iteration instead, which costs a Go
@@ -52,6 +63,7 @@ func instrument(module []byte) ([]byte, error) {
 	}
 	var sections []section
 	var importedGlobals, definedGlobals uint32
+	var typeParams, funcTypes []uint32
 	haveGlobals, haveExports, haveMemory := false, false, false
 	for r.i < len(r.b) && r.err == nil {
 		id := r.byte()
@@ -66,6 +78,18 @@ func instrument(module []byte) ([]byte, error) {
 			if name := sr.name(); sr.err == nil && strings.HasPrefix(name, ".debug_") {
 				continue
 			}
+		case 1:
+			params, err := readTypes(content)
+			if err != nil {
+				return nil, fmt.Errorf("type section: %w", err)
+			}
+			typeParams = params
+		case 3:
+			types, err := readFuncs(content)
+			if err != nil {
+				return nil, fmt.Errorf("function section: %w", err)
+			}
+			funcTypes = types
 		case 2:
 			globals, memories, err := countImports(content)
 			if err != nil {
@@ -138,7 +162,7 @@ func instrument(module []byte) ([]byte, error) {
 		case 7:
 			emit(7, appendCount(s.content, 1, newExport))
 		case 10:
-			code, err := instrumentCode(s.content, ins)
+			code, err := instrumentCode(s.content, ins, typeParams, funcTypes)
 			if err != nil {
 				return nil, fmt.Errorf("code section: %w", err)
 			}
@@ -166,8 +190,8 @@ func sectionRank(id byte) int {
 
 // checks are the instructions instrument inserts.
 type checks struct {
-	check []byte // at function and loop starts
-	drain []byte // before bulk instructions
+	fuelGlobal uint32
+	check      []byte // at function and loop starts
 }
 
 func newChecks(fuelGlobal, flagGlobal uint32) checks {
@@ -178,15 +202,25 @@ func newChecks(fuelGlobal, flagGlobal uint32) checks {
 	c = append(c, 0x41, 0x01, 0x6b) // i32.const 1, i32.sub
 	c = set(c, fuelGlobal)
 	c = get(c, fuelGlobal)
-	c = append(c, 0x45, 0x04, 0x40)             // i32.eqz, if
+	c = append(c, 0x41, 0x01, 0x48, 0x04, 0x40) // i32.const 1, i32.lt_s, if
 	c = append(c, 0x41, 0x00, 0x40, 0x00, 0x1a) // i32.const 0, memory.grow 0, drop
 	c = get(c, flagGlobal)
 	c = append(c, 0x04, 0x40, 0x00, 0x0b) // if, unreachable, end
 	c = appendS32(append(c, 0x41), fuel)  // i32.const fuel
 	c = set(c, fuelGlobal)
-	c = append(c, 0x0b)                          // end
-	drain := set([]byte{0x41, 0x01}, fuelGlobal) // the next check visits Go
-	return checks{check: c, drain: drain}
+	c = append(c, 0x0b) // end
+	return checks{fuelGlobal: fuelGlobal, check: c}
+}
+
+// appendCharge appends what goes before a bulk instruction, whose count of
+// bytes or entries is on top of the stack: it takes one fuel for every 64,
+// using the local n.
+func (c checks) appendCharge(b []byte, n uint32) []byte {
+	b = appendU32(append(b, 0x22), n)            // local.tee $n
+	b = appendU32(append(b, 0x23), c.fuelGlobal) // global.get $fuel
+	b = appendU32(append(b, 0x20), n)            // local.get $n
+	b = append(b, 0x41, 0x06, 0x76, 0x6b)        // i32.const 6, i32.shr_u, i32.sub
+	return appendU32(append(b, 0x24), c.fuelGlobal)
 }
 
 // appendCount returns a vector's content with n more items.
@@ -242,11 +276,16 @@ func checkExports(content []byte) error {
 }
 
 // instrumentCode inserts the check at the start of every function body and
-// after the block type of every loop, and the drain before every bulk
-// instruction.
-func instrumentCode(content []byte, ins checks) ([]byte, error) {
+// after the block type of every loop, and the charge before every bulk
+// instruction, for which it gives the function a local. typeParams are the
+// number of parameters of each type, funcTypes the type of each function
+// the module defines.
+func instrumentCode(content []byte, ins checks, typeParams, funcTypes []uint32) ([]byte, error) {
 	r := &wasmReader{b: content}
 	n := r.u32()
+	if r.err == nil && int(n) != len(funcTypes) {
+		return nil, fmt.Errorf("%d bodies for %d functions", n, len(funcTypes))
+	}
 	out := make([]byte, 0, len(content)+len(content)/8)
 	out = appendU32(out, n)
 	var body []byte
@@ -256,8 +295,11 @@ func instrumentCode(content []byte, ins checks) ([]byte, error) {
 		if r.err != nil {
 			break
 		}
+		if funcTypes[f] >= uint32(len(typeParams)) {
+			return nil, fmt.Errorf("function %d has type %d of %d", f, funcTypes[f], len(typeParams))
+		}
 		var err error
-		body, err = instrumentBody(body[:0], src, ins)
+		body, err = instrumentBody(body[:0], src, ins, typeParams[funcTypes[f]])
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", f, err)
 		}
@@ -273,13 +315,40 @@ func instrumentCode(content []byte, ins checks) ([]byte, error) {
 	return out, nil
 }
 
-func instrumentBody(out, src []byte, ins checks) ([]byte, error) {
+// instrumentBody instruments the body of a function with params
+// parameters. The local it adds for charges comes after the function's own,
+// in its own group; a body without bulk instructions does not get it.
+func instrumentBody(out, src []byte, ins checks, params uint32) ([]byte, error) {
 	r := &wasmReader{b: src}
-	for n := r.u32(); n > 0 && r.err == nil; n-- { // locals
-		r.u32()
+	groups := r.u32()
+	first := r.i
+	locals := uint64(params)
+	for k := groups; k > 0 && r.err == nil; k-- {
+		locals += uint64(r.u32())
 		r.valType()
 	}
-	out = append(out, src[:r.i]...)
+	if r.err != nil {
+		return nil, r.err
+	}
+	code := r.i
+	bulk := false
+	for r.i < len(r.b) && !bulk {
+		var err error
+		if _, bulk, err = r.instruction(); err != nil {
+			return nil, err
+		}
+	}
+	r.i = code
+	if bulk {
+		if locals >= 1<<32-1 {
+			return nil, errors.New("too many locals")
+		}
+		out = appendU32(out, groups+1)
+		out = append(out, src[first:code]...)
+		out = append(out, 0x01, 0x7f) // one i32
+	} else {
+		out = append(out, src[:code]...)
+	}
 	if r.i >= len(r.b) || r.b[r.i] != 0x03 {
 		// Not needed before a loop that starts the body, as in every
 		// function of Go's: the loop's own check comes first.
@@ -292,7 +361,7 @@ func instrumentBody(out, src []byte, ins checks) ([]byte, error) {
 			return nil, err
 		}
 		if bulk {
-			out = append(out, ins.drain...)
+			out = ins.appendCharge(out, uint32(locals))
 		}
 		out = append(out, src[start:r.i]...)
 		if loop {
@@ -303,6 +372,39 @@ func instrumentBody(out, src []byte, ins checks) ([]byte, error) {
 		return nil, r.err
 	}
 	return out, nil
+}
+
+// readTypes returns the number of parameters of each function type of a
+// type section.
+func readTypes(content []byte) ([]uint32, error) {
+	r := &wasmReader{b: content}
+	n := r.vec()
+	params := make([]uint32, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		if form := r.byte(); form != 0x60 && r.err == nil {
+			return nil, fmt.Errorf("type form 0x%02x", form)
+		}
+		p := r.vec()
+		for k := p; k > 0 && r.err == nil; k-- {
+			r.valType()
+		}
+		for k := r.vec(); k > 0 && r.err == nil; k-- {
+			r.valType()
+		}
+		params = append(params, p)
+	}
+	return params, r.err
+}
+
+// readFuncs returns the type of each function of a function section.
+func readFuncs(content []byte) ([]uint32, error) {
+	r := &wasmReader{b: content}
+	n := r.vec()
+	types := make([]uint32, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		types = append(types, r.u32())
+	}
+	return types, r.err
 }
 
 // instruction reads one instruction and its immediates, and reports whether
