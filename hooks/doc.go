@@ -23,22 +23,22 @@
 // every loop header and starts a goroutine per call; for Go guests, whose
 // every branch goes through a loop header, it multiplies a call's time.
 // This package instead rewrites the module (instrument): every function
-// entry and loop header counts down a fuel global, and every 10000 counts
-// the guest calls memory.grow(0), which wazero runs in Go, so that the Go
-// scheduler and garbage collector can stop it, and then traps if the host
-// has set the exported global orc_interrupt. A per-instance time.AfterFunc
-// sets it at the deadline. Measured with
+// entry and loop header counts down a fuel global, and when 10000 are
+// spent the guest calls memory.grow(0), which wazero runs in Go, so that
+// the Go scheduler and garbage collector can stop it, and then traps if the
+// host has set the exported global orc_interrupt. A per-instance
+// time.AfterFunc sets it at the deadline. Measured with
 //
-//	go test -run '^$' -bench . -benchtime 2s ./hooks/
+//	go test -run '^$' -bench 'BenchmarkHook|BenchmarkTimeout' -benchtime 2s ./hooks/
 //
 // (wazero 1.12, Go 1.26, 2 shared vCPUs; the validator example on a 1 KB
 // input, and a hand-written hook without a language runtime; p50/p99 µs per
 // call through Host.Call):
 //
 //	mechanism                          validator     minimal
-//	none (cannot stop `for {}`)        23.7 / 46.8   2.26 / 4.0
-//	WithCloseOnContextDone + ctx       133.8 / 164.9 3.87 / 18.1
-//	instrumentation (this package)     27.4 / 50.5   2.33 / 3.5
+//	none (cannot stop `for {}`)        8.44 / 15.8   1.44 / 2.4
+//	WithCloseOnContextDone + ctx       73.6 / 128.3  2.98 / 12.4
+//	instrumentation (this package)     10.3 / 25.9   1.53 / 2.6
 //
-// The same validator rules called natively take 2.5 / 6.6 µs.
+// The same validator rules called natively take 2.7 / 3.6 µs.
 package hooks
