@@ -306,6 +306,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, orc.Errorf(orc.EINVALID, "username and password are required"))
 		return
 	}
+	addr, now := clientAddr(r), s.Clock.Now()
+	if d := s.signins.wait(addr, username, now); d > 0 {
+		retryAfter(w, d)
+		s.error(w, r, orc.Errorf(orc.ERATELIMIT, "too many failed sign-ins; try again later"))
+		return
+	}
 	u, err := s.Users.FindUserByEmail(r.Context(), username)
 	if err != nil && orc.ErrorCode(err) != orc.ENOTFOUND {
 		s.error(w, r, err)
@@ -316,6 +322,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		hash = u.PasswordHash
 	}
 	if !password.Check(hash, pw) || u.Disabled {
+		s.signins.failed(addr, username, now)
 		s.error(w, r, orc.Errorf(orc.EUNAUTHORIZED, "incorrect username or password"))
 		return
 	}

@@ -113,6 +113,7 @@ type Server struct {
 	cfg        Config
 	publicURL  *url.URL
 	limits     *limiters
+	signins    signinGuard
 	schemas    registry.Schemas
 	principals ttlCache[*orc.Principal]
 	plugins    ttlCache[*orc.Plugin]
