@@ -24,7 +24,7 @@ type rayStack struct {
 	sched *Scheduler
 }
 
-func newRayStack(t testing.TB) *rayStack {
+func newRayStack(t testing.TB, change ...func(*Config)) *rayStack {
 	t.Helper()
 	addr := testenv.RayAddress(t)
 	s := newStack(t, func(c *Config) {
@@ -33,6 +33,9 @@ func newRayStack(t testing.TB) *rayStack {
 		c.Scheduler.Interval = 500 * time.Millisecond
 		c.Scheduler.ScaleDownAfter = 3 * time.Second
 		c.Scheduler.WorkerConcurrency = 4
+		for _, f := range change {
+			f(c)
+		}
 	}, true)
 	rc, err := ray.NewClient(addr)
 	if err != nil {
@@ -401,6 +404,50 @@ func TestRayJobExecution(t *testing.T) {
 		t.Fatalf("canceled invocation is %s", inv.Status)
 	}
 	waitRayJobGone(t, s.ray, id, 30*time.Second)
+}
+
+// TestRayJobsInFlightAreCapped: with --max-ray-jobs 1, three ray-job
+// invocations run one Ray job at a time and all complete.
+func TestRayJobsInFlightAreCapped(t *testing.T) {
+	s := newRayStack(t, func(c *Config) { c.Scheduler.MaxRayJobs = 1 })
+	s.register(manifest(t, "echo", func(m map[string]any) {
+		m["name"], m["execution"], m["timeout_s"] = "echo-rj", "ray-job", 60
+		m["resources"] = map[string]any{"cpu": 0.5}
+	}))
+	var ids []string
+	for i := 0; i < 3; i++ {
+		ids = append(ids, s.invokeAsync(t, "echo-rj", fmt.Sprintf(`{"sleep_ms":1500,"i":%d}`, i)))
+	}
+	most := 0
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		live := 0
+		for _, j := range s.jobsOf(t, "invocation") {
+			if !j.Status.Terminal() {
+				live++
+			}
+		}
+		most = max(most, live)
+		done := 0
+		for _, id := range ids {
+			if inv := s.waitFor(id, time.Second, func(*orc.Invocation) bool { return true }); inv.Status.Terminal() {
+				if inv.Status != orc.StatusSucceeded {
+					t.Fatalf("invocation %s: %s %+v", id, inv.Status, inv.Error)
+				}
+				done++
+			}
+		}
+		if done == len(ids) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d ray-job invocations done after 90s", done, len(ids))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if most != 1 {
+		t.Fatalf("at most %d Ray jobs of invocations were in flight at once, want 1", most)
+	}
 }
 
 func waitRayJobGone(t *testing.T, c *ray.Client, id string, limit time.Duration) {
