@@ -96,12 +96,10 @@ func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
 	if p.IsAdmin() {
 		if q.Get("all") == "true" {
 			owner = 0
-		} else if u := q.Get("user_id"); u != "" {
-			n, err := strconv.ParseInt(u, 10, 64)
-			if err != nil || n <= 0 {
-				s.error(w, r, orc.Errorf(orc.EINVALID, "user_id must be a number"))
-				return
-			}
+		} else if n, err := queryID(q, "user_id"); err != nil {
+			s.error(w, r, err)
+			return
+		} else if n != 0 {
 			owner = n
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -79,21 +78,14 @@ type auditPage struct {
 func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := orc.AuditFilter{Action: q.Get("action"), Cursor: q.Get("cursor")}
-	if a := q.Get("actor_id"); a != "" {
-		n, err := strconv.ParseInt(a, 10, 64)
-		if err != nil {
-			s.error(w, r, orc.Errorf(orc.EINVALID, "actor_id must be a number"))
-			return
-		}
-		f.ActorID = n
+	var err error
+	if f.ActorID, err = queryID(q, "actor_id"); err != nil {
+		s.error(w, r, err)
+		return
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > orc.MaxPageSize {
-			s.error(w, r, orc.Errorf(orc.EINVALID, "limit must be between 1 and %d", orc.MaxPageSize))
-			return
-		}
-		f.Limit = n
+	if f.Limit, err = queryLimit(q); err != nil {
+		s.error(w, r, err)
+		return
 	}
 	list, next, err := s.Audit.ListAudit(r.Context(), f)
 	if err != nil {

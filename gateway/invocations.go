@@ -31,22 +31,15 @@ func invocationFilter(r *http.Request) (orc.InvocationFilter, error) {
 	if f.Status != "" && !f.Status.Valid() {
 		return f, orc.Errorf(orc.EINVALID, "unknown status %q", f.Status)
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > orc.MaxPageSize {
-			return f, orc.Errorf(orc.EINVALID, "limit must be between 1 and %d", orc.MaxPageSize)
-		}
-		f.Limit = n
+	var err error
+	if f.Limit, err = queryLimit(q); err != nil {
+		return f, err
 	}
 	p := orc.PrincipalFromContext(r.Context())
 	if !p.IsAdmin() {
 		f.OwnerID = p.UserID
-	} else if o := q.Get("owner_id"); o != "" {
-		n, err := strconv.ParseInt(o, 10, 64)
-		if err != nil {
-			return f, orc.Errorf(orc.EINVALID, "owner_id must be a number")
-		}
-		f.OwnerID = n
+	} else if f.OwnerID, err = queryID(q, "owner_id"); err != nil {
+		return f, err
 	}
 	return f, nil
 }

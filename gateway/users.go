@@ -27,21 +27,14 @@ func userID(r *http.Request) (int64, error) {
 func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var f orc.UserFilter
-	if a := q.Get("after_id"); a != "" {
-		n, err := strconv.ParseInt(a, 10, 64)
-		if err != nil {
-			s.error(w, r, orc.Errorf(orc.EINVALID, "after_id must be a number"))
-			return
-		}
-		f.AfterID = n
+	var err error
+	if f.AfterID, err = queryID(q, "after_id"); err != nil {
+		s.error(w, r, err)
+		return
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > orc.MaxPageSize {
-			s.error(w, r, orc.Errorf(orc.EINVALID, "limit must be between 1 and %d", orc.MaxPageSize))
-			return
-		}
-		f.Limit = n
+	if f.Limit, err = queryLimit(q); err != nil {
+		s.error(w, r, err)
+		return
 	}
 	list, err := s.Users.ListUsers(r.Context(), f)
 	if err != nil {
