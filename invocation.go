@@ -95,6 +95,13 @@ type Result struct {
 	FinishedAt time.Time
 	// Logs are the attempt's log lines, stored with the result.
 	Logs []LogLine
+	// Unstarted is set for the result of a run that was never marked
+	// started (a short warm call): committing it counts the attempt, with
+	// StartedAt, and it wins only while the invocation is still queued and
+	// of version VersionID, that is while no other attempt has started.
+	Unstarted bool
+	StartedAt time.Time
+	VersionID int64
 }
 
 // LogLine is one line a plugin wrote.

@@ -33,6 +33,10 @@ type submission struct {
 	idempotencyKey  string
 	async           bool
 	headers         http.Header
+	// recordAndQueue, when set, records and queues a new invocation that
+	// has no idempotency key at once (a synchronous call); submit records
+	// it otherwise, and the caller queues it.
+	recordAndQueue func(inv *orc.Invocation, v *orc.Version) error
 }
 
 // submit runs steps 2 to 7 of the invoke path: find the version the
@@ -83,6 +87,13 @@ func (s *Server) submit(ctx context.Context, sub submission) (*orc.Invocation, *
 		if err := s.Broker.Ready(); err != nil {
 			return nil, v, false, err
 		}
+	}
+	if sub.recordAndQueue != nil && sub.idempotencyKey == "" && len(inv.Logs) == 0 {
+		inv.Status, inv.CreatedAt = orc.StatusQueued, s.Clock.Now()
+		if err := sub.recordAndQueue(inv, v); err != nil {
+			return nil, v, false, err
+		}
+		return inv, v, true, nil
 	}
 	input := inv.Input
 	inv, created, err := s.Invocations.CreateInvocation(ctx, inv)
@@ -204,10 +215,46 @@ func (s *Server) route(ctx context.Context, inv *orc.Invocation, v *orc.Version,
 // is withdrawn again: the client is told 503 and nothing was accepted. An
 // invocation that cannot be withdrawn because a worker started it after all
 // (the refusal was only a lost confirm) counts as queued.
-func (s *Server) publish(ctx context.Context, inv *orc.Invocation, replyTo string) error {
+func (s *Server) publish(ctx context.Context, inv *orc.Invocation, v *orc.Version, replyTo string) error {
 	ctx = context.WithoutCancel(ctx) // a client hanging up must not leave it half queued
-	err := s.Broker.Publish(ctx, &orc.Task{InvocationID: inv.ID, VersionID: inv.VersionID, Pool: inv.Pool,
-		Priority: inv.Priority, ReplyTo: replyTo})
+	err := s.Broker.Publish(ctx, taskOf(inv, v, replyTo))
+	return s.published(ctx, inv, err)
+}
+
+// taskOf is the message of an invocation. A small input of an http
+// version travels with it, so that a worker can call a warm container
+// before it reads the store.
+func taskOf(inv *orc.Invocation, v *orc.Version, replyTo string) *orc.Task {
+	t := &orc.Task{InvocationID: inv.ID, VersionID: inv.VersionID, Pool: inv.Pool,
+		Priority: inv.Priority, ReplyTo: replyTo, CreatedAt: inv.CreatedAt}
+	if v != nil && v.Protocol == orc.ProtocolHTTP && v.ID == inv.VersionID && len(inv.Input) <= orc.MaxTaskInput {
+		t.Input = inv.Input
+	}
+	return t
+}
+
+// recordAndQueue records a new invocation and queues it at the same time,
+// to take the insert off a synchronous call's path. A worker that gets
+// the task first waits for the row. When the insert fails, the client is
+// told (503) and the task finds no row to run; when the publish fails, the
+// row is withdrawn as publish does.
+func (s *Server) recordAndQueue(ctx context.Context, inv *orc.Invocation, v *orc.Version, replyTo string) error {
+	ctx = context.WithoutCancel(ctx)
+	inserted := make(chan error, 1)
+	go func() {
+		_, _, err := s.Invocations.CreateInvocation(ctx, inv)
+		inserted <- err
+	}()
+	perr := s.Broker.Publish(ctx, taskOf(inv, v, replyTo))
+	if err := <-inserted; err != nil {
+		return err
+	}
+	return s.published(ctx, inv, perr)
+}
+
+// published finishes queueing an invocation whose task the broker took
+// (err nil) or refused.
+func (s *Server) published(ctx context.Context, inv *orc.Invocation, err error) error {
 	if err == nil {
 		// Off the answer's path: a lost mark only means a worker may queue
 		// the invocation once more, and that copy finds it started or done.
@@ -250,7 +297,24 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		idempotencyKey: r.Header.Get(headerIdempotency), async: preferAsync(r), headers: r.Header,
 	}
 	ctx := r.Context()
+	var (
+		queued   bool // recorded and queued by submit
+		replies  <-chan *orc.Reply
+		waitDone func()
+	)
+	if !sub.async {
+		sub.recordAndQueue = func(inv *orc.Invocation, v *orc.Version) error {
+			// Wait before publishing: the reply can be faster than Publish.
+			replies, waitDone = s.waiters.add(inv.ID)
+			err := s.recordAndQueue(ctx, inv, v, s.Broker.ReplyQueue())
+			queued = err == nil
+			return err
+		}
+	}
 	inv, v, created, err := s.submit(ctx, sub)
+	if waitDone != nil {
+		defer waitDone()
+	}
 	if err != nil {
 		s.rejected(w, r, v, inv, err)
 		return
@@ -258,21 +322,22 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerInvocationID, inv.ID)
 	w.Header().Set(headerVersion, inv.Version)
 
-	var replies <-chan *orc.Reply
-	if !sub.async && !inv.Status.Terminal() {
+	if !sub.async && !inv.Status.Terminal() && !queued {
 		// Wait before publishing: the reply can be faster than Publish.
 		var done func()
 		replies, done = s.waiters.add(inv.ID)
 		defer done()
 	}
 	if created {
-		replyTo := ""
-		if !sub.async {
-			replyTo = s.Broker.ReplyQueue()
-		}
-		if err := s.publish(ctx, inv, replyTo); err != nil {
-			s.rejected(w, r, v, nil, err)
-			return
+		if !queued {
+			replyTo := ""
+			if !sub.async {
+				replyTo = s.Broker.ReplyQueue()
+			}
+			if err := s.publish(ctx, inv, v, replyTo); err != nil {
+				s.rejected(w, r, v, nil, err)
+				return
+			}
 		}
 		s.metrics.accepted.WithLabelValues(v.Plugin, mode(sub.async)).Inc()
 		s.Logger.DebugContext(ctx, "invocation queued", "invocation_id", inv.ID, "plugin", plugin, "version", inv.Version, "async", sub.async)

@@ -86,7 +86,7 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if created {
-		if err := s.publish(ctx, inv, ""); err != nil {
+		if err := s.publish(ctx, inv, nil, ""); err != nil {
 			s.rejected(w, r, v, nil, err)
 			return
 		}

@@ -130,24 +130,14 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 		}
 		return nil
 	}
-	var inv *orc.Invocation
-	err := w.retry(ctx, log, "start attempt", func() (err error) {
-		inv, err = w.Invocations.StartAttempt(ctx, task.InvocationID, w.cfg.ID, w.cfg.Node, w.Clock.Now())
+	if v := w.fastVersion(ctx, task); v != nil {
+		if handled, err := w.handleFast(ctx, log, task, v); handled {
+			return err
+		}
+	}
+	inv, err := w.start(ctx, log, task, w.Clock.Now())
+	if inv == nil || err != nil {
 		return err
-	})
-	switch orc.ErrorCode(err) {
-	case "":
-	case orc.ENOTFOUND:
-		// Its publish failed and the gateway withdrew it: nothing to run.
-		log.Warn("task for an unknown invocation dropped")
-		return nil
-	case orc.ECONFLICT:
-		// Already terminal: a redelivery of finished work, or canceled.
-		log.Info("task for a finished invocation acked", "status", inv.Status)
-		w.reply(ctx, task, inv)
-		return nil
-	default:
-		return fmt.Errorf("start attempt: %w", err)
 	}
 	log = log.With("plugin", inv.Plugin, "version", inv.Version, "attempt", inv.Attempts)
 
@@ -195,6 +185,53 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 			return err
 		})
 	}
+	return w.conclude(ctx, runCtx, log, task, inv, v, res, err)
+}
+
+// start marks an attempt of the task's invocation started. It returns nil
+// and what Handle should return when there is nothing to run: an unknown
+// invocation (after waiting a little for one that a gateway is still
+// recording) or a final one.
+func (w *Worker) start(ctx context.Context, log *slog.Logger, task *orc.Task, at time.Time) (*orc.Invocation, error) {
+	var inv *orc.Invocation
+	err := w.retry(ctx, log, "start attempt", func() (err error) {
+		for wait := time.Millisecond; ; wait = min(wait*2, 100*time.Millisecond) {
+			inv, err = w.Invocations.StartAttempt(ctx, task.InvocationID, w.cfg.ID, w.cfg.Node, at)
+			// A gateway records a synchronous call while it queues it:
+			// the task may come first.
+			if orc.ErrorCode(err) != orc.ENOTFOUND || task.CreatedAt.IsZero() || w.Clock.Now().Sub(task.CreatedAt) > recordWait {
+				return err
+			}
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return err
+			}
+		}
+	})
+	switch orc.ErrorCode(err) {
+	case "":
+		return inv, nil
+	case orc.ENOTFOUND:
+		// Its publish failed and the gateway withdrew it, or its insert
+		// failed: nothing to run.
+		log.Warn("task for an unknown invocation dropped")
+		return nil, nil
+	case orc.ECONFLICT:
+		// Already terminal: a redelivery of finished work, or canceled.
+		log.Info("task for a finished invocation acked", "status", inv.Status)
+		w.reply(ctx, task, inv)
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("start attempt: %w", err)
+	}
+}
+
+// recordWait is how long a task waits for its invocation's row.
+const recordWait = 5 * time.Second
+
+// conclude turns a run's outcome into a committed result.
+func (w *Worker) conclude(ctx, runCtx context.Context, log *slog.Logger, task *orc.Task, inv *orc.Invocation, v *orc.Version, res *TaskResult, err error) error {
 	if errors.Is(context.Cause(runCtx), errDrained) {
 		// The worker is shutting down: the task goes to another worker.
 		return errDrained

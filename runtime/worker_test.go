@@ -403,3 +403,24 @@ func TestHandleLostStartIsDeliveredAgain(t *testing.T) {
 		t.Fatalf("runs %d, replies %d; want one run and no reply", len(drv.specs), len(rep.replies))
 	}
 }
+
+func TestHandleWaitsForARowBeingRecorded(t *testing.T) {
+	w, store, drv, _ := newTestWorker(&TaskResult{Stdout: []byte(`{"label":"x"}`)})
+	notYet := orc.Errorf(orc.ENOTFOUND, "invocation not found")
+	store.startErrs = []error{notYet, notYet}
+	young := *task
+	young.CreatedAt = time.Now()
+	if err := w.Handle(context.Background(), &young); err != nil {
+		t.Fatal(err)
+	}
+	if len(drv.specs) != 1 || len(store.results) != 1 {
+		t.Fatalf("runs %d, results %d; want the task run once its row appeared", len(drv.specs), len(store.results))
+	}
+
+	// A task without a recording time (or an old one) is dropped at once.
+	w, store, drv, _ = newTestWorker(&TaskResult{Stdout: []byte(`{"label":"x"}`)})
+	store.startErrs = []error{notYet}
+	if err := w.Handle(context.Background(), task); err != nil || len(drv.specs) != 0 {
+		t.Fatalf("err %v, runs %d; want the task dropped", err, len(drv.specs))
+	}
+}

@@ -74,12 +74,16 @@ func (db *DB) CreateInvocation(ctx context.Context, inv *orc.Invocation) (*orc.I
 	if !inv.Async && len(inv.Logs) == 0 {
 		pool = db.lazy
 	}
+	createdAt := inv.CreatedAt
+	if createdAt.IsZero() {
+		createdAt = db.clock.Now()
+	}
 	created, err := scanInvocation(pool.QueryRow(ctx, `INSERT INTO invocations
 		(id, plugin, version, version_id, status, input, idempotency_key, owner_id, async, pool, priority, created_at)
 		VALUES ($1, $2, $3, nullif($4, 0), 'queued', $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		RETURNING `+invocationColumns,
-		inv.ID, inv.Plugin, inv.Version, inv.VersionID, []byte(inv.Input), key, inv.OwnerID, inv.Async, inv.Pool, inv.Priority, db.clock.Now()))
+		inv.ID, inv.Plugin, inv.Version, inv.VersionID, []byte(inv.Input), key, inv.OwnerID, inv.Async, inv.Pool, inv.Priority, createdAt))
 	if err == nil {
 		if err := db.AppendLogs(ctx, created.ID, inv.Logs); err != nil {
 			return nil, false, err
@@ -346,23 +350,30 @@ func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (b
 	attempts, streams, times, texts := logColumns(r.Logs)
 	// Attempt 0 (a dead-lettered task, recorded by no attempt) is fenced by
 	// the status alone.
+	// An unstarted result counts its attempt here, and is fenced by the
+	// status: it wins only if no attempt has started.
 	var won int
 	err = db.pool.QueryRow(ctx, `WITH won AS (
 			UPDATE invocations SET
 				status = $2, output = $3, error_code = $4, error_message = $5, worker = $6, node = $7,
-				cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11
-			WHERE id = $1 AND status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12)
-			RETURNING id),
+				cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11,
+				attempts = CASE WHEN $17 THEN attempts + 1 ELSE attempts END,
+				started_at = CASE WHEN $17 THEN $18 ELSE started_at END,
+				queue_ms = CASE WHEN $17 AND attempts = 0
+					THEN greatest(extract(epoch FROM ($18 - created_at)) * 1000, 0) ELSE queue_ms END
+			WHERE id = $1 AND CASE WHEN $17 THEN status = 'queued' AND version_id = $19
+				ELSE status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12) END
+			RETURNING id, attempts),
 		logs AS (
 			INSERT INTO invocation_logs (invocation_id, seq, attempt, stream, at, line)
-			SELECT won.id, b.base + t.ord, t.attempt, t.stream, t.at, t.line
+			SELECT won.id, b.base + t.ord, CASE WHEN $17 THEN won.attempts ELSE t.attempt END, t.stream, t.at, t.line
 			FROM won, unnest($13::int[], $14::text[], $15::timestamptz[], $16::text[]) WITH ORDINALITY AS t(attempt, stream, at, line, ord),
 				(SELECT coalesce(max(seq), 0) AS base FROM invocation_logs WHERE invocation_id = $1) b
 			RETURNING 1)
 		SELECT count(*) FROM won`,
 		u, string(r.Status), nullJSON(r.Output), code, message, r.Worker, r.Node,
 		r.ColdStart, r.Timing.ColdMS, r.Timing.RunMS, r.FinishedAt, r.Attempt,
-		attempts, streams, times, texts).Scan(&won)
+		attempts, streams, times, texts, r.Unstarted, r.StartedAt, r.VersionID).Scan(&won)
 	if err != nil {
 		return false, dbError(err, "")
 	}
