@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,4 +65,35 @@ func TestWarmFastPath(t *testing.T) {
 		t.Fatalf("large input: %d, %d bytes back of %d", resp.status, len(resp.body), len(big))
 	}
 	check(s.waitFor(resp.header.Get("X-Orc-Invocation-Id"), time.Second, terminal), "large input")
+}
+
+// TestWarmConcurrentSyncCalls: concurrent synchronous calls, recorded while
+// they are queued, all get their own result — also when a worker gets a
+// task before its row is committed.
+func TestWarmConcurrentSyncCalls(t *testing.T) {
+	s := newStack(t, func(c *Config) { c.Gateway.SyncGrace = 5 * time.Second; c.Worker.Concurrency = 8 }, false)
+	m := warmEcho(t, "echo-conc", 1, 2, 8)
+	m["timeout_s"] = 5
+	s.register(m)
+	waitServers(t, "echo-conc", "1.0.0", 1, 30*time.Second)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8*30)
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 30; i++ {
+				want := fmt.Sprintf(`{"c":%d,"i":%d}`, c, i)
+				resp := s.do("POST", "/invoke/echo-conc", want)
+				if resp.status != http.StatusOK || string(resp.body) != want {
+					errs <- fmt.Sprintf("%s: %d %s", resp.header.Get("X-Orc-Invocation-Id"), resp.status, resp.body)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }

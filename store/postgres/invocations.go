@@ -318,18 +318,28 @@ func (db *DB) updateUnfinished(ctx context.Context, id string, sql string, args 
 }
 
 func (db *DB) updateUnfinishedOn(ctx context.Context, pool *pgxpool.Pool, id string, sql string, args ...any) (*orc.Invocation, error) {
-	inv, err := scanInvocation(pool.QueryRow(ctx, sql, args...))
-	if err == nil {
-		return inv, nil
+	for try := 0; ; try++ {
+		inv, err := scanInvocation(pool.QueryRow(ctx, sql, args...))
+		if err == nil {
+			return inv, nil
+		}
+		if err != pgx.ErrNoRows {
+			return nil, dbError(err, "")
+		}
+		inv, err = db.FindInvocation(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if inv.Status.Terminal() {
+			return inv, orc.Errorf(orc.ECONFLICT, "invocation is already %s", inv.Status)
+		}
+		// Unfinished after all: the row was committed between the two
+		// statements (a gateway records a synchronous call while it queues
+		// it). Once more.
+		if try == 2 {
+			return nil, orc.Errorf(orc.EUNAVAILABLE, "invocation %s changed while it was updated", id)
+		}
 	}
-	if err != pgx.ErrNoRows {
-		return nil, dbError(err, "")
-	}
-	inv, err = db.FindInvocation(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return inv, orc.Errorf(orc.ECONFLICT, "invocation is already %s", inv.Status)
 }
 
 // FinishInvocation commits a result and its logs in one statement (one
