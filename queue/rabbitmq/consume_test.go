@@ -2,7 +2,9 @@ package rabbitmq
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -21,12 +23,13 @@ func TestPublishConsumeAck(t *testing.T) {
 		return nil
 	})
 
-	want := orc.Task{InvocationID: "inv-rt", VersionID: 7, Pool: "rt", ReplyTo: "somewhere"}
+	want := orc.Task{InvocationID: "inv-rt", VersionID: 7, Pool: "rt", ReplyTo: "somewhere",
+		Input: json.RawMessage(`{"x":1}`), CreatedAt: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
 	if err := b.Publish(ctx, &want); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 	d := recv(t, got, 5*time.Second, "delivery")
-	if d.Task != want {
+	if !reflect.DeepEqual(d.Task, want) {
 		t.Errorf("task = %+v, want %+v", d.Task, want)
 	}
 	if d.Redelivered || d.DeliveryCount != 0 {
@@ -104,7 +107,7 @@ func TestDeliveryLimitDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	dl := recv(t, dead, 10*time.Second, "dead letter")
-	if dl.task != task || dl.reason != "delivery_limit" {
+	if !reflect.DeepEqual(dl.task, task) || dl.reason != "delivery_limit" {
 		t.Errorf("dead letter = %+v %q, want %+v %q", dl.task, dl.reason, task, "delivery_limit")
 	}
 	// The first delivery and one per allowed requeue.
@@ -137,7 +140,7 @@ func TestMalformedTaskDeadLetters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if task := recv(t, got, 5*time.Second, "valid task"); task != valid {
+	if task := recv(t, got, 5*time.Second, "valid task"); !reflect.DeepEqual(task, valid) {
 		t.Errorf("handled %+v, want %+v", task, valid)
 	}
 	for range 2 {
