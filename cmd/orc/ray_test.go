@@ -96,10 +96,15 @@ func (s *rayStack) removeRayJobs(t testing.TB) {
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
+	var ended time.Time
 	for _, j := range jobs {
 		for {
 			d, err := s.ray.Job(ctx, j.SubmissionID)
-			if errors.Is(err, ray.ErrNotFound) || (err == nil && d.Status.Terminal()) {
+			if errors.Is(err, ray.ErrNotFound) {
+				break
+			}
+			if err == nil && d.Status.Terminal() {
+				ended = later(ended, time.UnixMilli(d.EndTime))
 				break
 			}
 			if time.Now().After(deadline) {
@@ -108,10 +113,35 @@ func (s *rayStack) removeRayJobs(t testing.TB) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		if err := s.ray.DeleteJob(ctx, j.SubmissionID); err != nil && !errors.Is(err, ray.ErrNotFound) {
-			t.Logf("delete ray job %s: %v", j.SubmissionID, err)
+	}
+	deleteSettled(t, s.ray, ended, jobIDs(jobs)...)
+}
+
+// deleteSettled deletes Ray jobs once their job supervisors have exited: a
+// job deleted while its supervisor still exits comes back as a FAILED
+// record without metadata.
+func deleteSettled(t testing.TB, c *ray.Client, ended time.Time, ids ...string) {
+	time.Sleep(time.Until(ended.Add(6 * time.Second)))
+	for _, id := range ids {
+		if err := c.DeleteJob(context.Background(), id); err != nil && !errors.Is(err, ray.ErrNotFound) {
+			t.Logf("delete ray job %s: %v", id, err)
 		}
 	}
+}
+
+func jobIDs(jobs []*ray.JobDetails) []string {
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.SubmissionID
+	}
+	return ids
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // nodeOffering returns the ids of the alive Ray nodes that offer (or, with

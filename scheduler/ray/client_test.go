@@ -43,6 +43,12 @@ func waitJob(t *testing.T, c *ray.Client, id string) *ray.JobDetails {
 	}
 }
 
+// settle waits until an ended job's supervisor has exited: a job deleted
+// before that comes back as a FAILED record without metadata.
+func settle(j *ray.JobDetails) {
+	time.Sleep(time.Until(time.UnixMilli(j.EndTime).Add(6 * time.Second)))
+}
+
 // nodeWith returns the id of the alive node that offers a resource.
 func nodeWith(t *testing.T, c *ray.Client, resource string) string {
 	t.Helper()
@@ -118,6 +124,7 @@ func TestClientJobLifecycle(t *testing.T) {
 		t.Fatalf("job %s not listed", id)
 	}
 
+	settle(j)
 	if err := c.DeleteJob(ctx, id); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
@@ -160,9 +167,11 @@ func TestClientStopAndDeleteRunning(t *testing.T) {
 	if err != nil || !stopped {
 		t.Fatalf("stop: stopped = %v, err = %v", stopped, err)
 	}
-	if j := waitJob(t, c, id); j.Status != ray.JobStopped {
+	j := waitJob(t, c, id)
+	if j.Status != ray.JobStopped {
 		t.Fatalf("status after stop = %s, want STOPPED", j.Status)
 	}
+	settle(j)
 	if err := c.DeleteJob(ctx, id); err != nil {
 		t.Fatalf("delete stopped job: %v", err)
 	}
