@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"strconv"
-	"strings"
 
 	"github.com/orc-gateway/orc"
 )
@@ -30,19 +29,12 @@ func (db *DB) RecordAudit(ctx context.Context, e *orc.AuditEvent) error {
 // ListAudit returns a page of the audit log, newest first. The cursor is
 // the id the next page starts below.
 func (db *DB) ListAudit(ctx context.Context, f orc.AuditFilter) ([]*orc.AuditEvent, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var w filter
 	if f.ActorID != 0 {
-		where = append(where, "actor_id = "+arg(f.ActorID))
+		w.where("actor_id = " + w.arg(f.ActorID))
 	}
 	if f.Action != "" {
-		where = append(where, "action = "+arg(f.Action))
+		w.where("action = " + w.arg(f.Action))
 	}
 	if f.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
@@ -50,19 +42,12 @@ func (db *DB) ListAudit(ctx context.Context, f orc.AuditFilter) ([]*orc.AuditEve
 		if err != nil || perr != nil {
 			return nil, "", orc.Errorf(orc.EINVALID, "invalid cursor")
 		}
-		where = append(where, "id < "+arg(id))
+		w.where("id < " + w.arg(id))
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = orc.DefaultPageSize
-	}
-	limit = min(limit, orc.MaxPageSize)
-	q := `SELECT id, at, coalesce(actor_id, 0), actor_email, method, action, target_type, target, details, remote_addr FROM audit_log`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY id DESC LIMIT ` + arg(limit+1)
-	rows, err := db.pool.Query(ctx, q, args...)
+	limit := pageSize(f.Limit)
+	q := `SELECT id, at, coalesce(actor_id, 0), actor_email, method, action, target_type, target, details, remote_addr FROM audit_log` +
+		w.sql() + ` ORDER BY id DESC LIMIT ` + w.arg(limit+1)
+	rows, err := db.pool.Query(ctx, q, w.args...)
 	if err != nil {
 		return nil, "", dbError(err, "")
 	}

@@ -207,41 +207,27 @@ func (db *DB) FindInvocation(ctx context.Context, id string) (*orc.Invocation, e
 
 // ListInvocations returns a page of invocations, newest first.
 func (db *DB) ListInvocations(ctx context.Context, f orc.InvocationFilter) ([]*orc.Invocation, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var w filter
 	if f.Plugin != "" {
-		where = append(where, "plugin = "+arg(f.Plugin))
+		w.where("plugin = " + w.arg(f.Plugin))
 	}
 	if f.Status != "" {
-		where = append(where, "status = "+arg(string(f.Status)))
+		w.where("status = " + w.arg(string(f.Status)))
 	}
 	if f.OwnerID != 0 {
-		where = append(where, "owner_id = "+arg(f.OwnerID))
+		w.where("owner_id = " + w.arg(f.OwnerID))
 	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		where = append(where, fmt.Sprintf("(created_at, id) < (%s, %s)", arg(at), arg(id)))
+		w.where(fmt.Sprintf("(created_at, id) < (%s, %s)", w.arg(at), w.arg(id)))
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = orc.DefaultPageSize
-	}
-	limit = min(limit, orc.MaxPageSize)
-	q := `SELECT ` + invocationColumns + ` FROM invocations`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
-	rows, err := db.pool.Query(ctx, q, args...)
+	limit := pageSize(f.Limit)
+	q := `SELECT ` + invocationColumns + ` FROM invocations` + w.sql() +
+		` ORDER BY created_at DESC, id DESC LIMIT ` + w.arg(limit+1)
+	rows, err := db.pool.Query(ctx, q, w.args...)
 	if err != nil {
 		return nil, "", dbError(err, "")
 	}
