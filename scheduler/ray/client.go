@@ -159,9 +159,6 @@ func NewClient(address string) (*Client, error) {
 	}, nil
 }
 
-// Address is the dashboard's URL.
-func (c *Client) Address() string { return c.base }
-
 // Version returns the cluster's Ray version; it is the cheapest way to see
 // that the dashboard answers.
 func (c *Client) Version(ctx context.Context) (string, error) {
