@@ -142,8 +142,9 @@ type InvocationService interface {
 	// unless a worker started it meanwhile. Returns ENOTFOUND, ECONFLICT.
 	DeleteInvocation(ctx context.Context, id string) error
 
-	// MarkPublished records that the broker confirmed an invocation's task.
-	MarkPublished(ctx context.Context, id string) error
+	// MarkPublished records that the broker confirmed the tasks of queued
+	// invocations; those that started or ended meanwhile need no mark.
+	MarkPublished(ctx context.Context, ids ...string) error
 
 	// UnpublishedInvocations returns queued invocations created before the
 	// given time whose task was never confirmed (their gateway died between

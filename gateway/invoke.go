@@ -256,13 +256,17 @@ func (s *Server) recordAndQueue(ctx context.Context, inv *orc.Invocation, v *orc
 // (err nil) or refused.
 func (s *Server) published(ctx context.Context, inv *orc.Invocation, err error) error {
 	if err == nil {
-		// Off the answer's path: a lost mark only means a worker may queue
-		// the invocation once more, and that copy finds it started or done.
-		go func() {
-			if err := s.Invocations.MarkPublished(ctx, inv.ID); err != nil {
-				s.Logger.WarnContext(ctx, "mark invocation queued", "invocation_id", inv.ID, "err", err)
-			}
-		}()
+		if inv.IdempotencyKey != "" {
+			// A retry with the key tells "in progress" from "queued" by
+			// the mark: write it now, still off the answer's path.
+			go func() {
+				if err := s.Invocations.MarkPublished(ctx, inv.ID); err != nil {
+					s.Logger.WarnContext(ctx, "mark invocation queued", "invocation_id", inv.ID, "err", err)
+				}
+			}()
+			return nil
+		}
+		s.markPublished(inv.ID)
 		return nil
 	}
 	derr := s.Invocations.DeleteInvocation(ctx, inv.ID)

@@ -118,6 +118,7 @@ type Server struct {
 	principals ttlCache[*orc.Principal]
 	plugins    ttlCache[*orc.Plugin]
 	waiters    waiters
+	marks      publishMarks
 	metrics    *metrics
 	router     chi.Router
 }

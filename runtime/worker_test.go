@@ -364,8 +364,8 @@ func (s *unqueuedStore) UnpublishedInvocations(ctx context.Context, before time.
 	return s.unqueued, nil
 }
 
-func (s *unqueuedStore) MarkPublished(ctx context.Context, id string) error {
-	s.published = append(s.published, id)
+func (s *unqueuedStore) MarkPublished(ctx context.Context, ids ...string) error {
+	s.published = append(s.published, ids...)
 	return nil
 }
 

@@ -144,6 +144,7 @@ func (m *Gateway) Run(ctx context.Context) error {
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	m.Server.FlushMarks(sctx)
 	return nil
 }
 
@@ -159,6 +160,11 @@ func (m *Gateway) Close() error {
 	}
 	if m.Server != nil {
 		closeHooks(m.Server.Hooks)
+		if m.DB != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			m.Server.FlushMarks(ctx)
+			cancel()
+		}
 	}
 	if m.DB != nil {
 		m.DB.Close()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orc-gateway/orc"
@@ -26,7 +27,7 @@ const invocationColumns = `id, plugin, version, coalesce(version_id, 0), status,
 func scanInvocation(row scanner) (*orc.Invocation, error) {
 	var (
 		inv           orc.Invocation
-		id            uuid.UUID
+		id            pgtype.UUID
 		status        string
 		input, output []byte
 		code, message string
@@ -39,7 +40,7 @@ func scanInvocation(row scanner) (*orc.Invocation, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv.ID, inv.Status, inv.Input, inv.Output = id.String(), orc.Status(status), input, output
+	inv.ID, inv.Status, inv.Input, inv.Output = uuid.UUID(id.Bytes).String(), orc.Status(status), input, output
 	if code != "" || message != "" {
 		inv.Error = &orc.InvocationError{Code: code, Message: message}
 	}
@@ -47,13 +48,15 @@ func scanInvocation(row scanner) (*orc.Invocation, error) {
 }
 
 // parseID returns the uuid of an invocation id, or ENOTFOUND: an id that is
-// not a uuid names no invocation.
-func parseID(id string) (uuid.UUID, error) {
+// not a uuid names no invocation. It is a pgtype.UUID, which pgx encodes
+// directly (a uuid.UUID goes through its text form and a formatted error
+// on every statement).
+func parseID(id string) (pgtype.UUID, error) {
 	u, err := uuid.Parse(id)
 	if err != nil {
-		return u, orc.Errorf(orc.ENOTFOUND, "invocation not found")
+		return pgtype.UUID{}, orc.Errorf(orc.ENOTFOUND, "invocation not found")
 	}
-	return u, nil
+	return pgtype.UUID{Bytes: u, Valid: true}, nil
 }
 
 // CreateInvocation records a queued invocation, or returns the existing one
@@ -164,13 +167,24 @@ func (db *DB) DeleteInvocation(ctx context.Context, id string) error {
 	return nil
 }
 
-// MarkPublished records that an invocation's task was confirmed.
-func (db *DB) MarkPublished(ctx context.Context, id string) error {
-	u, err := parseID(id)
-	if err != nil {
-		return err
+// MarkPublished records that the tasks of invocations were confirmed, in
+// one statement. Only queued invocations are marked: one that started or
+// ended was evidently queued, and leaving its row alone keeps the mark from
+// contending with its worker's writes.
+func (db *DB) MarkPublished(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
 	}
-	_, err = db.pool.Exec(ctx, `UPDATE invocations SET published_at = $2 WHERE id = $1 AND published_at IS NULL`, u, db.clock.Now())
+	us := make([]pgtype.UUID, len(ids))
+	for i, id := range ids {
+		u, err := parseID(id)
+		if err != nil {
+			return err
+		}
+		us[i] = u
+	}
+	_, err := db.pool.Exec(ctx, `UPDATE invocations SET published_at = $2
+		WHERE id = ANY($1) AND published_at IS NULL AND status = 'queued'`, us, db.clock.Now())
 	return dbError(err, "")
 }
 
@@ -256,23 +270,23 @@ func encodeCursor(at time.Time, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + "." + id))
 }
 
-func decodeCursor(c string) (time.Time, uuid.UUID, error) {
+func decodeCursor(c string) (time.Time, pgtype.UUID, error) {
 	bad := orc.Errorf(orc.EINVALID, "invalid cursor")
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return time.Time{}, uuid.UUID{}, bad
+		return time.Time{}, pgtype.UUID{}, bad
 	}
 	ts, id, ok := strings.Cut(string(b), ".")
 	if !ok {
-		return time.Time{}, uuid.UUID{}, bad
+		return time.Time{}, pgtype.UUID{}, bad
 	}
 	us, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return time.Time{}, uuid.UUID{}, bad
+		return time.Time{}, pgtype.UUID{}, bad
 	}
-	u, err := uuid.Parse(id)
+	u, err := parseID(id)
 	if err != nil {
-		return time.Time{}, uuid.UUID{}, bad
+		return time.Time{}, pgtype.UUID{}, bad
 	}
 	return time.UnixMicro(us), u, nil
 }
@@ -328,6 +342,32 @@ func (db *DB) updateUnfinishedOn(ctx context.Context, pool *pgxpool.Pool, id str
 	}
 }
 
+// finishUpdate is the UPDATE of FinishInvocation. Attempt 0 (a
+// dead-lettered task, recorded by no attempt) is fenced by the status alone.
+// An unstarted result ($13) counts its attempt here, and is fenced by the
+// status: it wins only if no attempt has started.
+const finishUpdate = `UPDATE invocations SET
+		status = $2, output = $3, error_code = $4, error_message = $5, worker = $6, node = $7,
+		cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11,
+		attempts = CASE WHEN $13 THEN attempts + 1 ELSE attempts END,
+		started_at = CASE WHEN $13 THEN $14 ELSE started_at END,
+		queue_ms = CASE WHEN $13 AND attempts = 0
+			THEN greatest(extract(epoch FROM ($14 - created_at)) * 1000, 0) ELSE queue_ms END
+	WHERE id = $1 AND CASE WHEN $13 THEN status = 'queued' AND version_id = $15
+		ELSE status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12) END`
+
+// finishWithLogs is FinishInvocation's statement for a result with log
+// lines: they are stored only if the result won.
+const finishWithLogs = `WITH won AS (` + finishUpdate + `
+		RETURNING id, attempts),
+	logs AS (
+		INSERT INTO invocation_logs (invocation_id, seq, attempt, stream, at, line)
+		SELECT won.id, b.base + t.ord, CASE WHEN $13 THEN won.attempts ELSE t.attempt END, t.stream, t.at, t.line
+		FROM won, unnest($16::int[], $17::text[], $18::timestamptz[], $19::text[]) WITH ORDINALITY AS t(attempt, stream, at, line, ord),
+			(SELECT coalesce(max(seq), 0) AS base FROM invocation_logs WHERE invocation_id = $1) b
+		RETURNING 1)
+	SELECT count(*) FROM won`
+
 // FinishInvocation commits a result and its logs in one statement (one
 // round trip, atomic), unless the invocation is terminal or a later attempt
 // has started: only a winning attempt's logs are stored.
@@ -343,33 +383,21 @@ func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (b
 	if r.Error != nil {
 		code, message = r.Error.Code, sanitize(r.Error.Message)
 	}
-	attempts, streams, times, texts := logColumns(r.Logs)
-	// Attempt 0 (a dead-lettered task, recorded by no attempt) is fenced by
-	// the status alone.
-	// An unstarted result counts its attempt here, and is fenced by the
-	// status: it wins only if no attempt has started.
-	var won int
-	err = db.pool.QueryRow(ctx, `WITH won AS (
-			UPDATE invocations SET
-				status = $2, output = $3, error_code = $4, error_message = $5, worker = $6, node = $7,
-				cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11,
-				attempts = CASE WHEN $17 THEN attempts + 1 ELSE attempts END,
-				started_at = CASE WHEN $17 THEN $18 ELSE started_at END,
-				queue_ms = CASE WHEN $17 AND attempts = 0
-					THEN greatest(extract(epoch FROM ($18 - created_at)) * 1000, 0) ELSE queue_ms END
-			WHERE id = $1 AND CASE WHEN $17 THEN status = 'queued' AND version_id = $19
-				ELSE status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12) END
-			RETURNING id, attempts),
-		logs AS (
-			INSERT INTO invocation_logs (invocation_id, seq, attempt, stream, at, line)
-			SELECT won.id, b.base + t.ord, CASE WHEN $17 THEN won.attempts ELSE t.attempt END, t.stream, t.at, t.line
-			FROM won, unnest($13::int[], $14::text[], $15::timestamptz[], $16::text[]) WITH ORDINALITY AS t(attempt, stream, at, line, ord),
-				(SELECT coalesce(max(seq), 0) AS base FROM invocation_logs WHERE invocation_id = $1) b
-			RETURNING 1)
-		SELECT count(*) FROM won`,
-		u, string(r.Status), nullJSON(r.Output), code, message, r.Worker, r.Node,
+	args := []any{u, string(r.Status), nullJSON(r.Output), code, message, r.Worker, r.Node,
 		r.ColdStart, r.Timing.ColdMS, r.Timing.RunMS, r.FinishedAt, r.Attempt,
-		attempts, streams, times, texts, r.Unstarted, r.StartedAt, r.VersionID).Scan(&won)
+		r.Unstarted, r.StartedAt, r.VersionID}
+	if len(r.Logs) == 0 {
+		// The common case of a warm call, without the logs' CTE: a
+		// simpler statement that costs a quarter less.
+		tag, err := db.pool.Exec(ctx, finishUpdate, args...)
+		if err != nil {
+			return false, dbError(err, "")
+		}
+		return tag.RowsAffected() == 1, nil
+	}
+	attempts, streams, times, texts := logColumns(r.Logs)
+	var won int
+	err = db.pool.QueryRow(ctx, finishWithLogs, append(args, attempts, streams, times, texts)...).Scan(&won)
 	if err != nil {
 		return false, dbError(err, "")
 	}
@@ -416,7 +444,7 @@ func (db *DB) AppendLogs(ctx context.Context, id string, lines []orc.LogLine) er
 // appendLogs stores log lines in a transaction. A transaction-scoped
 // advisory lock serializes the writers of one invocation's logs, so that two
 // never pick the same sequence numbers.
-func appendLogs(ctx context.Context, tx pgx.Tx, id uuid.UUID, lines []orc.LogLine) error {
+func appendLogs(ctx context.Context, tx pgx.Tx, id pgtype.UUID, lines []orc.LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}

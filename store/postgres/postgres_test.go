@@ -369,6 +369,23 @@ func TestPublishBookkeeping(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].ID != lost.ID {
 		t.Fatalf("unpublished: %v %+v", err, list)
 	}
+	// Marks come in batches; a final invocation is left as it is.
+	second, _, _ := db.CreateInvocation(ctx, newInvocation(alice, ""))
+	third, _, _ := db.CreateInvocation(ctx, newInvocation(alice, ""))
+	ended, _, _ := db.CreateInvocation(ctx, newInvocation(alice, ""))
+	if _, err := db.CancelInvocation(ctx, ended.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkPublished(ctx, second.ID, third.ID, ended.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{second.ID, third.ID, ended.ID} {
+		got, err := db.FindInvocation(ctx, id)
+		if err != nil || got.Published != (id != ended.ID) {
+			t.Fatalf("after a batch mark, %s: %v published=%v", id, err, got.Published)
+		}
+	}
+	wantCode(t, db.MarkPublished(ctx, second.ID, "not-an-id"), orc.ENOTFOUND)
 	if list, _ := db.UnpublishedInvocations(ctx, time.Now().Add(-time.Hour), 10); len(list) != 0 {
 		t.Fatalf("recent invocations are left to their gateway: %+v", list)
 	}

@@ -1,0 +1,76 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Batches of publish marks.
+const (
+	// markDelay is how long a publish mark waits for others to share its
+	// statement. A synchronous call usually ends within it, and its mark
+	// then changes nothing: the mark never contends with the worker's
+	// writes to the same row.
+	markDelay = 200 * time.Millisecond
+	// markBatch caps the invocations of one statement.
+	markBatch = 1000
+)
+
+// publishMarks records, in batches and off the answer's path, that the
+// broker confirmed tasks. A mark lost in a crash only means that a worker
+// queues the invocation once more after a minute; that copy finds it
+// started or done.
+type publishMarks struct {
+	mu      sync.Mutex
+	pending []string
+	timer   *time.Timer // set while a flush is scheduled
+	running sync.WaitGroup
+}
+
+// markPublished schedules the publish mark of an invocation.
+func (s *Server) markPublished(id string) {
+	m := &s.marks
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending = append(m.pending, id)
+	if m.timer == nil {
+		m.running.Add(1)
+		m.timer = time.AfterFunc(markDelay, func() {
+			defer m.running.Done()
+			s.flushMarks(context.Background())
+		})
+	}
+}
+
+// flushMarks writes the pending publish marks.
+func (s *Server) flushMarks(ctx context.Context) {
+	m := &s.marks
+	m.mu.Lock()
+	ids := m.pending
+	m.pending, m.timer = nil, nil
+	m.mu.Unlock()
+	for len(ids) > 0 {
+		n := min(len(ids), markBatch)
+		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := s.Invocations.MarkPublished(mctx, ids[:n]...); err != nil {
+			s.Logger.WarnContext(ctx, "mark invocations queued", "invocations", n, "err", err)
+		}
+		cancel()
+		ids = ids[n:]
+	}
+}
+
+// FlushMarks writes the publish marks still waiting, and waits for those
+// being written. Call it when the gateway stops, after its last request.
+func (s *Server) FlushMarks(ctx context.Context) {
+	m := &s.marks
+	m.mu.Lock()
+	if m.timer != nil && m.timer.Stop() {
+		m.running.Done() // it will not run
+	}
+	m.timer = nil
+	m.mu.Unlock()
+	s.flushMarks(ctx)
+	m.running.Wait()
+}
