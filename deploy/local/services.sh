@@ -120,9 +120,16 @@ start_rabbitmq() {
 		echo 'listeners.tcp.default = 127.0.0.1:5672' >>/etc/rabbitmq/rabbitmq.conf
 	grep -q '^export ERL_EPMD_ADDRESS' /etc/rabbitmq/rabbitmq-env.conf ||
 		echo 'export ERL_EPMD_ADDRESS=127.0.0.1' >>/etc/rabbitmq/rabbitmq-env.conf
-	grep -q '^SERVER_ADDITIONAL_ERL_ARGS' /etc/rabbitmq/rabbitmq-env.conf || cat >>/etc/rabbitmq/rabbitmq-env.conf <<'ENV'
-SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-ENV
+	# Erlang's schedulers spin for work by default before they sleep; on a
+	# small machine shared with PostgreSQL, Docker and Orc that spinning
+	# takes the cores the others need (+sbwt none: about 0.15 ms less per
+	# warm call on two cores, docs/BENCHMARKS.md). Takes effect at the
+	# broker's next start.
+	local erl_args='SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none"'
+	if ! grep -qxF "$erl_args" /etc/rabbitmq/rabbitmq-env.conf; then
+		sed -i '/^SERVER_ADDITIONAL_ERL_ARGS=/d' /etc/rabbitmq/rabbitmq-env.conf
+		echo "$erl_args" >>/etc/rabbitmq/rabbitmq-env.conf
+	fi
 	if ! rabbitmqctl -q status >/dev/null 2>&1; then
 		log "starting RabbitMQ"
 		# The Debian package's default Erlang cookie and data live in
