@@ -140,8 +140,9 @@ func (b *Broker) publish(ctx context.Context, p *publisher, exchange, key string
 }
 
 // Reply sends r to the gateway queue replyTo through the default exchange.
-// Replies are transient and unconfirmed: the gateway falls back to the
-// database when one is lost.
+// Replies are transient and go out on a channel of their own, not in
+// confirm mode: the broker tracks nothing for them, and the gateway falls
+// back to the database when one is lost.
 //
 // # Errors
 //
@@ -159,9 +160,9 @@ func (b *Broker) Reply(ctx context.Context, replyTo string, r *orc.Reply) error 
 	if err != nil {
 		return err
 	}
-	p, err := s.publisher()
+	ch, err := s.replier()
 	if err == nil {
-		err = p.ch.PublishWithContext(ctx, "", replyTo, false, false, amqp.Publishing{
+		err = ch.PublishWithContext(ctx, "", replyTo, false, false, amqp.Publishing{
 			ContentType:   "application/json",
 			DeliveryMode:  amqp.Transient,
 			MessageId:     r.InvocationID,

@@ -20,6 +20,7 @@ type session struct {
 
 	mu        sync.Mutex
 	pub       *publisher
+	replies   *amqp.Channel            // replies go out unconfirmed, apart from pub
 	pools     map[string]bool          // pool queues declared on this connection
 	declaring map[string]chan struct{} // pool declarations in progress
 }
@@ -66,6 +67,23 @@ func (s *session) publisher() (*publisher, error) {
 		returned: make(map[string]bool),
 	}
 	return s.pub, nil
+}
+
+// replier returns the session's channel for replies, reopening it when a
+// channel error closed it. It is not in confirm mode: a reply is not
+// confirmed, and the broker need not track it.
+func (s *session) replier() (*amqp.Channel, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replies != nil && !s.replies.IsClosed() {
+		return s.replies, nil
+	}
+	ch, err := s.conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open reply channel: %w", err)
+	}
+	s.replies = ch
+	return ch, nil
 }
 
 // wasReturned reports whether the broker returned the message with id.
