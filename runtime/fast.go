@@ -44,52 +44,52 @@ func (w *Worker) handleFast(ctx context.Context, log *slog.Logger, task *orc.Tas
 	done := w.track(task.InvocationID, stop)
 	defer done()
 
-	type outcome struct {
-		res *TaskResult
+	// The call runs on this goroutine; should it outlast fastWindow, the
+	// invocation is marked running meanwhile, and a start that finds it
+	// canceled or recorded otherwise stops the call.
+	type started struct {
+		inv *orc.Invocation
 		err error
 	}
-	called := make(chan outcome, 1)
-	go func() {
-		res, err := w.Warm.Run(runCtx, v, task.Input)
-		called <- outcome{res, err}
-	}()
-	timer := time.NewTimer(fastWindow)
-	defer timer.Stop()
-	select {
-	case out := <-called:
+	slow := make(chan started, 1)
+	timer := time.AfterFunc(fastWindow, func() {
+		inv, err := w.start(ctx, log, task, received)
+		if inv == nil || err != nil || inv.VersionID != v.ID {
+			stop(errCanceled)
+		}
+		slow <- started{inv, err}
+	})
+	res, err := w.Warm.Run(runCtx, v, task.Input)
+	if timer.Stop() {
 		if errors.Is(context.Cause(runCtx), errDrained) {
 			return true, errDrained // the worker stops: another one runs it
 		}
-		if out.err != nil {
+		if err != nil {
 			return false, nil // the usual path tries again, with backoff
 		}
-		return w.commitFast(ctx, log, task, v, out.res, received)
-	case <-timer.C:
+		return w.commitFast(ctx, log, task, v, res, received)
 	}
 
-	// A long call: the invocation shows running while it runs.
-	inv, err := w.start(ctx, log, task, received)
-	if inv == nil || err != nil || inv.VersionID != v.ID {
-		stop(errCanceled)
-		<-called
-		if inv != nil && err == nil {
+	// A long call: the invocation showed running while it ran.
+	st := <-slow
+	inv := st.inv
+	if inv == nil || st.err != nil || inv.VersionID != v.ID {
+		if inv != nil && st.err == nil {
 			// Recorded with another version than the task said: run what
 			// the store says.
 			return false, nil
 		}
-		return true, err
+		return true, st.err
 	}
-	out := <-called
 	log = log.With("plugin", inv.Plugin, "version", inv.Version, "attempt", inv.Attempts)
-	if out.err != nil {
+	if err != nil {
 		// The call could not be made; the usual path's retries apply.
 		err = w.retry(runCtx, log, "call warm server", func() (err error) {
-			out.res, err = w.Warm.Run(runCtx, v, inv.Input)
+			res, err = w.Warm.Run(runCtx, v, inv.Input)
 			return err
 		})
-		out.err = err
 	}
-	return true, w.conclude(ctx, runCtx, log, task, inv, v, out.res, out.err)
+	return true, w.conclude(ctx, runCtx, log, task, inv, v, res, err)
 }
 
 // commitFast commits the result of a call that was never marked started.
