@@ -25,7 +25,7 @@ type publishMarks struct {
 	mu      sync.Mutex
 	pending []string
 	timer   *time.Timer // set while a flush is scheduled
-	running sync.WaitGroup
+	writing sync.Mutex  // held while batches are written
 }
 
 // markPublished schedules the publish mark of an invocation.
@@ -35,17 +35,16 @@ func (s *Server) markPublished(id string) {
 	defer m.mu.Unlock()
 	m.pending = append(m.pending, id)
 	if m.timer == nil {
-		m.running.Add(1)
-		m.timer = time.AfterFunc(markDelay, func() {
-			defer m.running.Done()
-			s.flushMarks(context.Background())
-		})
+		m.timer = time.AfterFunc(markDelay, func() { s.flushMarks(context.Background()) })
 	}
 }
 
-// flushMarks writes the pending publish marks.
+// flushMarks writes the pending publish marks, after any batch still being
+// written.
 func (s *Server) flushMarks(ctx context.Context) {
 	m := &s.marks
+	m.writing.Lock()
+	defer m.writing.Unlock()
 	m.mu.Lock()
 	ids := m.pending
 	m.pending, m.timer = nil, nil
@@ -61,16 +60,16 @@ func (s *Server) flushMarks(ctx context.Context) {
 	}
 }
 
-// FlushMarks writes the publish marks still waiting, and waits for those
-// being written. Call it when the gateway stops, after its last request.
+// FlushMarks writes the publish marks still waiting, without waiting for
+// their timer, and returns once they and any batch being written are done.
+// Call it when the gateway stops, after its last request.
 func (s *Server) FlushMarks(ctx context.Context) {
 	m := &s.marks
 	m.mu.Lock()
-	if m.timer != nil && m.timer.Stop() {
-		m.running.Done() // it will not run
+	if m.timer != nil {
+		m.timer.Stop()
+		m.timer = nil
 	}
-	m.timer = nil
 	m.mu.Unlock()
 	s.flushMarks(ctx)
-	m.running.Wait()
 }
