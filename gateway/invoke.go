@@ -259,11 +259,7 @@ func (s *Server) published(ctx context.Context, inv *orc.Invocation, err error) 
 		if inv.IdempotencyKey != "" {
 			// A retry with the key tells "in progress" from "queued" by
 			// the mark: write it now, still off the answer's path.
-			go func() {
-				if err := s.Invocations.MarkPublished(ctx, inv.ID); err != nil {
-					s.Logger.WarnContext(ctx, "mark invocation queued", "invocation_id", inv.ID, "err", err)
-				}
-			}()
+			go s.writeMarks(ctx, []string{inv.ID})
 			return nil
 		}
 		s.markPublished(inv.ID)
