@@ -93,7 +93,7 @@ func (w *Worker) handleFast(ctx context.Context, log *slog.Logger, task *orc.Tas
 }
 
 // commitFast commits the result of a call that was never marked started.
-func (w *Worker) commitFast(ctx context.Context, log *slog.Logger, task *orc.Task, v *orc.Version, res *TaskResult, received time.Time) (bool, error) {
+func (w *Worker) commitFast(ctx context.Context, log *slog.Logger, task *orc.Task, v *orc.Version, res *orc.ContainerResult, received time.Time) (bool, error) {
 	inv := &orc.Invocation{ID: task.InvocationID, Plugin: v.Plugin, Version: v.Version, VersionID: v.ID,
 		Input: task.Input, Status: orc.StatusRunning, CreatedAt: task.CreatedAt}
 	if !task.CreatedAt.IsZero() {

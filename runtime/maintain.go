@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/orc-gateway/orc"
+
 	"context"
 	"time"
 )
@@ -37,7 +39,7 @@ func (w *Worker) Maintain(ctx context.Context) {
 // MaintainOnce does one round of Maintain.
 func (w *Worker) MaintainOnce(ctx context.Context) {
 	now := w.Clock.Now()
-	if reaper, ok := w.Driver.(Reaper); ok {
+	if reaper, ok := w.Driver.(orc.Reaper); ok {
 		if err := reaper.ReapExpired(ctx, now.Add(-deadlineGrace)); err != nil {
 			w.Logger.Warn("maintain: reap expired containers", "err", err)
 		}

@@ -43,7 +43,7 @@ func (c *WarmConfig) setDefaults() {
 // after IdleTimeout. Calls beyond the pools' capacity wait for a free slot
 // (bounded by their timeout), they are not refused.
 type Warm struct {
-	Servers Servers
+	Servers orc.Servers
 	Logger  *slog.Logger
 	// Labels are added to every server's container (the worker's id).
 	Labels map[string]string
@@ -56,7 +56,7 @@ type Warm struct {
 }
 
 // NewWarm returns a Warm that starts servers through s.
-func NewWarm(cfg WarmConfig, s Servers, logger *slog.Logger) *Warm {
+func NewWarm(cfg WarmConfig, s orc.Servers, logger *slog.Logger) *Warm {
 	cfg.setDefaults()
 	return &Warm{Servers: s, Logger: logger, cfg: cfg, pools: map[int64]*pool{},
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}}
@@ -79,7 +79,7 @@ type pool struct {
 }
 
 type server struct {
-	*Server
+	*orc.PluginServer
 	inflight int
 	lastUsed time.Time
 }
@@ -142,7 +142,7 @@ func (w *Warm) acquire(ctx context.Context, p *pool) (s *server, cold time.Durat
 				p.mu.Unlock()
 				return nil, 0, err
 			}
-			s := &server{Server: srv, inflight: 1, lastUsed: time.Now()}
+			s := &server{PluginServer: srv, inflight: 1, lastUsed: time.Now()}
 			p.servers = append(p.servers, s)
 			p.notify() // its other slots are free for the waiting calls
 			p.mu.Unlock()
@@ -176,7 +176,7 @@ func (w *Warm) release(p *pool, s *server, broken bool) {
 	p.notify()
 	p.mu.Unlock()
 	if broken {
-		w.stop(s.Server, "broken")
+		w.stop(s.PluginServer, "broken")
 	}
 }
 
@@ -191,12 +191,12 @@ func (p *pool) remove(s *server) {
 }
 
 // start starts a server of v and waits until it answers GET /healthz.
-func (w *Warm) start(ctx context.Context, v *orc.Version) (*Server, error) {
+func (w *Warm) start(ctx context.Context, v *orc.Version) (*orc.PluginServer, error) {
 	labels := map[string]string{"orc.plugin": v.Plugin, "orc.version": v.Version}
 	for k, val := range w.Labels {
 		labels[k] = val
 	}
-	srv, err := w.Servers.StartServer(ctx, &ServerSpec{
+	srv, err := w.Servers.StartServer(ctx, &orc.ServerSpec{
 		Key: strconv.FormatInt(v.ID, 10), Image: v.Image, Env: v.Env,
 		Resources: v.Resources, Network: v.Network, Labels: labels,
 	})
@@ -218,7 +218,7 @@ func (w *Warm) start(ctx context.Context, v *orc.Version) (*Server, error) {
 	}
 }
 
-func (w *Warm) healthy(ctx context.Context, srv *Server) bool {
+func (w *Warm) healthy(ctx context.Context, srv *orc.PluginServer) bool {
 	hctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(hctx, http.MethodGet, srv.URL+"/healthz", nil)
@@ -231,7 +231,7 @@ func (w *Warm) healthy(ctx context.Context, srv *Server) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func (w *Warm) stop(srv *Server, why string) {
+func (w *Warm) stop(srv *orc.PluginServer, why string) {
 	w.Logger.Info("stopping plugin server", "container", srv.ID[:min(12, len(srv.ID))], "why", why)
 	if err := w.Servers.StopServer(context.Background(), srv.ID); err != nil {
 		w.Logger.Warn("stop plugin server", "err", err)
@@ -250,11 +250,11 @@ type errorShape struct {
 // form the exec protocol's runs have: the output as stdout, a failure's
 // message as stderr with exit code 1. A server that stops answering is
 // replaced; its call fails.
-func (w *Warm) Run(ctx context.Context, v *orc.Version, input []byte) (*TaskResult, error) {
+func (w *Warm) Run(ctx context.Context, v *orc.Version, input []byte) (*orc.ContainerResult, error) {
 	p := w.poolOf(v)
 	var (
 		s    *server
-		res  *TaskResult
+		res  *orc.ContainerResult
 		resp *http.Response
 		err  error
 	)
@@ -265,11 +265,11 @@ func (w *Warm) Run(ctx context.Context, v *orc.Version, input []byte) (*TaskResu
 		s, cold, err = w.acquire(ctx, p)
 		if err != nil {
 			if ctx.Err() != nil {
-				return &TaskResult{TimedOut: errors.Is(ctx.Err(), context.DeadlineExceeded), Canceled: errors.Is(ctx.Err(), context.Canceled), ExitCode: -1}, nil
+				return &orc.ContainerResult{TimedOut: errors.Is(ctx.Err(), context.DeadlineExceeded), Canceled: errors.Is(ctx.Err(), context.Canceled), ExitCode: -1}, nil
 			}
 			return nil, err
 		}
-		res = &TaskResult{Warm: cold == 0, Cold: cold}
+		res = &orc.ContainerResult{Warm: cold == 0, Cold: cold}
 		if ctx.Err() != nil { // the start took the whole time
 			w.release(p, s, false)
 			res.TimedOut, res.Canceled, res.ExitCode = errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(ctx.Err(), context.Canceled), -1
@@ -374,19 +374,19 @@ func (w *Warm) Tend(ctx context.Context, keepWarm []*orc.Version) {
 		p.starting += max(missing, 0)
 		p.mu.Unlock()
 		for _, s := range idle {
-			w.stop(s.Server, "idle")
+			w.stop(s.PluginServer, "idle")
 		}
 		// An idle server that stopped answering is replaced now, not when
 		// a call finds it dead.
 		var dead int
 		for _, s := range check {
-			if !w.healthy(ctx, s.Server) {
+			if !w.healthy(ctx, s.PluginServer) {
 				p.mu.Lock()
 				if s.inflight == 0 {
 					p.remove(s)
 					dead++
 					p.mu.Unlock()
-					w.stop(s.Server, "not answering")
+					w.stop(s.PluginServer, "not answering")
 					continue
 				}
 				p.mu.Unlock()
@@ -407,7 +407,7 @@ func (w *Warm) Tend(ctx context.Context, keepWarm []*orc.Version) {
 			case err == nil && p.closed:
 				w.stop(srv, "worker stopping")
 			case err == nil:
-				p.servers = append(p.servers, &server{Server: srv, lastUsed: time.Now()})
+				p.servers = append(p.servers, &server{PluginServer: srv, lastUsed: time.Now()})
 			}
 			p.notify()
 			p.mu.Unlock()
@@ -444,7 +444,7 @@ func (w *Warm) Close() {
 		p.notify()
 		p.mu.Unlock()
 		for _, s := range servers {
-			w.stop(s.Server, "worker stopping")
+			w.stop(s.PluginServer, "worker stopping")
 		}
 	}
 }

@@ -24,7 +24,7 @@ type fakeServers struct {
 	delay   time.Duration // before a started server answers
 }
 
-func (f *fakeServers) StartServer(ctx context.Context, spec *ServerSpec) (*Server, error) {
+func (f *fakeServers) StartServer(ctx context.Context, spec *orc.ServerSpec) (*orc.PluginServer, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("POST /invoke", func(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +50,7 @@ func (f *fakeServers) StartServer(ctx context.Context, spec *ServerSpec) (*Serve
 		f.running = map[string]*httptest.Server{}
 	}
 	f.running[id] = srv
-	return &Server{ID: id, URL: srv.URL}, nil
+	return &orc.PluginServer{ID: id, URL: srv.URL}, nil
 }
 
 func (f *fakeServers) StopServer(ctx context.Context, id string) error {
@@ -95,7 +95,7 @@ func TestWarmWaitersShareANewServer(t *testing.T) {
 	w := newTestWarm(t, f, time.Minute)
 	v := warmVersion(1, 0, 1, 4)
 	var wg sync.WaitGroup
-	results := make([]*TaskResult, 4)
+	results := make([]*orc.ContainerResult, 4)
 	for i := range results {
 		wg.Add(1)
 		go func() {
@@ -131,7 +131,7 @@ func TestWarmTimeoutSparesOtherCalls(t *testing.T) {
 		t.Fatalf("first call: %v %+v", err, res)
 	}
 	var wg sync.WaitGroup
-	var long *TaskResult
+	var long *orc.ContainerResult
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -54,7 +54,7 @@ func (c *Config) setDefaults() {
 type Worker struct {
 	Invocations orc.InvocationService
 	Plugins     orc.PluginService
-	Driver      Driver
+	Driver      orc.Driver
 	Replier     Replier
 	// Publisher queues the tasks that Maintain finds unqueued.
 	Publisher orc.Publisher
@@ -162,7 +162,7 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 	done := w.track(inv.ID, stop)
 	defer done()
 
-	if reaper, ok := w.Driver.(Reaper); ok && inv.Attempts > 1 {
+	if reaper, ok := w.Driver.(orc.Reaper); ok && inv.Attempts > 1 {
 		// An earlier attempt's worker died or lost its broker connection;
 		// its container may still run. The latest attempt owns the
 		// invocation: the earlier one's result would be discarded anyway.
@@ -172,7 +172,7 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 	}
 
 	log.Debug("running")
-	var res *TaskResult
+	var res *orc.ContainerResult
 	if v.Protocol == orc.ProtocolHTTP && w.Warm != nil {
 		err = w.retry(runCtx, log, "call warm server", func() (err error) {
 			res, err = w.Warm.Run(runCtx, v, inv.Input)
@@ -231,7 +231,7 @@ func (w *Worker) start(ctx context.Context, log *slog.Logger, task *orc.Task, at
 const recordWait = 5 * time.Second
 
 // conclude turns a run's outcome into a committed result.
-func (w *Worker) conclude(ctx, runCtx context.Context, log *slog.Logger, task *orc.Task, inv *orc.Invocation, v *orc.Version, res *TaskResult, err error) error {
+func (w *Worker) conclude(ctx, runCtx context.Context, log *slog.Logger, task *orc.Task, inv *orc.Invocation, v *orc.Version, res *orc.ContainerResult, err error) error {
 	if errors.Is(context.Cause(runCtx), errDrained) {
 		// The worker is shutting down: the task goes to another worker.
 		return errDrained
@@ -296,7 +296,7 @@ func (w *Worker) retry(ctx context.Context, log *slog.Logger, op string, f func(
 }
 
 // spec builds the container run of an invocation (protocol exec).
-func (w *Worker) spec(inv *orc.Invocation, v *orc.Version) *TaskSpec {
+func (w *Worker) spec(inv *orc.Invocation, v *orc.Version) *orc.ContainerSpec {
 	env := make(map[string]string, len(v.Env)+4)
 	for k, val := range v.Env {
 		env[k] = val
@@ -309,7 +309,7 @@ func (w *Worker) spec(inv *orc.Invocation, v *orc.Version) *TaskSpec {
 	if len(inv.Input) <= w.cfg.MaxArgBytes {
 		args = []string{string(inv.Input)}
 	}
-	return &TaskSpec{
+	return &orc.ContainerSpec{
 		InvocationID: inv.ID, Attempt: inv.Attempts, Image: v.Image, Deadline: w.Clock.Now().Add(v.Timeout()),
 		Args: args, Stdin: inv.Input, Env: env, Resources: v.Resources, Network: v.Network,
 		Labels: map[string]string{"orc.plugin": inv.Plugin, "orc.version": inv.Version, "orc.worker": w.cfg.ID},
@@ -319,7 +319,7 @@ func (w *Worker) spec(inv *orc.Invocation, v *orc.Version) *TaskSpec {
 // interpret turns what a container did into a result, following the exec
 // protocol: the last JSON line of stdout is the output, stderr is the log,
 // a non-zero exit is a failure whose message is the stderr tail.
-func (w *Worker) interpret(inv *orc.Invocation, v *orc.Version, res *TaskResult) *orc.Result {
+func (w *Worker) interpret(inv *orc.Invocation, v *orc.Version, res *orc.ContainerResult) *orc.Result {
 	output, stdoutLines := lastJSONLine(res.Stdout)
 	r := &orc.Result{ColdStart: !res.Warm, Timing: orc.Timing{ColdMS: ms(res.Cold), RunMS: ms(res.Run)},
 		Logs: w.logLines(inv.Attempts, res, stdoutLines)}
@@ -569,7 +569,7 @@ func stderrTail(stderr []byte) string {
 
 // logLines turns an attempt's output into log lines, keeping the last
 // MaxLogLines of them.
-func (w *Worker) logLines(attempt int, res *TaskResult, stdout []string) []orc.LogLine {
+func (w *Worker) logLines(attempt int, res *orc.ContainerResult, stdout []string) []orc.LogLine {
 	now := w.Clock.Now()
 	var lines []orc.LogLine
 	add := func(stream, text string) {

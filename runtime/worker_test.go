@@ -73,13 +73,13 @@ func (f *fakeStore) FindVersionByID(ctx context.Context, id int64) (*orc.Version
 }
 
 type fakeDriver struct {
-	res   *TaskResult
+	res   *orc.ContainerResult
 	errs  []error       // returned by the first calls of Run
 	block chan struct{} // when set, Run waits for it to close
-	specs []*TaskSpec
+	specs []*orc.ContainerSpec
 }
 
-func (d *fakeDriver) Run(ctx context.Context, spec *TaskSpec) (*TaskResult, error) {
+func (d *fakeDriver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.ContainerResult, error) {
 	if d.block != nil {
 		<-d.block
 	}
@@ -99,7 +99,7 @@ func (r *fakeReplier) Reply(ctx context.Context, to string, reply *orc.Reply) er
 	return nil
 }
 
-func newTestWorker(res *TaskResult) (*Worker, *fakeStore, *fakeDriver, *fakeReplier) {
+func newTestWorker(res *orc.ContainerResult) (*Worker, *fakeStore, *fakeDriver, *fakeReplier) {
 	v := &orc.Version{ID: 3, Plugin: "p", Version: "1.0.0", Image: "p:1",
 		OutputSchema: json.RawMessage(`{"type":"object","required":["label"]}`)}
 	v.SetDefaults()
@@ -118,30 +118,30 @@ var task = &orc.Task{InvocationID: "inv-1", VersionID: 3, Pool: "default", Reply
 func TestHandleOutcomes(t *testing.T) {
 	tests := []struct {
 		name   string
-		res    *TaskResult
+		res    *orc.ContainerResult
 		status orc.Status
 		code   string
 		msgHas string
 		output string
 		logHas string
 	}{
-		{name: "success", res: &TaskResult{Stdout: []byte("loading\n{\"label\":\"cat\"}\n"), Stderr: []byte("warm\n")},
+		{name: "success", res: &orc.ContainerResult{Stdout: []byte("loading\n{\"label\":\"cat\"}\n"), Stderr: []byte("warm\n")},
 			status: orc.StatusSucceeded, output: `{"label":"cat"}`, logHas: "loading"},
-		{name: "last json line wins", res: &TaskResult{Stdout: []byte("{\"label\":\"a\"}\n{\"label\":\"b\"}\nbye\n")},
+		{name: "last json line wins", res: &orc.ContainerResult{Stdout: []byte("{\"label\":\"a\"}\n{\"label\":\"b\"}\nbye\n")},
 			status: orc.StatusSucceeded, output: `{"label":"b"}`, logHas: "bye"},
-		{name: "exit code", res: &TaskResult{ExitCode: 3, Stderr: []byte("Traceback\n  File \"/app/main.py\"\nValueError: bad shape\n")},
+		{name: "exit code", res: &orc.ContainerResult{ExitCode: 3, Stderr: []byte("Traceback\n  File \"/app/main.py\"\nValueError: bad shape\n")},
 			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "ValueError: bad shape", logHas: "Traceback"},
-		{name: "exit code without stderr", res: &TaskResult{ExitCode: 9},
+		{name: "exit code without stderr", res: &orc.ContainerResult{ExitCode: 9},
 			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "exited with code 9"},
-		{name: "no json", res: &TaskResult{Stdout: []byte("hello\n")},
+		{name: "no json", res: &orc.ContainerResult{Stdout: []byte("hello\n")},
 			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "no JSON line"},
-		{name: "output schema", res: &TaskResult{Stdout: []byte(`{"labl":"cat"}`)},
+		{name: "output schema", res: &orc.ContainerResult{Stdout: []byte(`{"labl":"cat"}`)},
 			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "does not match the schema"},
-		{name: "timeout", res: &TaskResult{TimedOut: true, ExitCode: 137},
+		{name: "timeout", res: &orc.ContainerResult{TimedOut: true, ExitCode: 137},
 			status: orc.StatusTimedOut, code: orc.ETIMEOUT, msgHas: "within 60s"},
-		{name: "oom", res: &TaskResult{OOMKilled: true, ExitCode: 137},
+		{name: "oom", res: &orc.ContainerResult{OOMKilled: true, ExitCode: 137},
 			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "out of memory"},
-		{name: "truncated", res: &TaskResult{StdoutTruncated: true, Stdout: []byte(`{"label":`)},
+		{name: "truncated", res: &orc.ContainerResult{StdoutTruncated: true, Stdout: []byte(`{"label":`)},
 			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "larger than"},
 	}
 	for _, tc := range tests {
@@ -190,7 +190,7 @@ func hasLog(lines []orc.LogLine, s string) bool {
 }
 
 func TestHandleTerminalInvocationIsNotRunAgain(t *testing.T) {
-	w, store, drv, rep := newTestWorker(&TaskResult{})
+	w, store, drv, rep := newTestWorker(&orc.ContainerResult{})
 	store.inv.Status = orc.StatusSucceeded
 	store.inv.Output = json.RawMessage(`{"label":"x"}`)
 	if err := w.Handle(context.Background(), task); err != nil {
@@ -205,7 +205,7 @@ func TestHandleTerminalInvocationIsNotRunAgain(t *testing.T) {
 }
 
 func TestHandleUnknownInvocationIsAcked(t *testing.T) {
-	w, _, drv, _ := newTestWorker(&TaskResult{})
+	w, _, drv, _ := newTestWorker(&orc.ContainerResult{})
 	if err := w.Handle(context.Background(), &orc.Task{InvocationID: "other"}); err != nil {
 		t.Fatalf("unknown invocation: %v", err)
 	}
@@ -221,7 +221,7 @@ func unavailable() error {
 // An outage of the database or the engine is waited out with the message
 // held: a redelivery would spend the queue's delivery limit.
 func TestHandleWaitsOutOutages(t *testing.T) {
-	w, store, drv, _ := newTestWorker(&TaskResult{Stdout: []byte(`{"label":"ok"}`)})
+	w, store, drv, _ := newTestWorker(&orc.ContainerResult{Stdout: []byte(`{"label":"ok"}`)})
 	store.startErrs = []error{unavailable(), unavailable(), unavailable()}
 	drv.errs = []error{unavailable(), unavailable()}
 	if err := w.Handle(context.Background(), task); err != nil {
@@ -233,7 +233,7 @@ func TestHandleWaitsOutOutages(t *testing.T) {
 }
 
 func TestHandleGivesUpOnlyWhenStopped(t *testing.T) {
-	w, store, drv, _ := newTestWorker(&TaskResult{})
+	w, store, drv, _ := newTestWorker(&orc.ContainerResult{})
 	for i := 0; i < 1000; i++ {
 		store.startErrs = append(store.startErrs, unavailable())
 	}
@@ -248,7 +248,7 @@ func TestHandleGivesUpOnlyWhenStopped(t *testing.T) {
 }
 
 func TestHandleDuplicateDeliveryWaitsForTheRunningOne(t *testing.T) {
-	w, store, drv, _ := newTestWorker(&TaskResult{})
+	w, store, drv, _ := newTestWorker(&orc.ContainerResult{})
 	done := w.track("inv-1", func(error) {})
 	errc := make(chan error, 1)
 	go func() { errc <- w.Handle(context.Background(), task) }()
@@ -279,7 +279,7 @@ func TestCancelBeforeRunStarts(t *testing.T) {
 }
 
 func TestHandleDeletedVersionFails(t *testing.T) {
-	w, store, _, _ := newTestWorker(&TaskResult{})
+	w, store, _, _ := newTestWorker(&orc.ContainerResult{})
 	store.version = nil
 	if err := w.Handle(context.Background(), task); err != nil {
 		t.Fatal(err)
@@ -304,7 +304,7 @@ func TestCancelStopsRun(t *testing.T) {
 
 // A drained worker hands its running task back instead of recording it.
 func TestCancelAllHandsTasksBack(t *testing.T) {
-	w, store, drv, _ := newTestWorker(&TaskResult{Canceled: true, ExitCode: 137})
+	w, store, drv, _ := newTestWorker(&orc.ContainerResult{Canceled: true, ExitCode: 137})
 	drv.block = make(chan struct{})
 	errc := make(chan error, 1)
 	go func() { errc <- w.Handle(context.Background(), task) }()
@@ -323,7 +323,7 @@ func TestCancelAllHandsTasksBack(t *testing.T) {
 
 func TestLogLinesAreCapped(t *testing.T) {
 	w := NewWorker(Config{MaxLogLines: 3}, nil)
-	lines := w.logLines(1, &TaskResult{Stderr: []byte("a\nb\nc\nd\ne\n")}, nil)
+	lines := w.logLines(1, &orc.ContainerResult{Stderr: []byte("a\nb\nc\nd\ne\n")}, nil)
 	if len(lines) != 4 || lines[0].Stream != "orc" || lines[3].Line != "e" {
 		t.Fatalf("lines = %+v", lines)
 	}
@@ -394,7 +394,7 @@ func (s lostStartStore) FinishInvocation(ctx context.Context, id string, r *orc.
 }
 
 func TestHandleLostStartIsDeliveredAgain(t *testing.T) {
-	w, store, drv, rep := newTestWorker(&TaskResult{Stdout: []byte(`{"label":"x"}`)})
+	w, store, drv, rep := newTestWorker(&orc.ContainerResult{Stdout: []byte(`{"label":"x"}`)})
 	w.Invocations = lostStartStore{store}
 	if err := w.Handle(context.Background(), task); err == nil {
 		t.Fatal("a result whose attempt start was lost was acked; the invocation would never finish")
@@ -405,7 +405,7 @@ func TestHandleLostStartIsDeliveredAgain(t *testing.T) {
 }
 
 func TestHandleWaitsForARowBeingRecorded(t *testing.T) {
-	w, store, drv, _ := newTestWorker(&TaskResult{Stdout: []byte(`{"label":"x"}`)})
+	w, store, drv, _ := newTestWorker(&orc.ContainerResult{Stdout: []byte(`{"label":"x"}`)})
 	notYet := orc.Errorf(orc.ENOTFOUND, "invocation not found")
 	store.startErrs = []error{notYet, notYet}
 	young := *task
@@ -418,7 +418,7 @@ func TestHandleWaitsForARowBeingRecorded(t *testing.T) {
 	}
 
 	// A task without a recording time (or an old one) is dropped at once.
-	w, store, drv, _ = newTestWorker(&TaskResult{Stdout: []byte(`{"label":"x"}`)})
+	w, store, drv, _ = newTestWorker(&orc.ContainerResult{Stdout: []byte(`{"label":"x"}`)})
 	store.startErrs = []error{notYet}
 	if err := w.Handle(context.Background(), task); err != nil || len(drv.specs) != 0 {
 		t.Fatalf("err %v, runs %d; want the task dropped", err, len(drv.specs))

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/internal/testenv"
-	"github.com/orc-gateway/orc/runtime"
 )
 
 // The invoke benchmarks measure a synchronous call of the echo plugin
@@ -44,7 +44,7 @@ func BenchmarkInvoke(b *testing.B) {
 	// alone, with no gateway, queue or database around it.
 	drv := s.worker.Driver
 	driverRun := func() error {
-		res, err := drv.Run(context.Background(), &runtime.TaskSpec{
+		res, err := drv.Run(context.Background(), &orc.ContainerSpec{
 			InvocationID: "bench-" + testenv.Suffix(), Attempt: 1, Image: "orc-echo:1.0.0",
 			Args: []string{benchInput}, Stdin: []byte(benchInput),
 		})

@@ -8,13 +8,12 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/runtime"
 )
 
 // containerConfig returns the container settings of one run: the spec's
 // image and args, stdin open for exactly one writer, the labels that let
 // Reap find the container and the environment.
-func (d *Driver) containerConfig(spec *runtime.TaskSpec) *container.Config {
+func (d *Driver) containerConfig(spec *orc.ContainerSpec) *container.Config {
 	return &container.Config{
 		Image:        spec.Image,
 		Cmd:          spec.Args,
@@ -32,7 +31,7 @@ func (d *Driver) containerConfig(spec *runtime.TaskSpec) *container.Config {
 // hostConfig returns the hardened host settings of one run (see "Plugin
 // container protocol v1" in the design). A network other than bridge,
 // unknown ones included, is no network; zero resources take Orc's defaults.
-func (d *Driver) hostConfig(spec *runtime.TaskSpec) *container.HostConfig {
+func (d *Driver) hostConfig(spec *orc.ContainerSpec) *container.HostConfig {
 	res := spec.Resources
 	if res.CPU <= 0 {
 		res.CPU = orc.DefaultCPU
@@ -78,7 +77,7 @@ func (d *Driver) hostConfig(spec *runtime.TaskSpec) *container.HostConfig {
 
 // labels returns the spec's labels with Orc's own on top, so that a spec
 // cannot hide a container from Reap.
-func labels(spec *runtime.TaskSpec) map[string]string {
+func labels(spec *orc.ContainerSpec) map[string]string {
 	l := make(map[string]string, len(spec.Labels)+3)
 	maps.Copy(l, spec.Labels)
 	l[LabelManaged] = "true"

@@ -11,7 +11,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 
-	"github.com/orc-gateway/orc/runtime"
+	"github.com/orc-gateway/orc"
 )
 
 // create creates the container of one run and returns its id. A missing
@@ -21,7 +21,7 @@ import (
 // flight may still make a container on the engine, which then has no id
 // here to be removed by. So ctx is checked before, and the caller checks it
 // after.
-func (d *Driver) create(ctx context.Context, log *slog.Logger, spec *runtime.TaskSpec) (string, error) {
+func (d *Driver) create(ctx context.Context, log *slog.Logger, spec *orc.ContainerSpec) (string, error) {
 	cc, hc := d.containerConfig(spec), d.hostConfig(spec)
 	createOnce := func() (container.CreateResponse, error) {
 		if err := ctx.Err(); err != nil {

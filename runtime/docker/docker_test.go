@@ -20,7 +20,6 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/runtime"
 	"github.com/orc-gateway/orc/runtime/docker"
 )
 
@@ -36,14 +35,14 @@ func TestRun(t *testing.T) {
 		args   []string
 		stdin  []byte
 		env    map[string]string
-		check  func(t *testing.T, res *runtime.TaskResult)
+		check  func(t *testing.T, res *orc.ContainerResult)
 		labels map[string]string
 	}{
 		{
 			name:  "stdin round trip",
 			args:  []string{"stdin"},
 			stdin: []byte(input),
-			check: func(t *testing.T, res *runtime.TaskResult) {
+			check: func(t *testing.T, res *orc.ContainerResult) {
 				wantOutput(t, res, 0, input, "")
 			},
 		},
@@ -51,7 +50,7 @@ func TestRun(t *testing.T) {
 			name:  "large stdin",
 			args:  []string{"stdin"},
 			stdin: big,
-			check: func(t *testing.T, res *runtime.TaskResult) {
+			check: func(t *testing.T, res *orc.ContainerResult) {
 				if !bytes.Equal(res.Stdout, big) {
 					t.Errorf("stdout is %d bytes, want the %d bytes of stdin", len(res.Stdout), len(big))
 				}
@@ -60,13 +59,13 @@ func TestRun(t *testing.T) {
 		{
 			name:  "no stdin",
 			args:  []string{"stdin"},
-			check: func(t *testing.T, res *runtime.TaskResult) { wantOutput(t, res, 0, "", "") },
+			check: func(t *testing.T, res *orc.ContainerResult) { wantOutput(t, res, 0, "", "") },
 		},
 		{
 			name:  "input as last arg",
 			args:  []string{"args", "first", input},
 			stdin: []byte(input),
-			check: func(t *testing.T, res *runtime.TaskResult) {
+			check: func(t *testing.T, res *orc.ContainerResult) {
 				var got []string
 				if err := json.Unmarshal(res.Stdout, &got); err != nil {
 					t.Fatalf("stdout %q: %v", res.Stdout, err)
@@ -79,14 +78,14 @@ func TestRun(t *testing.T) {
 		{
 			name: "non-zero exit and stderr",
 			args: []string{"fail", "7", "model file is missing"},
-			check: func(t *testing.T, res *runtime.TaskResult) {
+			check: func(t *testing.T, res *orc.ContainerResult) {
 				wantOutput(t, res, 7, "", "model file is missing\n")
 			},
 		},
 		{
 			name: "zero exit with stderr",
 			args: []string{"fail", "0", "just a log line"},
-			check: func(t *testing.T, res *runtime.TaskResult) {
+			check: func(t *testing.T, res *orc.ContainerResult) {
 				wantOutput(t, res, 0, "", "just a log line\n")
 			},
 		},
@@ -98,7 +97,7 @@ func TestRun(t *testing.T) {
 				"team":              "ml",
 				docker.LabelManaged: "false", // must not hide the container from Reap
 			},
-			check: func(t *testing.T, res *runtime.TaskResult) {
+			check: func(t *testing.T, res *orc.ContainerResult) {
 				if r := sandboxReport(t, res); r.Home != "/tmp" {
 					t.Errorf("HOME = %q, want /tmp", r.Home)
 				}
@@ -108,7 +107,7 @@ func TestRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			spec := &runtime.TaskSpec{
+			spec := &orc.ContainerSpec{
 				InvocationID: invocationID(t),
 				Attempt:      1,
 				Image:        probeImage,
@@ -158,7 +157,7 @@ func TestRunHardened(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			res := run(t, d, context.Background(), &runtime.TaskSpec{
+			res := run(t, d, context.Background(), &orc.ContainerSpec{
 				InvocationID: invocationID(t),
 				Image:        probeImage,
 				Args:         []string{"sandbox"},
@@ -205,7 +204,7 @@ func TestRunHardened(t *testing.T) {
 func TestRunWhileRunning(t *testing.T) {
 	d := newDriver(t, docker.Config{})
 	t.Parallel()
-	spec := &runtime.TaskSpec{
+	spec := &orc.ContainerSpec{
 		InvocationID: invocationID(t),
 		Attempt:      3,
 		Image:        probeImage,
@@ -216,7 +215,7 @@ func TestRunWhileRunning(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type outcome struct {
-		res *runtime.TaskResult
+		res *orc.ContainerResult
 		err error
 	}
 	done := make(chan outcome, 1)
@@ -295,7 +294,7 @@ func TestRunEndsEarly(t *testing.T) {
 				time.AfterFunc(tt.after, cancel)
 			}
 			defer cancel()
-			spec := &runtime.TaskSpec{
+			spec := &orc.ContainerSpec{
 				InvocationID: invocationID(t),
 				Image:        probeImage,
 				Args:         []string{"sleep", "60000"},
@@ -334,7 +333,7 @@ func TestRunOutputCaps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			res := run(t, d, context.Background(), &runtime.TaskSpec{
+			res := run(t, d, context.Background(), &orc.ContainerSpec{
 				InvocationID: invocationID(t),
 				Image:        probeImage,
 				Args:         tt.args,
@@ -361,7 +360,7 @@ func TestRunOutputCaps(t *testing.T) {
 func TestRunOOM(t *testing.T) {
 	d := newDriver(t, docker.Config{})
 	t.Parallel()
-	res := run(t, d, context.Background(), &runtime.TaskSpec{
+	res := run(t, d, context.Background(), &orc.ContainerSpec{
 		InvocationID: invocationID(t),
 		Image:        probeImage,
 		Args:         []string{"oom"},
@@ -393,7 +392,7 @@ func TestRunErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			res, err := tt.driver.Run(context.Background(), &runtime.TaskSpec{
+			res, err := tt.driver.Run(context.Background(), &orc.ContainerSpec{
 				InvocationID: invocationID(t),
 				Image:        tt.image,
 				Args:         []string{"sleep", "0"},
@@ -556,7 +555,7 @@ func buildProbe(t *testing.T) {
 }
 
 // run runs spec and fails the test on an error.
-func run(t *testing.T, d *docker.Driver, ctx context.Context, spec *runtime.TaskSpec) *runtime.TaskResult {
+func run(t *testing.T, d *docker.Driver, ctx context.Context, spec *orc.ContainerSpec) *orc.ContainerResult {
 	t.Helper()
 	res, err := d.Run(ctx, spec)
 	if err != nil {
@@ -566,7 +565,7 @@ func run(t *testing.T, d *docker.Driver, ctx context.Context, spec *runtime.Task
 }
 
 // wantOutput checks a result's exit code, stdout and stderr.
-func wantOutput(t *testing.T, res *runtime.TaskResult, code int, stdout, stderr string) {
+func wantOutput(t *testing.T, res *orc.ContainerResult, code int, stdout, stderr string) {
 	t.Helper()
 	if res.ExitCode != code || string(res.Stdout) != stdout || string(res.Stderr) != stderr {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr %q",
@@ -593,7 +592,7 @@ type report struct {
 	MemoryMax  string   `json:"memory_max"`
 }
 
-func sandboxReport(t *testing.T, res *runtime.TaskResult) report {
+func sandboxReport(t *testing.T, res *orc.ContainerResult) report {
 	t.Helper()
 	var r report
 	if res.ExitCode != 0 {

@@ -1,5 +1,5 @@
 // Package docker runs plugin containers on a Docker engine through its
-// Engine API. Its Driver implements runtime.Driver with the hardened
+// Engine API. Its Driver implements orc.Driver with the hardened
 // defaults of the plugin container protocol: no capabilities, no new
 // privileges, a read-only root with a tmpfs /tmp, no network unless asked
 // for, resource limits and a non-root user. Every container it creates is
@@ -16,7 +16,7 @@ import (
 
 	"github.com/docker/docker/client"
 
-	"github.com/orc-gateway/orc/runtime"
+	"github.com/orc-gateway/orc"
 )
 
 // Labels set on every container the driver creates.
@@ -28,9 +28,9 @@ const (
 )
 
 var (
-	_ runtime.Driver        = (*Driver)(nil)
-	_ runtime.Fingerprinter = (*Driver)(nil)
-	_ runtime.Reaper        = (*Driver)(nil)
+	_ orc.Driver        = (*Driver)(nil)
+	_ orc.Fingerprinter = (*Driver)(nil)
+	_ orc.Reaper        = (*Driver)(nil)
 )
 
 // Driver runs plugin containers on one Docker engine. It is safe for

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/orc-gateway/orc/runtime"
+	"github.com/orc-gateway/orc"
 )
 
 // Fingerprint pings the engine and reports its version.
@@ -14,8 +14,8 @@ import (
 // When the engine cannot be reached it returns an unhealthy DriverInfo
 // (Detail says why) together with an orc.EUNAVAILABLE error, so that a
 // caller may either show the info or stop on the error.
-func (d *Driver) Fingerprint(ctx context.Context) (*runtime.DriverInfo, error) {
-	info := &runtime.DriverInfo{Name: "docker"}
+func (d *Driver) Fingerprint(ctx context.Context) (*orc.DriverInfo, error) {
+	info := &orc.DriverInfo{Name: "docker"}
 	if err := d.negotiate(ctx); err != nil {
 		info.Detail = err.Error()
 		return info, err

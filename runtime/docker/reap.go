@@ -13,7 +13,7 @@ import (
 )
 
 // Reap kills and removes the containers of the invocation's attempts
-// before beforeAttempt, whatever their state. It implements runtime.Reaper.
+// before beforeAttempt, whatever their state. It implements orc.Reaper.
 //
 // # Errors
 //

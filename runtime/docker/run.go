@@ -10,7 +10,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/runtime"
 )
 
 // drainGrace is how long Run waits, after the container has exited, for
@@ -19,7 +18,7 @@ const drainGrace = 5 * time.Second
 
 // Run creates spec's container, attaches to it, starts it, writes
 // spec.Stdin to it and waits for it to exit, then removes it. It
-// implements runtime.Driver.
+// implements orc.Driver.
 //
 // # Notes
 //
@@ -37,7 +36,7 @@ const drainGrace = 5 * time.Second
 // orc.EINVALID when spec has no image or its image is not on the engine
 // (after one pull, when Config.Pull is set); orc.EUNAVAILABLE when the
 // engine cannot be reached; other engine failures uncoded.
-func (d *Driver) Run(ctx context.Context, spec *runtime.TaskSpec) (*runtime.TaskResult, error) {
+func (d *Driver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.ContainerResult, error) {
 	if spec.Image == "" {
 		return nil, orc.Errorf(orc.EINVALID, "task has no image")
 	}
@@ -80,7 +79,7 @@ func (d *Driver) Run(ctx context.Context, spec *runtime.TaskSpec) (*runtime.Task
 		return d.notStarted(ctx, log, engineError("start", err))
 	}
 	started := time.Now()
-	res := &runtime.TaskResult{Cold: started.Sub(begin)}
+	res := &orc.ContainerResult{Cold: started.Sub(begin)}
 	out.writeStdin(spec.Stdin)
 
 	code, err := d.await(ctx, log, id, res, exitC, waitErrC)
@@ -105,7 +104,7 @@ func (d *Driver) Run(ctx context.Context, spec *runtime.TaskSpec) (*runtime.Task
 // await waits for the container's exit and returns its exit code. When ctx
 // ends first it kills the container, marks res and waits for the exit the
 // kill causes.
-func (d *Driver) await(ctx context.Context, log *slog.Logger, id string, res *runtime.TaskResult,
+func (d *Driver) await(ctx context.Context, log *slog.Logger, id string, res *orc.ContainerResult,
 	exitC <-chan container.WaitResponse, errC <-chan error) (int, error) {
 	select {
 	case w := <-exitC:
@@ -157,13 +156,13 @@ func exitCode(w container.WaitResponse) (int, error) {
 
 // notStarted returns what Run returns when the container could not be
 // started: err, unless ctx ended meanwhile, which is then the run's result.
-func (d *Driver) notStarted(ctx context.Context, log *slog.Logger, err error) (*runtime.TaskResult, error) {
+func (d *Driver) notStarted(ctx context.Context, log *slog.Logger, err error) (*orc.ContainerResult, error) {
 	if ctx.Err() == nil {
 		return nil, err
 	}
 	log.Debug("run ended before the container started", "err", err)
 	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
-	return &runtime.TaskResult{ExitCode: -1, TimedOut: timedOut, Canceled: !timedOut}, nil
+	return &orc.ContainerResult{ExitCode: -1, TimedOut: timedOut, Canceled: !timedOut}, nil
 }
 
 // oomKilled reports whether the kernel's OOM killer ended the container.

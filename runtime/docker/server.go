@@ -11,10 +11,9 @@ import (
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/runtime"
 )
 
-var _ runtime.Servers = (*Driver)(nil)
+var _ orc.Servers = (*Driver)(nil)
 
 // Labels of warm plugin servers.
 const (
@@ -38,7 +37,7 @@ const (
 // StartServer creates and starts a warm plugin server with the same
 // hardening as a run, on WarmNetwork (or the bridge network when the
 // version asks for network), and returns its address.
-func (d *Driver) StartServer(ctx context.Context, spec *runtime.ServerSpec) (*runtime.Server, error) {
+func (d *Driver) StartServer(ctx context.Context, spec *orc.ServerSpec) (*orc.PluginServer, error) {
 	if err := d.negotiate(ctx); err != nil {
 		return nil, err
 	}
@@ -55,7 +54,7 @@ func (d *Driver) StartServer(ctx context.Context, spec *runtime.ServerSpec) (*ru
 	}
 	env["ORC_PROTOCOL"] = string(orc.ProtocolHTTP)
 	env["ORC_PORT"] = strconv.Itoa(ServerPort)
-	task := &runtime.TaskSpec{Image: spec.Image, Env: env, Resources: spec.Resources, Network: spec.Network, Labels: spec.Labels}
+	task := &orc.ContainerSpec{Image: spec.Image, Env: env, Resources: spec.Resources, Network: spec.Network, Labels: spec.Labels}
 	cc, hc := d.containerConfig(task), d.hostConfig(task)
 	cc.Cmd, cc.AttachStdin, cc.AttachStdout, cc.AttachStderr, cc.OpenStdin, cc.StdinOnce = nil, false, false, false, false, false
 	delete(cc.Labels, LabelInvocation)
@@ -90,7 +89,7 @@ func (d *Driver) StartServer(ctx context.Context, spec *runtime.ServerSpec) (*ru
 		return nil, fmt.Errorf("docker: server %s has no address on network %s", shortID(resp.ID), netName)
 	}
 	log.Info("plugin server started", "image", spec.Image, "ip", ep.IPAddress)
-	return &runtime.Server{ID: resp.ID, URL: fmt.Sprintf("http://%s:%d", ep.IPAddress, ServerPort)}, nil
+	return &orc.PluginServer{ID: resp.ID, URL: fmt.Sprintf("http://%s:%d", ep.IPAddress, ServerPort)}, nil
 }
 
 // StopServer kills and removes a server.

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/runtime"
 )
 
 // The task of a per-invocation Ray job travels in its environment, in
@@ -44,7 +43,7 @@ type JobDriverConfig struct {
 	Poll time.Duration
 }
 
-// JobDriver is a runtime.Driver that runs each container as its own Ray
+// JobDriver is a orc.Driver that runs each container as its own Ray
 // job: Ray reserves the invocation's resources and chooses the node, where
 // the job's entrypoint (orc ray-exec) runs the container with that node's
 // Docker engine and writes the result to the job's log.
@@ -58,7 +57,7 @@ type JobDriver struct {
 	cfg    JobDriverConfig
 }
 
-var _ runtime.Driver = (*JobDriver)(nil)
+var _ orc.Driver = (*JobDriver)(nil)
 
 // NewJobDriver returns a driver.
 func NewJobDriver(cfg JobDriverConfig, c *Client) *JobDriver {
@@ -74,7 +73,7 @@ func NewJobDriver(cfg JobDriverConfig, c *Client) *JobDriver {
 // Run submits the spec as a Ray job (or attaches to the one already sent)
 // and waits for its result. When ctx ends first, the job is stopped: its
 // entrypoint kills and removes the container.
-func (d *JobDriver) Run(ctx context.Context, spec *runtime.TaskSpec) (*runtime.TaskResult, error) {
+func (d *JobDriver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.ContainerResult, error) {
 	start := time.Now()
 	env, err := EncodeTask(spec)
 	if err != nil {
@@ -161,7 +160,7 @@ func (d *JobDriver) wait(ctx context.Context, id string) (*JobDetails, error) {
 }
 
 // result reads a finished job's result from its log.
-func (d *JobDriver) result(ctx context.Context, j *JobDetails) (*runtime.TaskResult, error) {
+func (d *JobDriver) result(ctx context.Context, j *JobDetails) (*orc.ContainerResult, error) {
 	logs, err := d.Ray.JobLogs(ctx, j.SubmissionID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		d.Logger.Warn("read ray job logs", "invocation_id", j.SubmissionID, "err", err)
@@ -171,7 +170,7 @@ func (d *JobDriver) result(ctx context.Context, j *JobDetails) (*runtime.TaskRes
 	}
 	// The entrypoint did not get to write a result: it was killed, its node
 	// died, or it could not start the container.
-	res := &runtime.TaskResult{ExitCode: -1}
+	res := &orc.ContainerResult{ExitCode: -1}
 	if j.DriverExitCode != nil && *j.DriverExitCode != 0 {
 		res.ExitCode = *j.DriverExitCode
 	}
@@ -185,7 +184,7 @@ func (d *JobDriver) result(ctx context.Context, j *JobDetails) (*runtime.TaskRes
 }
 
 // EncodeTask turns a spec into the environment of its Ray job.
-func EncodeTask(spec *runtime.TaskSpec) (map[string]string, error) {
+func EncodeTask(spec *orc.ContainerSpec) (map[string]string, error) {
 	raw, err := json.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("encode task: %w", err)
@@ -206,7 +205,7 @@ func EncodeTask(spec *runtime.TaskSpec) (map[string]string, error) {
 
 // DecodeTask reads the spec that EncodeTask put in an environment
 // (os.Environ's form).
-func DecodeTask(environ []string) (*runtime.TaskSpec, error) {
+func DecodeTask(environ []string) (*orc.ContainerSpec, error) {
 	chunks := map[int]string{}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
@@ -237,7 +236,7 @@ func DecodeTask(environ []string) (*runtime.TaskSpec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode task: %w", err)
 	}
-	spec := &runtime.TaskSpec{}
+	spec := &orc.ContainerSpec{}
 	if err := json.Unmarshal(raw, spec); err != nil {
 		return nil, fmt.Errorf("decode task: %w", err)
 	}
@@ -246,7 +245,7 @@ func DecodeTask(environ []string) (*runtime.TaskSpec, error) {
 
 // EncodeResult is the line a job's entrypoint writes last: the marker and
 // the result, compressed.
-func EncodeResult(res *runtime.TaskResult) (string, error) {
+func EncodeResult(res *orc.ContainerResult) (string, error) {
 	raw, err := json.Marshal(res)
 	if err != nil {
 		return "", err
@@ -255,7 +254,7 @@ func EncodeResult(res *runtime.TaskResult) (string, error) {
 }
 
 // decodeResult finds the last result line in a job's log.
-func decodeResult(logs string) (*runtime.TaskResult, bool) {
+func decodeResult(logs string) (*orc.ContainerResult, bool) {
 	var last string
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
@@ -271,7 +270,7 @@ func decodeResult(logs string) (*runtime.TaskResult, bool) {
 	if err != nil {
 		return nil, false
 	}
-	res := &runtime.TaskResult{}
+	res := &orc.ContainerResult{}
 	if err := json.Unmarshal(raw, res); err != nil {
 		return nil, false
 	}

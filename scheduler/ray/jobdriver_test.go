@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/runtime"
 )
 
 // randomBytes returns n bytes that do not compress, the same in every run.
@@ -25,8 +24,8 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-func testSpec() *runtime.TaskSpec {
-	return &runtime.TaskSpec{
+func testSpec() *orc.ContainerSpec {
+	return &orc.ContainerSpec{
 		InvocationID: "6f1c1f9e-7a51-4a8e-9d35-2b1b7c0e2f10",
 		Attempt:      2,
 		Image:        "ghcr.io/orc/echo:1.0.0",
@@ -52,7 +51,7 @@ func environ(env map[string]string) []string {
 }
 
 // sameSpec fails the test unless two specs are equal.
-func sameSpec(t *testing.T, got, want *runtime.TaskSpec) {
+func sameSpec(t *testing.T, got, want *orc.ContainerSpec) {
 	t.Helper()
 	if !got.Deadline.Equal(want.Deadline) {
 		t.Fatalf("deadline = %v, want %v", got.Deadline, want.Deadline)
@@ -82,10 +81,10 @@ func chunks(t *testing.T, env map[string]string) []string {
 func TestEncodeDecodeTask(t *testing.T) {
 	big := testSpec()
 	big.Stdin = randomBytes(300_000)
-	empty := &runtime.TaskSpec{InvocationID: "6f1c1f9e-7a51-4a8e-9d35-2b1b7c0e2f10", Image: "echo"}
+	empty := &orc.ContainerSpec{InvocationID: "6f1c1f9e-7a51-4a8e-9d35-2b1b7c0e2f10", Image: "echo"}
 	cases := []struct {
 		name       string
-		spec       *runtime.TaskSpec
+		spec       *orc.ContainerSpec
 		minChunks  int
 		maxChunks  int
 		fullChunks bool // every chunk but the last is exactly taskChunk long
@@ -190,7 +189,7 @@ func TestDecodeTaskErrors(t *testing.T) {
 }
 
 // resultLine is the line ray-exec writes last.
-func resultLine(t *testing.T, res *runtime.TaskResult) string {
+func resultLine(t *testing.T, res *orc.ContainerResult) string {
 	t.Helper()
 	line, err := EncodeResult(res)
 	if err != nil {
@@ -203,14 +202,14 @@ func resultLine(t *testing.T, res *runtime.TaskResult) string {
 }
 
 func TestDecodeResult(t *testing.T) {
-	first := &runtime.TaskResult{ExitCode: 1, Stderr: []byte("first attempt\n"), Run: time.Second}
-	second := &runtime.TaskResult{ExitCode: 0, Stdout: []byte(`{"ok": true}` + "\n"), Stderr: []byte("log\n"),
+	first := &orc.ContainerResult{ExitCode: 1, Stderr: []byte("first attempt\n"), Run: time.Second}
+	second := &orc.ContainerResult{ExitCode: 0, Stdout: []byte(`{"ok": true}` + "\n"), Stderr: []byte("log\n"),
 		StderrTruncated: true, Cold: 300 * time.Millisecond, Run: 1500 * time.Millisecond}
-	huge := &runtime.TaskResult{Stdout: randomBytes(1 << 20), StdoutTruncated: true}
+	huge := &orc.ContainerResult{Stdout: randomBytes(1 << 20), StdoutTruncated: true}
 	cases := []struct {
 		name string
 		logs string
-		want *runtime.TaskResult // nil: no result
+		want *orc.ContainerResult // nil: no result
 	}{
 		{"result after other log lines", "orc ray-exec: running invocation x\npulling image\n" + resultLine(t, second) + "\n", second},
 		{"result without a final newline", "starting\n" + resultLine(t, second), second},
@@ -260,7 +259,7 @@ func intPtr(n int) *int { return &n }
 func TestJobDriverRunSucceeds(t *testing.T) {
 	d, f := newTestDriver(t)
 	spec := testSpec()
-	want := &runtime.TaskResult{Stdout: []byte(`{"echo": "héllo"}` + "\n"), Stderr: []byte("plugin log\n"), Run: 1500 * time.Millisecond}
+	want := &orc.ContainerResult{Stdout: []byte(`{"echo": "héllo"}` + "\n"), Stderr: []byte("plugin log\n"), Run: 1500 * time.Millisecond}
 	f.logs[spec.InvocationID] = "orc ray-exec: running invocation " + spec.InvocationID + "\n" + resultLine(t, want) + "\n"
 	f.onGet = func(j *JobDetails, n int) {
 		switch {
@@ -323,7 +322,7 @@ func TestJobDriverRunSucceeds(t *testing.T) {
 }
 
 func TestJobDriverAttachesToSubmittedJob(t *testing.T) {
-	want := &runtime.TaskResult{ExitCode: 3, Stderr: []byte("bad input\n"), Run: time.Second}
+	want := &orc.ContainerResult{ExitCode: 3, Stderr: []byte("bad input\n"), Run: time.Second}
 	cases := []struct {
 		name  string
 		state JobStatus
@@ -426,7 +425,7 @@ func TestJobDriverJobEndsWithoutResult(t *testing.T) {
 func TestJobDriverStopsJobWhenContextEnds(t *testing.T) {
 	// The container exited as the stop came: its result does not say
 	// canceled, the driver's context does.
-	onStop := &runtime.TaskResult{ExitCode: 137, Stderr: []byte("killed\n"), Run: 2 * time.Second}
+	onStop := &orc.ContainerResult{ExitCode: 137, Stderr: []byte("killed\n"), Run: 2 * time.Second}
 	yes, no := true, false
 	cases := []struct {
 		name         string
@@ -489,7 +488,7 @@ func TestJobDriverSubmitErrors(t *testing.T) {
 	tooLarge.Stdin = randomBytes(1 << 20)
 	cases := []struct {
 		name      string
-		spec      *runtime.TaskSpec
+		spec      *orc.ContainerSpec
 		status    int
 		body      string
 		wantCode  string

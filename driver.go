@@ -1,13 +1,8 @@
-// Package runtime runs invocations on a worker: it consumes tasks, starts the
-// plugin's container through a Driver, speaks the plugin container protocol,
-// checks the output and commits the result.
-package runtime
+package orc
 
 import (
 	"context"
 	"time"
-
-	"github.com/orc-gateway/orc"
 )
 
 // Driver runs plugin containers. It is the one interface every driver must
@@ -22,11 +17,11 @@ type Driver interface {
 	// removed before Run returns. An error means the container could not be
 	// run at all (bad image, engine down); a plugin that fails is a result
 	// with a non-zero ExitCode, not an error.
-	Run(ctx context.Context, spec *TaskSpec) (*TaskResult, error)
+	Run(ctx context.Context, spec *ContainerSpec) (*ContainerResult, error)
 }
 
-// TaskSpec is one container run.
-type TaskSpec struct {
+// ContainerSpec is one container run.
+type ContainerSpec struct {
 	// InvocationID and Attempt identify the run; drivers label containers
 	// with them so that a later attempt can find an earlier one's leftovers.
 	InvocationID string
@@ -36,8 +31,8 @@ type TaskSpec struct {
 	Args      []string
 	Stdin     []byte
 	Env       map[string]string
-	Resources orc.Resources
-	Network   orc.Network
+	Resources Resources
+	Network   Network
 	// Deadline is when the run must be over. Drivers record it on the
 	// container so that a container outliving its worker can be found and
 	// killed (Reaper.ReapExpired).
@@ -46,8 +41,8 @@ type TaskSpec struct {
 	Labels map[string]string
 }
 
-// TaskResult is what a container did.
-type TaskResult struct {
+// ContainerResult is what a container did.
+type ContainerResult struct {
 	// Warm is true when a warm server answered without a start.
 	Warm bool
 	// Node is where the container ran, when the driver placed it on
@@ -103,13 +98,13 @@ type ServerSpec struct {
 	Key       string
 	Image     string
 	Env       map[string]string
-	Resources orc.Resources
-	Network   orc.Network
+	Resources Resources
+	Network   Network
 	Labels    map[string]string
 }
 
-// Server is a started plugin server.
-type Server struct {
+// PluginServer is a started plugin server.
+type PluginServer struct {
 	ID string
 	// URL is where the worker reaches it, e.g. http://172.18.0.5:8080.
 	URL string
@@ -119,7 +114,7 @@ type Server struct {
 type Servers interface {
 	// StartServer starts a server and returns once its container runs (not
 	// once it answers: the caller polls GET /healthz).
-	StartServer(ctx context.Context, spec *ServerSpec) (*Server, error)
+	StartServer(ctx context.Context, spec *ServerSpec) (*PluginServer, error)
 
 	// StopServer stops and removes a server.
 	StopServer(ctx context.Context, id string) error
