@@ -60,6 +60,13 @@ func WrapError(code string, err error, message string) *Error {
 	return &Error{Code: code, Message: message, Err: err}
 }
 
+// Problem is one thing wrong with a request, at a JSON pointer into it. An
+// EINVALID error lists its problems as its Details.
+type Problem struct {
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+}
+
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
 // for any other non-nil error, and "" for nil.
 func ErrorCode(err error) string {

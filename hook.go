@@ -75,6 +75,17 @@ type HookRoute struct {
 	Priority int    `json:"priority,omitempty"`
 }
 
+// HookOutcome is what the hooks of one phase decided together.
+type HookOutcome struct {
+	// Input or Output is the document after every rewrite.
+	Input, Output json.RawMessage
+	// Route is where the pre hooks sent the invocation (the last one wins
+	// field by field); nil when none did.
+	Route *HookRoute
+	// Logs are the hooks' output lines, stream "hook:<name>".
+	Logs []LogLine
+}
+
 // HookService keeps hook modules.
 type HookService interface {
 	// CreateHook stores a validated hook. Returns ECONFLICT if the name is

@@ -95,11 +95,8 @@ type Result struct {
 	FinishedAt time.Time
 	// Logs are the attempt's log lines, stored with the result.
 	Logs []LogLine
-	// Unstarted is set for the result of a run that was never marked
-	// started (a short warm call): committing it counts the attempt, with
-	// StartedAt, and it wins only while the invocation is still queued and
-	// of version VersionID, that is while no other attempt has started.
-	Unstarted bool
+	// StartedAt and VersionID are for FinishUnstarted: when the run that
+	// was never marked started began, and the version it ran.
 	StartedAt time.Time
 	VersionID int64
 }
@@ -167,6 +164,13 @@ type InvocationService interface {
 	// invocation is already terminal or a later attempt started; it reports
 	// whether this call made it terminal.
 	FinishInvocation(ctx context.Context, id string, r *Result) (bool, error)
+
+	// FinishUnstarted commits the result of a run that was never marked
+	// started (a short warm call) and counts its attempt, started at
+	// r.StartedAt. It wins only while the invocation is still queued with
+	// version r.VersionID, that is while no attempt has started and nobody
+	// canceled it; it reports whether it won.
+	FinishUnstarted(ctx context.Context, id string, r *Result) (bool, error)
 
 	// CancelInvocation marks a queued or running invocation canceled.
 	// Returns ECONFLICT when it is already terminal, ENOTFOUND.

@@ -28,6 +28,20 @@ type Task struct {
 // MaxTaskInput is the largest input a task carries.
 const MaxTaskInput = 64 << 10
 
+// NewTask returns the task of an invocation; replyTo names the queue of a
+// gateway waiting for a synchronous result. When v is the invocation's
+// version and speaks the http protocol, a small input travels with the
+// task, so that a worker can call a warm container before it reads the
+// store; v may be nil.
+func NewTask(inv *Invocation, v *Version, replyTo string) *Task {
+	t := &Task{InvocationID: inv.ID, VersionID: inv.VersionID, Pool: inv.Pool,
+		Priority: inv.Priority, ReplyTo: replyTo, CreatedAt: inv.CreatedAt}
+	if v != nil && v.Protocol == ProtocolHTTP && v.ID == inv.VersionID && len(inv.Input) <= MaxTaskInput {
+		t.Input = inv.Input
+	}
+	return t
+}
+
 // Reply is what a worker sends back to the gateway waiting on a synchronous
 // invocation, once the result is committed.
 type Reply struct {
@@ -38,6 +52,13 @@ type Reply struct {
 	Version      string           `json:"version"`
 	Timing       Timing           `json:"timing"`
 	ColdStart    bool             `json:"cold_start"`
+}
+
+// Reply returns the reply that tells a waiting gateway the invocation's
+// state.
+func (inv *Invocation) Reply() *Reply {
+	return &Reply{InvocationID: inv.ID, Status: inv.Status, Output: inv.Output, Error: inv.Error,
+		Version: inv.Version, Timing: inv.Timing, ColdStart: inv.ColdStart}
 }
 
 // Publisher queues tasks.

@@ -154,7 +154,7 @@ func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.principals.clear()
+	s.principals.Clear()
 	s.audit(r, p, orc.AuditKeyRevoke, "api_key", itoa(k.ID), map[string]any{"prefix": k.Prefix, "owner_id": k.UserID})
 	writeJSON(w, http.StatusOK, k)
 }

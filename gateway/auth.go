@@ -46,14 +46,6 @@ func newSecret(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(raw)
 }
 
-// clear empties the cache: after an account or key changes, so that the
-// change shows at once on this gateway.
-func (c *ttlCache[V]) clear() {
-	c.mu.Lock()
-	c.m = nil
-	c.mu.Unlock()
-}
-
 // authenticate puts the request's principal in its context, or answers 401.
 // It then applies the CSRF check to session cookies and the principal's
 // rate limit.
@@ -139,7 +131,7 @@ func (s *Server) tokenPrincipal(ctx context.Context, token string, cookie bool) 
 	}
 	hash := hashToken(token)
 	now := s.Clock.Now()
-	if p, ok := s.principals.get(string(hash), now); ok {
+	if p, ok := s.principals.Get(string(hash), now); ok {
 		return p, nil
 	}
 	t, u, err := s.Users.LookupToken(ctx, hash, now)
@@ -156,7 +148,7 @@ func (s *Server) tokenPrincipal(ctx context.Context, token string, cookie bool) 
 		return nil, errBadToken()
 	}
 	p := &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: t.Method, Session: cookie}
-	s.principals.put(string(hash), p, now)
+	s.principals.Put(string(hash), p, now)
 	return p, nil
 }
 
@@ -177,7 +169,7 @@ func (s *Server) keyPrincipal(ctx context.Context, key string) (*orc.Principal, 
 	}
 	hash := hashToken(key)
 	now := s.Clock.Now()
-	if p, ok := s.principals.get(string(hash), now); ok {
+	if p, ok := s.principals.Get(string(hash), now); ok {
 		return p, nil
 	}
 	k, u, err := s.Keys.FindAPIKeyByPrefix(ctx, prefix)
@@ -194,7 +186,7 @@ func (s *Server) keyPrincipal(ctx context.Context, key string) (*orc.Principal, 
 		return nil, orc.Errorf(orc.EUNAUTHORIZED, "account disabled")
 	}
 	p := &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role.Narrower(k.Role), Method: orc.AuthAPIKey, APIKeyID: k.ID}
-	s.principals.put(string(hash), p, now)
+	s.principals.Put(string(hash), p, now)
 	go func() {
 		if err := s.Keys.TouchAPIKey(context.WithoutCancel(ctx), k.ID, now); err != nil {
 			s.Logger.WarnContext(ctx, "record API key use", "api_key_id", k.ID, "err", err)
@@ -209,7 +201,7 @@ func (s *Server) jwtPrincipal(r *http.Request, token string) (*orc.Principal, er
 	ctx := r.Context()
 	hash := hashToken(token)
 	now := s.Clock.Now()
-	if p, ok := s.principals.get(string(hash), now); ok {
+	if p, ok := s.principals.Get(string(hash), now); ok {
 		return p, nil
 	}
 	id, err := s.OIDC.verifyBearer(ctx, token)
@@ -224,7 +216,7 @@ func (s *Server) jwtPrincipal(r *http.Request, token string) (*orc.Principal, er
 	p := &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthOIDC}
 	if id.Expiry.Sub(now) > s.cfg.CacheTTL {
 		// Only while the token lives longer than the cache entry.
-		s.principals.put(string(hash), p, now)
+		s.principals.Put(string(hash), p, now)
 	}
 	return p, nil
 }

@@ -293,7 +293,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 				s.error(w, r, err)
 				return
 			}
-			s.principals.forget(string(hashToken(token)))
+			s.principals.Forget(string(hashToken(token)))
 			s.audit(r, p, orc.AuditSignOut, "user", itoa(p.UserID), nil)
 		}
 	}
@@ -331,7 +331,7 @@ func (s *Server) oidcUser(r *http.Request, id *identity, interactive bool) (*orc
 		if u, err = s.Users.UpdateUser(ctx, u.ID, orc.UserUpdate{Role: &role}); err != nil {
 			return nil, err
 		}
-		s.principals.clear()
+		s.principals.Clear()
 		s.audit(r, &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthOIDC},
 			orc.AuditUserUpdate, "user", itoa(u.ID), map[string]string{"role": string(role), "from": string(old), "by": "groups"})
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/invoke"
 )
 
 // codeMethodNotAllowed is the gateway's own code for a route that exists
@@ -63,11 +64,22 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	s.errorFor(w, r, err, "")
 }
 
-// errorFor writes err for a request about an invocation.
-func (s *Server) errorFor(w http.ResponseWriter, r *http.Request, err error, invocationID string) {
+// bodyError is the error of a request body that could not be read.
+func bodyError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		err = orc.Errorf(orc.ETOOLARGE, "request body is larger than %d bytes", mbe.Limit)
+		return orc.Errorf(orc.ETOOLARGE, "request body is larger than %d bytes", mbe.Limit)
+	}
+	return err
+}
+
+// errorFor writes err for a request about an invocation. An invocation
+// that was refused but recorded is named by the error itself.
+func (s *Server) errorFor(w http.ResponseWriter, r *http.Request, err error, invocationID string) {
+	err = bodyError(err)
+	var refused *invoke.Refused
+	if invocationID == "" && errors.As(err, &refused) {
+		invocationID = refused.InvocationID
 	}
 	code := orc.ErrorCode(err)
 	status := statusOf(code)

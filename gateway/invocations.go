@@ -131,17 +131,11 @@ func (s *Server) handleCancelInvocation(w http.ResponseWriter, r *http.Request) 
 	if !s.require(w, r, p.Role.CanInvoke(), "cancel invocations") {
 		return
 	}
-	inv, err = s.Invocations.CancelInvocation(ctx, inv.ID, s.Clock.Now())
+	inv, err = s.Invoke.Cancel(ctx, inv.ID)
 	if err != nil {
 		s.errorFor(w, r, err, chi.URLParam(r, "id"))
 		return
 	}
-	if err := s.Broker.BroadcastCancel(ctx, inv.ID); err != nil {
-		// The worker finds the invocation canceled when it next looks; a
-		// container already running ends at its timeout.
-		s.Logger.WarnContext(ctx, "broadcast cancel", "invocation_id", inv.ID, "err", err)
-	}
-	s.waiters.deliver(replyOf(inv))
 	s.Logger.InfoContext(ctx, "invocation canceled", "invocation_id", inv.ID, "user_id", p.UserID)
 	writeJSON(w, http.StatusOK, inv)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/invoke"
 )
 
 // job is the seed's view of an invocation (its /api/v1/jobs API).
@@ -76,25 +77,18 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	if len(req.InputData) == 0 {
 		req.InputData = json.RawMessage("{}")
 	}
-	ctx := r.Context()
-	inv, v, created, err := s.submit(ctx, submission{
-		plugin: req.PluginName, version: req.PluginVersion, input: req.InputData,
-		idempotencyKey: r.Header.Get(headerIdempotency), async: true, headers: r.Header,
+	t, err := s.Invoke.Submit(r.Context(), invoke.Request{
+		Plugin: req.PluginName, Version: req.PluginVersion, Input: req.InputData,
+		IdempotencyKey: r.Header.Get(headerIdempotency), Async: true, Headers: r.Header,
 	})
 	if err != nil {
-		s.rejected(w, r, v, inv, err)
+		s.error(w, r, err)
 		return
 	}
-	if created {
-		if err := s.publish(ctx, inv, nil, ""); err != nil {
-			s.rejected(w, r, v, nil, err)
-			return
-		}
-		s.metrics.accepted.WithLabelValues(inv.Plugin, "async").Inc()
-	}
-	w.Header().Set(headerInvocationID, inv.ID)
-	w.Header().Set("Location", "/api/v1/jobs/"+inv.ID)
-	writeJSON(w, http.StatusCreated, jobOf(inv))
+	defer t.Close()
+	w.Header().Set(headerInvocationID, t.Invocation.ID)
+	w.Header().Set("Location", "/api/v1/jobs/"+t.Invocation.ID)
+	writeJSON(w, http.StatusCreated, jobOf(t.Invocation))
 }
 
 func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) {

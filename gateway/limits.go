@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/ttlcache"
 )
 
 // Limit is what one principal of a role may use. Zero fields are unlimited.
@@ -66,7 +67,7 @@ func (l *limiters) allow(w http.ResponseWriter, p *orc.Principal, now time.Time)
 	l.mu.Lock()
 	u := l.m[p.UserID]
 	if u == nil || u.role != p.Role {
-		if l.m == nil || len(l.m) >= cacheLimit {
+		if l.m == nil || len(l.m) >= ttlcache.Limit {
 			l.m = make(map[int64]*userLimiter)
 		}
 		u = &userLimiter{role: p.Role, lim: rate.NewLimiter(rate.Limit(lim.Rate), max(lim.Burst, 1))}

@@ -11,44 +11,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics are the gateway's Prometheus metrics, on a registry of its own.
-type metrics struct {
-	reg      *prometheus.Registry
-	accepted *prometheus.CounterVec
-	rejected *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-}
-
-func newMetrics(s *Server) *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orc_invocations_accepted_total",
-			Help: "Invocations accepted and queued, by plugin and mode (sync or async).",
-		}, []string{"plugin", "mode"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orc_invocations_rejected_total",
-			Help: "Invocations refused before queueing, by plugin and error code.",
-		}, []string{"plugin", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "orc_invoke_duration_seconds",
-			Help:    "Latency of synchronous invocations at the gateway, by plugin and final status.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
-		}, []string{"plugin", "mode", "status"}),
-	}
-	m.reg.MustRegister(m.accepted, m.rejected, m.duration,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+// metricsHandler serves the metrics of reg, to which it adds the
+// process's and the state of the invocations and queues.
+func (s *Server) metricsHandler(reg *prometheus.Registry) http.Handler {
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{s: s})
-	return m
-}
-
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
-}
-
-// observe records the latency of one invocation.
-func (m *metrics) observe(plugin, mode, status string, start time.Time) {
-	m.duration.WithLabelValues(plugin, mode, status).Observe(time.Since(start).Seconds())
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // stateCollector reports, at scrape time, the invocations by plugin and

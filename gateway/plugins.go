@@ -1,15 +1,11 @@
 package gateway
 
 import (
-	"context"
-	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/registry"
 )
 
 // visiblePlugin returns a plugin the principal may see; others' private
@@ -96,46 +92,20 @@ func (s *Server) createVersion(w http.ResponseWriter, r *http.Request, plugin st
 		}
 		v.Plugin = plugin
 	}
-	// Fields the server owns are never taken from a body.
-	v.ID = 0
-	v.CreatedAt = s.Clock.Now()
-	v.SetDefaults()
-	if err := registry.ValidateVersion(&v); err != nil {
-		s.error(w, r, err)
-		return
-	}
-	if err := s.checkHooks(r.Context(), &v); err != nil {
-		s.error(w, r, err)
-		return
-	}
-	created, err := s.Plugins.CreateVersion(r.Context(), p, &v)
+	created, err := s.Registry.Register(r.Context(), p, &v)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	s.plugins.forget(created.Plugin)
-	s.Logger.InfoContext(r.Context(), "plugin version registered", "plugin", created.Plugin, "version", created.Version, "user_id", p.UserID)
 	w.Header().Set("Location", "/api/v1/plugins/"+created.Plugin+"/versions/"+created.Version)
 	writeJSON(w, http.StatusCreated, created)
 }
 
 func (s *Server) handleDeletePlugin(w http.ResponseWriter, r *http.Request) {
-	principal := orc.PrincipalFromContext(r.Context())
-	p, err := s.visiblePlugin(r, chi.URLParam(r, "plugin"))
-	if err != nil {
+	if err := s.Registry.DeletePlugin(r.Context(), orc.PrincipalFromContext(r.Context()), chi.URLParam(r, "plugin")); err != nil {
 		s.error(w, r, err)
 		return
 	}
-	if !s.require(w, r, principal.IsAdmin() || (principal.Role.CanPublish() && p.OwnerID == principal.UserID), "delete this plugin") {
-		return
-	}
-	if err := s.Plugins.DeletePlugin(r.Context(), p.Name); err != nil {
-		s.error(w, r, err)
-		return
-	}
-	s.plugins.forget(p.Name)
-	s.plugins.forget(strconv.FormatInt(p.ID, 10))
-	s.Logger.InfoContext(r.Context(), "plugin deleted", "plugin", p.Name, "user_id", principal.UserID)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -169,22 +139,4 @@ func (s *Server) handleGetVersion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, redactVersion(orc.PrincipalFromContext(r.Context()), p.OwnerID, v))
-}
-
-// checkHooks makes sure every hook a version names exists.
-func (s *Server) checkHooks(ctx context.Context, v *orc.Version) error {
-	var ps []registry.Problem
-	for phase, names := range map[string][]string{"pre": v.Hooks.Pre, "post": v.Hooks.Post} {
-		for i, name := range names {
-			if _, err := s.HookStore.FindHook(ctx, name); orc.ErrorCode(err) == orc.ENOTFOUND {
-				ps = append(ps, registry.Problem{Pointer: fmt.Sprintf("/hooks/%s/%d", phase, i), Message: fmt.Sprintf("no hook named %q", name)})
-			} else if err != nil {
-				return err
-			}
-		}
-	}
-	if len(ps) > 0 {
-		return &orc.Error{Code: orc.EINVALID, Message: ps[0].Message, Details: ps}
-	}
-	return nil
 }

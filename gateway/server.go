@@ -13,8 +13,11 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/ttlcache"
+	"github.com/orc-gateway/orc/invoke"
 	"github.com/orc-gateway/orc/registry"
 )
 
@@ -24,18 +27,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// TokenTTL is how long a token from /api/v1/auth/token lives (24h).
 	TokenTTL time.Duration
-	// SyncGrace is added to a plugin's timeout for queueing and container
-	// start when a synchronous call waits for its result (30s).
-	SyncGrace time.Duration
-	// PollInterval is how often a synchronous call also reads its
-	// invocation from the database, in case its reply was lost (2s).
-	PollInterval time.Duration
 	// MetricsToken, when set, is a bearer token that may read /metrics (for
 	// a Prometheus scraper). Admins' tokens may read it too.
 	MetricsToken string
-	// CacheTTL is how long a token's principal and a plugin's latest
-	// version are cached on the invoke path (2s; negative disables). A
-	// disabled account or a new version takes up to this long to show.
+	// CacheTTL is how long a token's principal is cached (2s; negative
+	// disables). A disabled account takes up to this long to show.
 	CacheTTL time.Duration
 	// PublicURL is the gateway's address as browsers see it (for the
 	// session cookie's Secure flag and the CSRF origin check); empty: the
@@ -46,6 +42,10 @@ type Config struct {
 	// Limits are the rate and in-flight limits of each role; roles left
 	// out get DefaultLimits.
 	Limits map[orc.Role]Limit
+	// Metrics is where the gateway's metrics are registered and what
+	// /metrics serves (a new registry when nil); the invoke path's metrics
+	// belong there too.
+	Metrics *prometheus.Registry
 }
 
 func (c *Config) setDefaults() {
@@ -55,25 +55,20 @@ func (c *Config) setDefaults() {
 	if c.TokenTTL == 0 {
 		c.TokenTTL = 24 * time.Hour
 	}
-	if c.SyncGrace == 0 {
-		c.SyncGrace = 30 * time.Second
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = 2 * time.Second
-	}
 	if c.CacheTTL == 0 {
 		c.CacheTTL = 2 * time.Second
 	}
 	if c.SessionTTL == 0 {
 		c.SessionTTL = 12 * time.Hour
 	}
+	if c.Metrics == nil {
+		c.Metrics = prometheus.NewRegistry()
+	}
 }
 
-// Broker is what the gateway needs of the message broker.
+// Broker is what the gateway needs of the message broker besides the
+// invoke path.
 type Broker interface {
-	orc.Publisher
-	// ReplyQueue names the queue where this gateway receives replies.
-	ReplyQueue() string
 	// Ready returns nil when the broker is connected.
 	Ready() error
 	// QueueDepth returns the number of ready messages of a pool.
@@ -89,6 +84,10 @@ type Database interface {
 
 // Server serves Orc's HTTP API.
 type Server struct {
+	// Invoke runs the invoke path; Registry registers plugins and hooks.
+	Invoke   *invoke.Service
+	Registry *registry.Registry
+
 	Plugins     orc.PluginService
 	Invocations orc.InvocationService
 	Users       orc.UserService
@@ -103,23 +102,17 @@ type Server struct {
 	OIDC *OIDC
 	// Cluster shows the Ray cluster and the scheduler's pools; nil: no Ray.
 	Cluster *ClusterView
-	// Hooks runs the pre hooks; nil disables hooks.
-	Hooks  *registry.Hooks
-	Broker Broker
-	DB     Database
-	Logger *slog.Logger
-	Clock  orc.Clock
+	Broker  Broker
+	DB      Database
+	Logger  *slog.Logger
+	Clock   orc.Clock
 
 	cfg        Config
 	publicURL  *url.URL
 	limits     *limiters
 	signins    signinGuard
-	schemas    registry.Schemas
-	principals ttlCache[*orc.Principal]
-	plugins    ttlCache[*orc.Plugin]
-	waiters    waiters
-	marks      publishMarks
-	metrics    *metrics
+	principals *ttlcache.Cache[*orc.Principal]
+	metrics    http.Handler
 	router     chi.Router
 }
 
@@ -130,18 +123,14 @@ func New(cfg Config) *Server {
 	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
 		s.publicURL = u
 	}
-	s.principals.ttl, s.plugins.ttl = cfg.CacheTTL, cfg.CacheTTL
-	s.metrics = newMetrics(s)
+	s.principals = ttlcache.New[*orc.Principal](cfg.CacheTTL)
+	s.metrics = s.metricsHandler(cfg.Metrics)
 	s.router = s.routes()
 	return s
 }
 
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
-
-// DeliverReply hands a worker's reply to the synchronous calls waiting for
-// it. Wire it to the broker's reply queue.
-func (s *Server) DeliverReply(r *orc.Reply) { s.waiters.deliver(r) }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
@@ -156,7 +145,7 @@ func (s *Server) routes() chi.Router {
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
 	r.Get("/health", s.handleHealthz) // the seed's health check
-	r.With(s.authenticateMetrics).Method(http.MethodGet, "/metrics", s.metrics.handler())
+	r.With(s.authenticateMetrics).Method(http.MethodGet, "/metrics", s.metrics)
 	r.Post("/api/v1/auth/token", s.handleToken)
 	r.Get("/auth/login", s.handleLogin)
 	r.Get("/auth/callback", s.handleCallback)

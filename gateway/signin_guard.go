@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/orc-gateway/orc/internal/ttlcache"
 )
 
 // Password sign-in failures allowed before the gateway answers 429: per
@@ -40,7 +42,7 @@ func (g *signinGuard) limiters(addr, account string) (*rate.Limiter, *rate.Limit
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	get := func(m *map[string]*rate.Limiter, key string, burst int) *rate.Limiter {
-		if *m == nil || len(*m) >= cacheLimit {
+		if *m == nil || len(*m) >= ttlcache.Limit {
 			*m = make(map[string]*rate.Limiter)
 		}
 		l := (*m)[key]

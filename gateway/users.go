@@ -146,7 +146,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.principals.clear()
+	s.principals.Clear()
 	changes := map[string]any{}
 	if body.Role != nil {
 		changes["role"] = *body.Role

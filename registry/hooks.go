@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -167,21 +166,10 @@ func (h *Hooks) chain(phase orc.HookPhase, v *orc.Version) []string {
 	return append(names, v.Hooks.Post...)
 }
 
-// Outcome is what a phase's hooks decided.
-type Outcome struct {
-	// Input or Output is the document after every rewrite.
-	Input, Output json.RawMessage
-	// Route is where the pre hooks sent the invocation (the last one wins
-	// field by field); nil when none did.
-	Route *orc.HookRoute
-	// Logs are the hooks' output lines, stream "hook:<name>".
-	Logs []orc.LogLine
-}
-
 // Run runs a phase's hooks for a version. A denial is an *orc.Error with
 // code EDENIED and the hook's status; a hook that fails is EHOOK.
-func (h *Hooks) Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (*Outcome, error) {
-	out := &Outcome{Input: req.Input, Output: req.Output}
+func (h *Hooks) Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (*orc.HookOutcome, error) {
+	out := &orc.HookOutcome{Input: req.Input, Output: req.Output}
 	if h == nil || h.Host == nil {
 		return out, nil
 	}

@@ -1,118 +1,123 @@
-// Package registry checks plugin versions before they are stored and keeps
-// their compiled JSON Schemas, so that inputs and outputs are validated
-// without compiling a schema on the request path.
+// Package registry keeps what can be invoked and registers it: plugins and
+// their versions (checked, with their JSON Schemas compiled once and cached
+// by version), and the WebAssembly hooks (checked, loaded into a host, and
+// run in order for each phase). The gateway and the console register
+// through it; the invoke path and the workers find versions, check
+// documents and run hooks through it, never compiling on the request path.
 package registry
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"regexp"
-	"strings"
+	"log/slog"
+	"strconv"
+	"time"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/ttlcache"
 )
 
-var (
-	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,62}$`)
-	versionRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$`)
-	poolRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	envRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	// PoolRE is what a pool name looks like (also one a hook routes to).
-	PoolRE  = poolRE
-	imageRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$`)
-)
+// Registry registers plugin versions and hooks, and finds plugins through a
+// short-lived cache on the invoke path.
+type Registry struct {
+	Plugins   orc.PluginService
+	HookStore orc.HookService
+	// Hooks loads and runs hook modules; nil disables hooks.
+	Hooks  *Hooks
+	Logger *slog.Logger
+	Clock  orc.Clock
+	// Schemas holds the compiled schemas of versions.
+	Schemas Schemas
 
-// Problem is one thing wrong with a request, at a JSON pointer into it.
-type Problem struct {
-	Pointer string `json:"pointer"`
-	Message string `json:"message"`
+	plugins *ttlcache.Cache[*orc.Plugin]
 }
 
-// ValidateVersion checks a version as registered (after SetDefaults) and
-// compiles its schemas. It returns EINVALID listing every problem.
-func ValidateVersion(v *orc.Version) error {
-	var ps []Problem
-	bad := func(ptr, format string, args ...any) {
-		ps = append(ps, Problem{Pointer: ptr, Message: fmt.Sprintf(format, args...)})
+// New returns a Registry whose plugin look-ups are cached for cacheTTL (a
+// new version takes up to this long to show on other gateways; zero or
+// less disables the cache). Set its service fields before use.
+func New(cacheTTL time.Duration) *Registry {
+	return &Registry{Logger: slog.Default(), Clock: orc.SystemClock{}, plugins: ttlcache.New[*orc.Plugin](cacheTTL)}
+}
+
+// FindPlugin returns a plugin by name (or numeric id) with its latest
+// version, through the cache. Returns ENOTFOUND.
+func (r *Registry) FindPlugin(ctx context.Context, name string) (*orc.Plugin, error) {
+	now := r.Clock.Now()
+	if p, ok := r.plugins.Get(name, now); ok {
+		return p, nil
 	}
-	if !nameRE.MatchString(v.Plugin) {
-		bad("/name", "name must be 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter")
+	p, err := r.Plugins.FindPlugin(ctx, name)
+	if err == nil {
+		r.plugins.Put(name, p, now)
 	}
-	if !versionRE.MatchString(v.Version) {
-		bad("/version", "version is required: up to 64 letters, digits, '.', '+', '_' or '-'")
+	return p, err
+}
+
+// FindVersion returns one version of a plugin, the latest when version is
+// empty. Returns ENOTFOUND.
+func (r *Registry) FindVersion(ctx context.Context, plugin, version string) (*orc.Version, error) {
+	return r.Plugins.FindVersion(ctx, plugin, version)
+}
+
+// poolChecker is implemented by plugin stores that know which pools are in
+// use.
+type poolChecker interface {
+	PoolExists(ctx context.Context, pool string) (bool, error)
+}
+
+// PoolExists reports whether some plugin version runs in pool: only such a
+// pool has workers. Returns EINVALID for a name no pool can have.
+func (r *Registry) PoolExists(ctx context.Context, pool string) (bool, error) {
+	if !poolRE.MatchString(pool) {
+		return false, orc.Errorf(orc.EINVALID, "%q is not a pool name", pool)
 	}
-	if !imageRE.MatchString(v.Image) {
-		bad("/docker_image", "docker_image is required and must be an image reference")
+	pc, ok := r.Plugins.(poolChecker)
+	if !ok {
+		return true, nil
 	}
-	switch v.Protocol {
-	case orc.ProtocolExec, orc.ProtocolHTTP:
-	default:
-		bad("/protocol", "protocol must be exec or http")
+	return pc.PoolExists(ctx, pool)
+}
+
+// Register checks a version from a plugin.json, fills in its defaults and
+// stores it, creating its plugin when it is the first. Fields the server
+// owns (id, creation time) are never taken from v. Returns EFORBIDDEN when
+// the principal may not register plugins or the plugin is someone else's,
+// EINVALID listing every problem, ECONFLICT when the version exists.
+func (r *Registry) Register(ctx context.Context, p *orc.Principal, v *orc.Version) (*orc.Version, error) {
+	if !p.Role.CanPublish() {
+		return nil, orc.Errorf(orc.EFORBIDDEN, "your role may not register plugins")
 	}
-	switch v.Execution {
-	case orc.ExecutionPooled:
-		if v.Pool == orc.RayJobPool {
-			bad("/pool", "pool %q is reserved for execution ray-job", orc.RayJobPool)
+	v.ID = 0
+	v.CreatedAt = r.Clock.Now()
+	v.SetDefaults()
+	if err := ValidateVersion(v); err != nil {
+		return nil, err
+	}
+	if err := r.checkHooks(ctx, v); err != nil {
+		return nil, err
+	}
+	created, err := r.Plugins.CreateVersion(ctx, p, v)
+	if err != nil {
+		return nil, err
+	}
+	r.plugins.Forget(created.Plugin)
+	r.Logger.InfoContext(ctx, "plugin version registered", "plugin", created.Plugin, "version", created.Version, "user_id", p.UserID)
+	return created, nil
+}
+
+// checkHooks makes sure every hook a version names exists.
+func (r *Registry) checkHooks(ctx context.Context, v *orc.Version) error {
+	var ps []orc.Problem
+	for phase, names := range map[string][]string{"pre": v.Hooks.Pre, "post": v.Hooks.Post} {
+		for i, name := range names {
+			if _, err := r.HookStore.FindHook(ctx, name); orc.ErrorCode(err) == orc.ENOTFOUND {
+				ps = append(ps, orc.Problem{Pointer: fmt.Sprintf("/hooks/%s/%d", phase, i), Message: fmt.Sprintf("no hook named %q", name)})
+			} else if err != nil {
+				return err
+			}
 		}
-		if v.MinWorkers != nil && v.MaxWorkers != nil && (*v.MinWorkers < 0 || *v.MaxWorkers < 1 || *v.MinWorkers > *v.MaxWorkers || *v.MaxWorkers > 1000) {
-			bad("/max_workers", "max_workers must be between 1 and 1000, min_workers between 0 and max_workers")
-		}
-	case orc.ExecutionRayJob:
-		if v.Protocol != orc.ProtocolExec {
-			bad("/protocol", "execution ray-job runs the exec protocol: one container per invocation")
-		}
-		if v.Pool != orc.RayJobPool {
-			bad("/pool", "execution ray-job has no pool: each invocation is placed by Ray on its own")
-		}
-		if v.MinWorkers != nil || v.MaxWorkers != nil {
-			bad("/min_workers", "min_workers and max_workers are for execution pooled")
-		}
-	default:
-		bad("/execution", "execution must be pooled or ray-job")
-	}
-	if v.Network != orc.NetworkNone && v.Network != orc.NetworkBridge {
-		bad("/network", "network must be none or bridge")
-	}
-	if !poolRE.MatchString(v.Pool) {
-		bad("/pool", "pool must be 1-63 lowercase letters, digits, '_' or '-'")
-	}
-	if v.TimeoutS < 1 || v.TimeoutS > orc.MaxTimeoutS {
-		bad("/timeout_s", "timeout_s must be between 1 and %d", orc.MaxTimeoutS)
-	}
-	if v.Concurrency < 1 || v.MaxReplicas < 1 || v.MinWarm < 0 || v.MinWarm > v.MaxReplicas {
-		bad("/concurrency", "concurrency and max_replicas must be at least 1, min_warm between 0 and max_replicas")
-	}
-	r := v.Resources
-	if r.CPU < 0 || r.CPU > 1024 {
-		bad("/resources/cpu", "cpu must be between 0 and 1024 cores")
-	}
-	if r.MemoryMB < 6 || r.MemoryMB > 1<<24 {
-		bad("/resources/memory_mb", "memory_mb must be between 6 and %d", 1<<24)
-	}
-	if r.GPU < 0 || r.Pids < 0 {
-		bad("/resources", "gpu and pids must not be negative")
-	}
-	for name, amount := range r.Custom {
-		if name == "" || amount < 0 {
-			bad("/resources/custom", "custom resources need a name and a non-negative amount")
-		}
-	}
-	for k := range v.Env {
-		if !envRE.MatchString(k) {
-			bad("/env/"+k, "environment variable names are letters, digits and '_'")
-		} else if strings.HasPrefix(strings.ToUpper(k), "ORC_") {
-			bad("/env/"+k, "ORC_ variables are reserved")
-		}
-	}
-	for i, name := range append(append([]string(nil), v.Hooks.Pre...), v.Hooks.Post...) {
-		if !nameRE.MatchString(name) {
-			bad(fmt.Sprintf("/hooks/%d", i), "hook names are 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter")
-		}
-	}
-	if _, err := compile(v.InputSchema); err != nil {
-		bad("/input_schema", "invalid JSON Schema: %s", schemaErrorText(err))
-	}
-	if _, err := compile(v.OutputSchema); err != nil {
-		bad("/output_schema", "invalid JSON Schema: %s", schemaErrorText(err))
 	}
 	if len(ps) > 0 {
 		return &orc.Error{Code: orc.EINVALID, Message: ps[0].Message, Details: ps}
@@ -120,5 +125,80 @@ func ValidateVersion(v *orc.Version) error {
 	return nil
 }
 
-// ValidHookName reports whether name can name a hook.
-func ValidHookName(name string) bool { return nameRE.MatchString(name) }
+// DeletePlugin removes a plugin the principal may see, with its versions;
+// its owner or an admin may. Returns ENOTFOUND (also for another's private
+// plugin), EFORBIDDEN.
+func (r *Registry) DeletePlugin(ctx context.Context, p *orc.Principal, name string) error {
+	plugin, err := r.Plugins.FindPlugin(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !p.CanSeePlugin(plugin) {
+		return orc.Errorf(orc.ENOTFOUND, "plugin %q not found", name)
+	}
+	if !p.IsAdmin() && !(p.Role.CanPublish() && plugin.OwnerID == p.UserID) {
+		return orc.Errorf(orc.EFORBIDDEN, "your role may not delete this plugin")
+	}
+	if err := r.Plugins.DeletePlugin(ctx, plugin.Name); err != nil {
+		return err
+	}
+	r.plugins.Forget(plugin.Name)
+	r.plugins.Forget(strconv.FormatInt(plugin.ID, 10))
+	r.Logger.InfoContext(ctx, "plugin deleted", "plugin", plugin.Name, "user_id", p.UserID)
+	return nil
+}
+
+// AddHook checks a hook module, stores it under h.Name and loads it, so
+// that it is ready when AddHook returns. It sets h's digest and owner (the
+// store its size and creation time). Developers may add hooks, only admins global ones.
+// Returns EFORBIDDEN, EINVALID (a bad name, or a module that does not
+// compile or lacks the ABI), ECONFLICT when the name is taken, and
+// EUNAVAILABLE when hooks are disabled.
+func (r *Registry) AddHook(ctx context.Context, p *orc.Principal, h *orc.Hook) error {
+	if !p.Role.CanPublish() {
+		return orc.Errorf(orc.EFORBIDDEN, "your role may not upload hooks")
+	}
+	if !ValidHookName(h.Name) {
+		return orc.Errorf(orc.EINVALID, "name must be 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter")
+	}
+	if h.Global && !p.IsAdmin() {
+		return orc.Errorf(orc.EFORBIDDEN, "your role may not upload global hooks")
+	}
+	if r.Hooks == nil {
+		return orc.Errorf(orc.EUNAVAILABLE, "hooks are not enabled on this gateway")
+	}
+	if err := r.Hooks.Host.Validate(ctx, h.Module); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(h.Module)
+	h.SHA256, h.OwnerID = hex.EncodeToString(sum[:]), p.UserID
+	if err := r.HookStore.CreateHook(ctx, h); err != nil {
+		return err
+	}
+	if err := r.Hooks.Added(ctx, h); err != nil {
+		return err
+	}
+	r.Logger.InfoContext(ctx, "hook uploaded", "hook", h.Name, "sha256", h.SHA256, "global", h.Global, "user_id", p.UserID)
+	return nil
+}
+
+// DeleteHook removes a hook that no plugin version names; its owner or an
+// admin may. Returns ENOTFOUND, EFORBIDDEN, ECONFLICT while a version names
+// it.
+func (r *Registry) DeleteHook(ctx context.Context, p *orc.Principal, name string) error {
+	h, err := r.HookStore.FindHook(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !p.IsAdmin() && !(p.Role.CanPublish() && h.OwnerID == p.UserID) {
+		return orc.Errorf(orc.EFORBIDDEN, "your role may not delete this hook")
+	}
+	if err := r.HookStore.DeleteHook(ctx, h.Name); err != nil {
+		return err
+	}
+	if r.Hooks != nil {
+		r.Hooks.Removed(h.Name)
+	}
+	r.Logger.InfoContext(ctx, "hook deleted", "hook", h.Name, "user_id", p.UserID)
+	return nil
+}

@@ -20,14 +20,14 @@ func seedVersion() *orc.Version {
 	return v
 }
 
-func problems(t *testing.T, err error) []Problem {
+func problems(t *testing.T, err error) []orc.Problem {
 	t.Helper()
 	if orc.ErrorCode(err) != orc.EINVALID {
 		t.Fatalf("error = %v, want EINVALID", err)
 	}
-	ps, ok := orc.ErrorDetails(err).([]Problem)
+	ps, ok := orc.ErrorDetails(err).([]orc.Problem)
 	if !ok {
-		t.Fatalf("details = %#v, want []Problem", orc.ErrorDetails(err))
+		t.Fatalf("details = %#v, want []orc.Problem", orc.ErrorDetails(err))
 	}
 	return ps
 }

@@ -129,15 +129,15 @@ var printer = message.NewPrinter(language.English)
 
 // Problems flattens a validation error into its leaf violations, each with
 // the JSON pointer of the offending value.
-func Problems(ve *jsonschema.ValidationError) []Problem {
-	var ps []Problem
+func Problems(ve *jsonschema.ValidationError) []orc.Problem {
+	var ps []orc.Problem
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(ps) == MaxProblems {
 			return
 		}
 		if len(e.Causes) == 0 {
-			ps = append(ps, Problem{Pointer: pointer(e.InstanceLocation), Message: e.ErrorKind.LocalizedString(printer)})
+			ps = append(ps, orc.Problem{Pointer: pointer(e.InstanceLocation), Message: e.ErrorKind.LocalizedString(printer)})
 			return
 		}
 		for _, c := range e.Causes {
@@ -146,7 +146,7 @@ func Problems(ve *jsonschema.ValidationError) []Problem {
 	}
 	walk(ve)
 	if len(ps) == 0 {
-		ps = append(ps, Problem{Pointer: "", Message: schemaErrorText(ve)})
+		ps = append(ps, orc.Problem{Pointer: "", Message: schemaErrorText(ve)})
 	}
 	// The validator's order is not stable; clients and tests want one.
 	sort.SliceStable(ps, func(i, j int) bool {

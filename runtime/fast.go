@@ -21,7 +21,7 @@ func (w *Worker) fastVersion(ctx context.Context, task *orc.Task) *orc.Version {
 		return nil
 	}
 	v, err := w.version(ctx, task.VersionID)
-	if err != nil || v.Protocol != orc.ProtocolHTTP || w.Hooks.HasHooks(orc.HookPost, v) {
+	if err != nil || v.Protocol != orc.ProtocolHTTP || (w.Hooks != nil && w.Hooks.HasHooks(orc.HookPost, v)) {
 		return nil
 	}
 	return v
@@ -89,7 +89,7 @@ func (w *Worker) handleFast(ctx context.Context, log *slog.Logger, task *orc.Tas
 			return err
 		})
 	}
-	return true, w.conclude(ctx, runCtx, log, task, inv, v, res, err)
+	return true, w.conclude(ctx, &attempt{task: task, inv: inv, v: v, log: log}, outcomeOf(runCtx, res, err))
 }
 
 // commitFast commits the result of a call that was never marked started.
@@ -100,23 +100,18 @@ func (w *Worker) commitFast(ctx context.Context, log *slog.Logger, task *orc.Tas
 		inv.Timing.QueueMS = max(ms(received.Sub(task.CreatedAt)), 0)
 	}
 	r := w.interpret(inv, v, res)
-	r.Unstarted, r.StartedAt, r.VersionID = true, received, v.ID
+	r.StartedAt, r.VersionID = received, v.ID
 	r.Worker, r.Node, r.FinishedAt = w.cfg.ID, w.cfg.Node, w.Clock.Now()
 	var won bool
 	err := w.retry(ctx, log, "commit result", func() (err error) {
-		won, err = w.Invocations.FinishInvocation(ctx, inv.ID, r)
+		won, err = w.Invocations.FinishUnstarted(ctx, inv.ID, r)
 		return err
 	})
 	if err != nil {
 		return true, err
 	}
 	if won {
-		w.metrics.observe(inv, r)
-		log.Info("invocation finished", "plugin", inv.Plugin, "version", inv.Version, "status", r.Status,
-			"run_ms", r.Timing.RunMS, "fast", true)
-		inv.Status, inv.Output, inv.Error, inv.Timing.ColdMS, inv.Timing.RunMS, inv.ColdStart =
-			r.Status, r.Output, r.Error, r.Timing.ColdMS, r.Timing.RunMS, r.ColdStart
-		w.reply(ctx, task, inv)
+		w.committed(ctx, &attempt{task: task, inv: inv, v: v, log: log.With("plugin", inv.Plugin, "version", inv.Version, "fast", true)}, r)
 		return true, nil
 	}
 	final, err := w.Invocations.FindInvocation(ctx, inv.ID)

@@ -12,12 +12,23 @@ import (
 	"unicode/utf8"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/registry"
 )
 
 // Replier sends results back to the gateway waiting on a synchronous call.
 type Replier interface {
 	Reply(ctx context.Context, replyTo string, r *orc.Reply) error
+}
+
+// Hooks runs the post hooks of plugin versions (registry.Hooks).
+type Hooks interface {
+	HasHooks(phase orc.HookPhase, v *orc.Version) bool
+	Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (*orc.HookOutcome, error)
+}
+
+// Schemas checks outputs against their versions' output schemas
+// (registry.Schemas). It returns EINVALID listing the violations.
+type Schemas interface {
+	ValidateOutput(v *orc.Version, doc []byte) error
 }
 
 // Config tunes a worker. The zero value of each field means its default.
@@ -56,11 +67,11 @@ type Worker struct {
 	Plugins     orc.PluginService
 	Driver      orc.Driver
 	Replier     Replier
-	// Publisher queues the tasks that Maintain finds unqueued.
-	Publisher orc.Publisher
+	// Schemas checks outputs.
+	Schemas Schemas
 	// Hooks runs the post hooks; nil disables them. Users names the
 	// principal for them.
-	Hooks *registry.Hooks
+	Hooks Hooks
 	Users orc.UserService
 	// Warm runs versions of the http protocol; nil runs every version with
 	// the exec protocol.
@@ -75,7 +86,6 @@ type Worker struct {
 	Clock   orc.Clock
 
 	cfg       Config
-	schemas   registry.Schemas
 	drainOnce sync.Once
 	metrics   *Metrics
 
@@ -91,6 +101,36 @@ type Worker struct {
 type run struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+}
+
+// attempt is one attempt at an invocation on this worker: the task that
+// asked for it, the invocation as its start recorded it, and the version
+// it runs.
+type attempt struct {
+	task *orc.Task
+	inv  *orc.Invocation
+	v    *orc.Version
+	log  *slog.Logger
+}
+
+// outcome is how a run ended.
+type outcome struct {
+	res *orc.ContainerResult
+	// err is set when the run could not be made.
+	err error
+	// cause is why the run's context ended before the run did: errCanceled,
+	// errDrained, context.DeadlineExceeded (the plugin's timeout), or
+	// context.Canceled (the worker stops); nil when it did not.
+	cause error
+}
+
+// outcomeOf is how a run made in runCtx ended.
+func outcomeOf(runCtx context.Context, res *orc.ContainerResult, err error) outcome {
+	o := outcome{res: res, err: err}
+	if runCtx.Err() != nil {
+		o.cause = context.Cause(runCtx)
+	}
+	return o
 }
 
 // Causes of a run's end other than its timeout.
@@ -147,8 +187,9 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 		v, err = w.version(ctx, inv.VersionID)
 		return err
 	})
+	a := &attempt{task: task, inv: inv, v: v, log: log}
 	if orc.ErrorCode(err) == orc.ENOTFOUND {
-		return w.finish(ctx, log, task, inv, &orc.Result{Status: orc.StatusFailed,
+		return w.finish(ctx, a, &orc.Result{Status: orc.StatusFailed,
 			Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: "the plugin version was deleted"}})
 	}
 	if err != nil {
@@ -185,7 +226,7 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 			return err
 		})
 	}
-	return w.conclude(ctx, runCtx, log, task, inv, v, res, err)
+	return w.conclude(ctx, a, outcomeOf(runCtx, res, err))
 }
 
 // start marks an attempt of the task's invocation started. It returns nil
@@ -230,38 +271,48 @@ func (w *Worker) start(ctx context.Context, log *slog.Logger, task *orc.Task, at
 // recordWait is how long a task waits for its invocation's row.
 const recordWait = 5 * time.Second
 
-// conclude turns a run's outcome into a committed result.
-func (w *Worker) conclude(ctx, runCtx context.Context, log *slog.Logger, task *orc.Task, inv *orc.Invocation, v *orc.Version, res *orc.ContainerResult, err error) error {
-	if errors.Is(context.Cause(runCtx), errDrained) {
-		// The worker is shutting down: the task goes to another worker.
+// conclude commits the result of a run's outcome. It returns errDrained,
+// and commits nothing, when the worker stopped the run to shut down: the
+// task then goes to another worker.
+func (w *Worker) conclude(ctx context.Context, a *attempt, o outcome) error {
+	if errors.Is(o.cause, errDrained) {
 		return errDrained
 	}
-	if err != nil && runCtx.Err() != nil && ctx.Err() == nil {
-		if errors.Is(runCtx.Err(), context.Canceled) {
-			return w.finish(ctx, log, task, inv, &orc.Result{Status: orc.StatusCanceled,
-				Error: &orc.InvocationError{Code: orc.ECANCELED, Message: "canceled"}})
-		}
-		return w.finish(ctx, log, task, inv, &orc.Result{Status: orc.StatusFailed,
-			Error: &orc.InvocationError{Code: orc.EUNAVAILABLE, Message: "the worker's container engine was unavailable until the plugin's timeout"}})
-	}
+	r, err := w.resultOf(ctx, a, o)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		return err
+	}
+	return w.finish(ctx, a, r)
+}
+
+// resultOf is the result of a run's outcome. An error means there is none
+// to commit: the worker stops (ctx ended).
+func (w *Worker) resultOf(ctx context.Context, a *attempt, o outcome) (*orc.Result, error) {
+	failed := func(status orc.Status, code, msg string) *orc.Result {
+		return &orc.Result{Status: status, Error: &orc.InvocationError{Code: code, Message: msg}}
+	}
+	switch {
+	case o.err != nil && o.cause != nil && ctx.Err() == nil:
+		if errors.Is(o.cause, errCanceled) {
+			return failed(orc.StatusCanceled, orc.ECANCELED, "canceled"), nil
 		}
-		log.Error("run failed", "err", err)
+		return failed(orc.StatusFailed, orc.EUNAVAILABLE, "the worker's container engine was unavailable until the plugin's timeout"), nil
+	case o.err != nil && ctx.Err() != nil:
+		return nil, ctx.Err()
+	case o.err != nil:
+		a.log.Error("run failed", "err", o.err)
 		msg := "the plugin could not be started"
-		if orc.ErrorCode(err) == orc.EINVALID {
-			msg = orc.ErrorMessage(err)
+		if orc.ErrorCode(o.err) == orc.EINVALID {
+			msg = orc.ErrorMessage(o.err)
 		}
-		return w.finish(ctx, log, task, inv, &orc.Result{Status: orc.StatusFailed,
-			Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: msg}})
+		return failed(orc.StatusFailed, orc.EPLUGIN, msg), nil
 	}
-	r := w.interpret(inv, v, res)
-	r.Node = res.Node
+	r := w.interpret(a.inv, a.v, o.res)
+	r.Node = o.res.Node
 	if r.Status == orc.StatusSucceeded {
-		w.postHooks(ctx, inv, v, r)
+		w.postHooks(ctx, a.inv, a.v, r)
 	}
-	return w.finish(ctx, log, task, inv, r)
+	return r, nil
 }
 
 // version returns a version by id, from the cache when it can.
@@ -347,9 +398,9 @@ func (w *Worker) interpret(inv *orc.Invocation, v *orc.Version, res *orc.Contain
 	case !utf8.Valid(output):
 		return fail(orc.StatusFailed, orc.EPLUGIN, "the plugin's output is not valid UTF-8")
 	}
-	if err := w.schemas.ValidateOutput(v, output); err != nil {
+	if err := w.Schemas.ValidateOutput(v, output); err != nil {
 		msg := orc.ErrorMessage(err)
-		if ps, ok := orc.ErrorDetails(err).([]registry.Problem); ok && len(ps) > 0 {
+		if ps, ok := orc.ErrorDetails(err).([]orc.Problem); ok && len(ps) > 0 {
 			msg += ": " + ps[0].Pointer + ": " + ps[0].Message
 		}
 		return fail(orc.StatusFailed, orc.EPLUGIN, msg)
@@ -361,7 +412,7 @@ func (w *Worker) interpret(inv *orc.Invocation, v *orc.Version, res *orc.Contain
 // postHooks runs the post hooks on a successful result: they may replace
 // the output or fail the invocation.
 func (w *Worker) postHooks(ctx context.Context, inv *orc.Invocation, v *orc.Version, r *orc.Result) {
-	if !w.Hooks.HasHooks(orc.HookPost, v) {
+	if w.Hooks == nil || !w.Hooks.HasHooks(orc.HookPost, v) {
 		return
 	}
 	principal := orc.HookPrincipal{Subject: fmt.Sprintf("user:%d", inv.OwnerID)}
@@ -392,16 +443,18 @@ func (w *Worker) postHooks(ctx context.Context, inv *orc.Invocation, v *orc.Vers
 	r.Output = out.Output
 }
 
-// finish commits a result with its logs, then replies, and only then lets
-// the message be acked (by returning nil). The commit is tried again while
-// the database is unavailable: the run's result must not be lost.
-func (w *Worker) finish(ctx context.Context, log *slog.Logger, task *orc.Task, inv *orc.Invocation, r *orc.Result) error {
+// finish commits an attempt's result with its logs, then replies, and only
+// then lets the message be acked (by returning nil). The commit is tried
+// again while the database is unavailable: the run's result must not be
+// lost.
+func (w *Worker) finish(ctx context.Context, a *attempt, r *orc.Result) error {
+	inv := a.inv
 	r.Attempt, r.Worker, r.FinishedAt = inv.Attempts, w.cfg.ID, w.Clock.Now()
 	if r.Node == "" {
 		r.Node = w.cfg.Node
 	}
 	var won bool
-	err := w.retry(ctx, log, "commit result", func() (err error) {
+	err := w.retry(ctx, a.log, "commit result", func() (err error) {
 		won, err = w.Invocations.FinishInvocation(ctx, inv.ID, r)
 		return err
 	})
@@ -418,19 +471,26 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, task *orc.Task, i
 			// This attempt's start was lost (the database restarted before
 			// flushing it): nobody owns the invocation, so the task must
 			// run again rather than be acked.
-			log.Warn("attempt's start was lost; the task will be delivered again", "attempts", final.Attempts)
+			a.log.Warn("attempt's start was lost; the task will be delivered again", "attempts", final.Attempts)
 			return errors.New("attempt start lost")
 		}
-		log.Info("result discarded: invocation final or taken over", "status", final.Status, "attempts", final.Attempts)
-		w.reply(ctx, task, final)
+		a.log.Info("result discarded: invocation final or taken over", "status", final.Status, "attempts", final.Attempts)
+		w.reply(ctx, a.task, final)
 		return nil
 	}
+	w.committed(ctx, a, r)
+	return nil
+}
+
+// committed records a result that won: metrics, log, and the reply to a
+// waiting gateway.
+func (w *Worker) committed(ctx context.Context, a *attempt, r *orc.Result) {
+	inv := a.inv
 	w.metrics.observe(inv, r)
-	log.Info("invocation finished", "status", r.Status, "cold_ms", r.Timing.ColdMS, "run_ms", r.Timing.RunMS)
+	a.log.Info("invocation finished", "status", r.Status, "cold_ms", r.Timing.ColdMS, "run_ms", r.Timing.RunMS)
 	inv.Status, inv.Output, inv.Error, inv.Timing.ColdMS, inv.Timing.RunMS, inv.ColdStart =
 		r.Status, r.Output, r.Error, r.Timing.ColdMS, r.Timing.RunMS, r.ColdStart
-	w.reply(ctx, task, inv)
-	return nil
+	w.reply(ctx, a.task, inv)
 }
 
 // reply tells a waiting gateway the final state. A lost reply is not lost
@@ -439,9 +499,7 @@ func (w *Worker) reply(ctx context.Context, task *orc.Task, inv *orc.Invocation)
 	if task.ReplyTo == "" || w.Replier == nil || !inv.Status.Terminal() {
 		return
 	}
-	err := w.Replier.Reply(ctx, task.ReplyTo, &orc.Reply{InvocationID: inv.ID, Status: inv.Status,
-		Output: inv.Output, Error: inv.Error, Version: inv.Version, Timing: inv.Timing, ColdStart: inv.ColdStart})
-	if err != nil {
+	if err := w.Replier.Reply(ctx, task.ReplyTo, inv.Reply()); err != nil {
 		w.Logger.Warn("reply to gateway", "invocation_id", inv.ID, "err", err)
 	}
 }
@@ -527,11 +585,6 @@ func (w *Worker) runOf(id string) *run {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.running[id]
-}
-
-// taskOf is the task of an invocation, for a caller that does not wait.
-func taskOf(inv *orc.Invocation) *orc.Task {
-	return &orc.Task{InvocationID: inv.ID, VersionID: inv.VersionID, Pool: inv.Pool}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

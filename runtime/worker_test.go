@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/registry"
 )
 
 // fakeStore keeps one invocation and one version in memory. Methods the
@@ -109,6 +110,7 @@ func newTestWorker(res *orc.ContainerResult) (*Worker, *fakeStore, *fakeDriver, 
 	rep := &fakeReplier{}
 	w := NewWorker(Config{ID: "w1", Node: "n1", RetryMax: time.Millisecond}, nil)
 	w.Invocations, w.Plugins, w.Driver, w.Replier = store, store, drv, rep
+	w.Schemas = &registry.Schemas{}
 	w.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return w, store, drv, rep
 }
@@ -341,46 +343,6 @@ func TestHandleEngineDownUntilTimeout(t *testing.T) {
 	}
 	if len(store.results) != 1 || store.results[0].Status != orc.StatusFailed || store.results[0].Error.Code != orc.EUNAVAILABLE {
 		t.Fatalf("results = %+v", store.results)
-	}
-}
-
-type fakePublisher struct{ tasks []*orc.Task }
-
-func (p *fakePublisher) Publish(ctx context.Context, t *orc.Task) error {
-	p.tasks = append(p.tasks, t)
-	return nil
-}
-
-// unqueuedStore adds what Maintain reads to fakeStore.
-type unqueuedStore struct {
-	*fakeStore
-	unqueued  []*orc.Invocation
-	before    time.Time
-	published []string
-}
-
-func (s *unqueuedStore) UnpublishedInvocations(ctx context.Context, before time.Time, limit int) ([]*orc.Invocation, error) {
-	s.before = before
-	return s.unqueued, nil
-}
-
-func (s *unqueuedStore) MarkPublished(ctx context.Context, ids ...string) error {
-	s.published = append(s.published, ids...)
-	return nil
-}
-
-func TestMaintainQueuesWhatAGatewayLeftUnqueued(t *testing.T) {
-	w, fs, _, _ := newTestWorker(nil)
-	store := &unqueuedStore{fakeStore: fs, unqueued: []*orc.Invocation{{ID: "lost", VersionID: 4, Pool: "gpu"}}}
-	pub := &fakePublisher{}
-	w.Invocations, w.Publisher = store, pub
-	now := time.Now()
-	w.MaintainOnce(context.Background())
-	if len(pub.tasks) != 1 || pub.tasks[0].InvocationID != "lost" || pub.tasks[0].Pool != "gpu" || pub.tasks[0].ReplyTo != "" {
-		t.Fatalf("tasks = %+v", pub.tasks)
-	}
-	if len(store.published) != 1 || store.before.After(now.Add(-unpublishedAfter+time.Second)) {
-		t.Fatalf("published %v, looked before %v", store.published, store.before)
 	}
 }
 

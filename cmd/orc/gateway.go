@@ -10,10 +10,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/gateway"
 	"github.com/orc-gateway/orc/internal/password"
+	"github.com/orc-gateway/orc/invoke"
 	"github.com/orc-gateway/orc/queue/rabbitmq"
+	"github.com/orc-gateway/orc/registry"
 	"github.com/orc-gateway/orc/scheduler/ray"
 	"github.com/orc-gateway/orc/store/postgres"
 )
@@ -44,9 +48,12 @@ type Gateway struct {
 	Config Config
 	Logger *slog.Logger
 
-	DB     *postgres.DB
-	Broker *rabbitmq.Broker
-	Server *gateway.Server
+	DB       *postgres.DB
+	Broker   *rabbitmq.Broker
+	Hooks    *registry.Hooks
+	Registry *registry.Registry
+	Invoke   *invoke.Service
+	Server   *gateway.Server
 
 	ln   net.Listener
 	http *http.Server
@@ -78,16 +85,26 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Broker = rabbitmq.Open(rabbitmq.Config{
 		URL: cfg.AMQPURL, Prefix: cfg.QueuePrefix, DeliveryLimit: cfg.DeliveryLimit, Logger: m.Logger,
 	})
-	m.Server = gateway.New(gateway.Config{
-		MaxBodyBytes: cfg.Gateway.MaxBodyBytes, TokenTTL: cfg.Gateway.TokenTTL, SyncGrace: cfg.Gateway.SyncGrace,
-		MetricsToken: cfg.Gateway.MetricsToken,
-		PublicURL:    cfg.Identity.PublicURL, SessionTTL: cfg.Identity.SessionTTL, Limits: cfg.Identity.Limits,
-	})
-	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
-	m.Server.HookStore = m.DB
-	if m.Server.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
+	if m.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
 		return err
 	}
+	m.Registry = registry.New(cacheTTL)
+	m.Registry.Plugins, m.Registry.HookStore, m.Registry.Hooks, m.Registry.Logger = m.DB, m.DB, m.Hooks, m.Logger
+
+	metrics := prometheus.NewRegistry()
+	m.Invoke = invoke.New(invoke.Config{SyncGrace: cfg.Gateway.SyncGrace}, invoke.NewMetrics(metrics))
+	m.Invoke.Plugins, m.Invoke.Invocations, m.Invoke.Broker = m.Registry, m.DB, m.Broker
+	m.Invoke.Schemas, m.Invoke.Hooks, m.Invoke.Logger = &m.Registry.Schemas, m.Hooks, m.Logger
+	m.Broker.OnReply(m.Invoke.Deliver)
+
+	m.Server = gateway.New(gateway.Config{
+		MaxBodyBytes: cfg.Gateway.MaxBodyBytes, TokenTTL: cfg.Gateway.TokenTTL, CacheTTL: cacheTTL,
+		MetricsToken: cfg.Gateway.MetricsToken, Metrics: metrics,
+		PublicURL: cfg.Identity.PublicURL, SessionTTL: cfg.Identity.SessionTTL, Limits: cfg.Identity.Limits,
+	})
+	m.Server.Invoke, m.Server.Registry = m.Invoke, m.Registry
+	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
+	m.Server.HookStore = m.DB
 	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger
 	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB}
 	if cfg.RayAddress != "" {
@@ -99,7 +116,6 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 		rc.Retries = 0
 		m.Server.Cluster.Nodes = ray.Inspector{Client: rc}
 	}
-	m.Broker.OnReply(m.Server.DeliverReply)
 
 	if m.ln, err = net.Listen("tcp", cfg.Gateway.Addr); err != nil {
 		return err
@@ -129,7 +145,7 @@ func (m *Gateway) Run(ctx context.Context) error {
 	go func() { errc <- m.http.Serve(m.ln) }()
 	hctx, stopHooks := context.WithCancel(ctx)
 	defer stopHooks()
-	go m.Server.Hooks.Keep(hctx, 10*time.Second)
+	go m.Hooks.Keep(hctx, 10*time.Second)
 	select {
 	case err := <-errc:
 		return err
@@ -144,7 +160,7 @@ func (m *Gateway) Run(ctx context.Context) error {
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	m.Server.FlushMarks(sctx)
+	m.Invoke.Flush(sctx)
 	return nil
 }
 
@@ -158,19 +174,22 @@ func (m *Gateway) Close() error {
 	if m.Broker != nil {
 		m.Broker.Close()
 	}
-	if m.Server != nil {
-		closeHooks(m.Server.Hooks)
-		if m.DB != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			m.Server.FlushMarks(ctx)
-			cancel()
-		}
+	closeHooks(m.Hooks)
+	if m.Invoke != nil && m.DB != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m.Invoke.Flush(ctx)
+		cancel()
 	}
 	if m.DB != nil {
 		m.DB.Close()
 	}
 	return nil
 }
+
+// cacheTTL is how long the invoke path caches a token's principal and a
+// plugin's latest version: a disabled account or a new version takes up to
+// this long to show on another gateway.
+const cacheTTL = 2 * time.Second
 
 // ensureAdmin creates the bootstrap admin account when it is configured and
 // missing. An existing account is left as it is.

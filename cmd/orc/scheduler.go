@@ -14,6 +14,7 @@ import (
 
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/queue/rabbitmq"
+	"github.com/orc-gateway/orc/registry"
 	"github.com/orc-gateway/orc/runtime"
 	"github.com/orc-gateway/orc/scheduler/ray"
 	"github.com/orc-gateway/orc/store/postgres"
@@ -49,6 +50,7 @@ type Scheduler struct {
 	Broker     *rabbitmq.Broker
 	Ray        *ray.Client
 	Reconciler *ray.Reconciler
+	Hooks      *registry.Hooks
 	// Runner consumes the ray-job pool's queue; its driver submits each
 	// invocation as a Ray job.
 	Runner *runtime.Worker
@@ -104,11 +106,12 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 	host, _ := os.Hostname()
 	m.Runner = runtime.NewWorker(runtime.Config{ID: "scheduler-" + host + "-" + strconv.Itoa(os.Getpid()), Node: host, Pool: orc.RayJobPool}, nil)
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = m.DB, m.DB, driver
-	m.Runner.Replier, m.Runner.Publisher, m.Runner.Logger = m.Broker, m.Broker, m.Logger
-	m.Runner.Users = m.DB
-	if m.Runner.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
+	m.Runner.Replier, m.Runner.Logger = m.Broker, m.Logger
+	m.Runner.Users, m.Runner.Schemas = m.DB, &registry.Schemas{}
+	if m.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
 		return err
 	}
+	m.Runner.Hooks = m.Hooks
 	m.Broker.OnCancel(m.Runner.Cancel)
 	return nil
 }
@@ -169,7 +172,7 @@ func (m *Scheduler) Run(ctx context.Context) error {
 		})
 	})
 	g.Go(func() error {
-		m.Runner.Hooks.Keep(gctx, 10*time.Second)
+		m.Hooks.Keep(gctx, 10*time.Second)
 		return nil
 	})
 	err = g.Wait()
@@ -203,9 +206,7 @@ func (m *Scheduler) lead(ctx context.Context) (func(), error) {
 
 // Close releases what Open acquired.
 func (m *Scheduler) Close() error {
-	if m.Runner != nil {
-		closeHooks(m.Runner.Hooks)
-	}
+	closeHooks(m.Hooks)
 	if m.Broker != nil {
 		m.Broker.Close()
 	}

@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/orc-gateway/orc/invoke"
 	"github.com/orc-gateway/orc/queue/rabbitmq"
+	"github.com/orc-gateway/orc/registry"
 	"github.com/orc-gateway/orc/runtime"
 	"github.com/orc-gateway/orc/runtime/docker"
 	"github.com/orc-gateway/orc/scheduler/ray"
@@ -52,7 +54,10 @@ type Worker struct {
 	DB     *postgres.DB
 	Broker *rabbitmq.Broker
 	Driver *docker.Driver
+	Hooks  *registry.Hooks
 	Runner *runtime.Worker
+	// Invoke queues what gateways that died left unqueued.
+	Invoke *invoke.Service
 
 	metrics *http.Server
 	ln      net.Listener
@@ -136,11 +141,14 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node, Pool: cfg.Worker.Pool}, runtime.NewMetrics(reg))
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = m.DB, m.DB, m.Driver
-	m.Runner.Replier, m.Runner.Publisher, m.Runner.Logger = m.Broker, m.Broker, m.Logger
-	m.Runner.Users, m.Runner.Registry = m.DB, m.DB
-	if m.Runner.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
+	m.Runner.Replier, m.Runner.Logger = m.Broker, m.Logger
+	m.Runner.Users, m.Runner.Registry, m.Runner.Schemas = m.DB, m.DB, &registry.Schemas{}
+	if m.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
 		return err
 	}
+	m.Runner.Hooks = m.Hooks
+	m.Invoke = invoke.New(invoke.Config{}, nil)
+	m.Invoke.Invocations, m.Invoke.Broker, m.Invoke.Logger = m.DB, m.Broker, m.Logger
 	m.Runner.Warm = runtime.NewWarm(runtime.WarmConfig{IdleTimeout: cfg.Worker.IdleTimeout}, m.Driver, m.Logger)
 	m.Runner.Warm.Labels = map[string]string{"orc.worker": cfg.Worker.ID}
 	m.Broker.OnCancel(m.Runner.Cancel)
@@ -181,11 +189,15 @@ func (m *Worker) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
+		m.Invoke.KeepRepublishing(gctx, runtime.MaintainEvery)
+		return nil
+	})
+	g.Go(func() error {
 		m.Runner.Tend(gctx)
 		return nil
 	})
 	g.Go(func() error {
-		m.Runner.Hooks.Keep(gctx, 10*time.Second)
+		m.Hooks.Keep(gctx, 10*time.Second)
 		return nil
 	})
 	done := make(chan error, 1)
@@ -221,9 +233,7 @@ func (m *Worker) Close() error {
 	if m.Runner != nil && m.Runner.Warm != nil {
 		m.Runner.Warm.Close()
 	}
-	if m.Runner != nil {
-		closeHooks(m.Runner.Hooks)
-	}
+	closeHooks(m.Hooks)
 	if m.metrics != nil {
 		m.metrics.Close()
 	} else if m.ln != nil {

@@ -33,13 +33,13 @@ func TestFinishUnstarted(t *testing.T) {
 	}
 	result := func(versionID int64) *orc.Result {
 		return &orc.Result{Status: orc.StatusSucceeded, Output: json.RawMessage(`{"ok":true}`), Worker: "w", Node: "n",
-			FinishedAt: time.Now(), Unstarted: true, StartedAt: created.Add(250 * time.Millisecond), VersionID: versionID,
+			FinishedAt: time.Now(), StartedAt: created.Add(250 * time.Millisecond), VersionID: versionID,
 			Logs: []orc.LogLine{{Stream: "stderr", Time: time.Now(), Line: "hello"}}}
 	}
 
 	// Queued: wins, with the attempt counted and the start recorded.
 	inv := newInv()
-	won, err := db.FinishInvocation(ctx, inv.ID, result(v.ID))
+	won, err := db.FinishUnstarted(ctx, inv.ID, result(v.ID))
 	if err != nil || !won {
 		t.Fatalf("queued: won %v, %v", won, err)
 	}
@@ -62,7 +62,7 @@ func TestFinishUnstarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if won, err := db.FinishInvocation(ctx, inv.ID, result(v.ID)); err != nil || won {
+	if won, err := db.FinishUnstarted(ctx, inv.ID, result(v.ID)); err != nil || won {
 		t.Fatalf("started elsewhere: won %v, %v", won, err)
 	}
 	if won, err := db.FinishInvocation(ctx, inv.ID, &orc.Result{Status: orc.StatusSucceeded, Attempt: started.Attempts,
@@ -75,13 +75,13 @@ func TestFinishUnstarted(t *testing.T) {
 	if _, err := db.CancelInvocation(ctx, inv.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if won, err := db.FinishInvocation(ctx, inv.ID, result(v.ID)); err != nil || won {
+	if won, err := db.FinishUnstarted(ctx, inv.ID, result(v.ID)); err != nil || won {
 		t.Fatalf("canceled: won %v, %v", won, err)
 	}
 
 	// Another version than the row's: loses, and the row stays queued.
 	inv = newInv()
-	if won, err := db.FinishInvocation(ctx, inv.ID, result(v.ID+1000)); err != nil || won {
+	if won, err := db.FinishUnstarted(ctx, inv.ID, result(v.ID+1000)); err != nil || won {
 		t.Fatalf("other version: won %v, %v", won, err)
 	}
 	if got, _ := db.FindInvocation(ctx, inv.ID); got.Status != orc.StatusQueued || got.Attempts != 0 {

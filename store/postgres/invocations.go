@@ -342,36 +342,63 @@ func (db *DB) updateUnfinishedOn(ctx context.Context, pool *pgxpool.Pool, id str
 	}
 }
 
-// finishUpdate is the UPDATE of FinishInvocation. Attempt 0 (a
-// dead-lettered task, recorded by no attempt) is fenced by the status alone.
-// An unstarted result ($13) counts its attempt here, and is fenced by the
-// status: it wins only if no attempt has started.
-const finishUpdate = `UPDATE invocations SET
-		status = $2, output = $3, error_code = $4, error_message = $5, worker = $6, node = $7,
-		cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11,
-		attempts = CASE WHEN $13 THEN attempts + 1 ELSE attempts END,
-		started_at = CASE WHEN $13 THEN $14 ELSE started_at END,
-		queue_ms = CASE WHEN $13 AND attempts = 0
-			THEN greatest(extract(epoch FROM ($14 - created_at)) * 1000, 0) ELSE queue_ms END
-	WHERE id = $1 AND CASE WHEN $13 THEN status = 'queued' AND version_id = $15
-		ELSE status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12) END`
+// finishSet is what committing a result writes, $2 to $11.
+const finishSet = `status = $2, output = $3, error_code = $4, error_message = $5, worker = $6, node = $7,
+		cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11`
 
-// finishWithLogs is FinishInvocation's statement for a result with log
-// lines: they are stored only if the result won.
-const finishWithLogs = `WITH won AS (` + finishUpdate + `
+// finishStarted is FinishInvocation's UPDATE: the latest attempt ($12)
+// wins while the invocation is unfinished. Attempt 0 (a dead-lettered task,
+// recorded by no attempt) is fenced by the status alone.
+const finishStarted = `UPDATE invocations SET ` + finishSet + `
+	WHERE id = $1 AND status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12)`
+
+// finishUnstarted is FinishUnstarted's UPDATE: it counts the attempt that
+// started at $12 and wins only while no attempt has started, the
+// invocation still queued with version $13.
+const finishUnstarted = `UPDATE invocations SET ` + finishSet + `,
+		attempts = attempts + 1, started_at = $12,
+		queue_ms = CASE WHEN attempts = 0
+			THEN greatest(extract(epoch FROM ($12 - created_at)) * 1000, 0) ELSE queue_ms END
+	WHERE id = $1 AND status = 'queued' AND version_id = $13`
+
+// withLogs wraps a finishing UPDATE whose last parameter is $last so that
+// the result's log lines are stored in the same statement, only if the
+// result won; attempt is the attempt each line is stored with.
+func withLogs(update string, last int, attempt string) string {
+	return fmt.Sprintf(`WITH won AS (%s
 		RETURNING id, attempts),
 	logs AS (
 		INSERT INTO invocation_logs (invocation_id, seq, attempt, stream, at, line)
-		SELECT won.id, b.base + t.ord, CASE WHEN $13 THEN won.attempts ELSE t.attempt END, t.stream, t.at, t.line
-		FROM won, unnest($16::int[], $17::text[], $18::timestamptz[], $19::text[]) WITH ORDINALITY AS t(attempt, stream, at, line, ord),
+		SELECT won.id, b.base + t.ord, %s, t.stream, t.at, t.line
+		FROM won, unnest($%d::int[], $%d::text[], $%d::timestamptz[], $%d::text[]) WITH ORDINALITY AS t(attempt, stream, at, line, ord),
 			(SELECT coalesce(max(seq), 0) AS base FROM invocation_logs WHERE invocation_id = $1) b
 		RETURNING 1)
-	SELECT count(*) FROM won`
+	SELECT count(*) FROM won`, update, attempt, last+1, last+2, last+3, last+4)
+}
 
-// FinishInvocation commits a result and its logs in one statement (one
-// round trip, atomic), unless the invocation is terminal or a later attempt
-// has started: only a winning attempt's logs are stored.
+var (
+	finishStartedWithLogs   = withLogs(finishStarted, 12, "t.attempt")
+	finishUnstartedWithLogs = withLogs(finishUnstarted, 13, "won.attempts")
+)
+
+// FinishInvocation commits a started attempt's result and its logs in one
+// statement (one round trip, atomic), unless the invocation is terminal or
+// a later attempt has started: only a winning attempt's logs are stored.
 func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (bool, error) {
+	return db.finish(ctx, id, r, finishStarted, finishStartedWithLogs, r.Attempt)
+}
+
+// FinishUnstarted commits the result of a run that was never marked
+// started, counting its attempt, unless an attempt has started or the
+// invocation is final or of another version than r.VersionID. Its log
+// lines are stored with the attempt it counted.
+func (db *DB) FinishUnstarted(ctx context.Context, id string, r *orc.Result) (bool, error) {
+	return db.finish(ctx, id, r, finishUnstarted, finishUnstartedWithLogs, r.StartedAt, r.VersionID)
+}
+
+// finish runs one of the finishing statements: update without log lines,
+// withLogs with them; fence are its parameters after $11.
+func (db *DB) finish(ctx context.Context, id string, r *orc.Result, update, withLogs string, fence ...any) (bool, error) {
 	u, err := parseID(id)
 	if err != nil {
 		return false, err
@@ -383,13 +410,12 @@ func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (b
 	if r.Error != nil {
 		code, message = r.Error.Code, sanitize(r.Error.Message)
 	}
-	args := []any{u, string(r.Status), nullJSON(r.Output), code, message, r.Worker, r.Node,
-		r.ColdStart, r.Timing.ColdMS, r.Timing.RunMS, r.FinishedAt, r.Attempt,
-		r.Unstarted, r.StartedAt, r.VersionID}
+	args := append([]any{u, string(r.Status), nullJSON(r.Output), code, message, r.Worker, r.Node,
+		r.ColdStart, r.Timing.ColdMS, r.Timing.RunMS, r.FinishedAt}, fence...)
 	if len(r.Logs) == 0 {
 		// The common case of a warm call, without the logs' CTE: a
 		// simpler statement that costs a quarter less.
-		tag, err := db.pool.Exec(ctx, finishUpdate, args...)
+		tag, err := db.pool.Exec(ctx, update, args...)
 		if err != nil {
 			return false, dbError(err, "")
 		}
@@ -397,7 +423,7 @@ func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (b
 	}
 	attempts, streams, times, texts := logColumns(r.Logs)
 	var won int
-	err = db.pool.QueryRow(ctx, finishWithLogs, append(args, attempts, streams, times, texts)...).Scan(&won)
+	err = db.pool.QueryRow(ctx, withLogs, append(args, attempts, streams, times, texts)...).Scan(&won)
 	if err != nil {
 		return false, dbError(err, "")
 	}

@@ -1,4 +1,4 @@
-package gateway
+package invoke
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func (m *markStore) marked() [][]string {
 
 func TestPublishMarksAreBatched(t *testing.T) {
 	store := &markStore{}
-	s := New(Config{})
+	s := New(Config{}, nil)
 	s.Invocations = store
 	for i := range 3 {
 		s.markPublished(fmt.Sprint("inv-", i))
@@ -53,7 +53,7 @@ func TestPublishMarksAreBatched(t *testing.T) {
 	for i := range markBatch + 5 {
 		s.markPublished(fmt.Sprint("more-", i))
 	}
-	s.FlushMarks(context.Background())
+	s.Flush(context.Background())
 	got = store.marked()
 	if len(got) != 3 || len(got[1]) != markBatch || len(got[2]) != 5 {
 		t.Fatalf("after flush: %d batches, want 3 (1, %d, 5 ids)", len(got), markBatch)

@@ -1,4 +1,4 @@
-package gateway
+package invoke
 
 import (
 	"context"
@@ -29,7 +29,7 @@ type publishMarks struct {
 }
 
 // markPublished schedules the publish mark of an invocation.
-func (s *Server) markPublished(id string) {
+func (s *Service) markPublished(id string) {
 	m := &s.marks
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -41,7 +41,7 @@ func (s *Server) markPublished(id string) {
 
 // flushMarks writes the pending publish marks, after any batch still being
 // written.
-func (s *Server) flushMarks(ctx context.Context) {
+func (s *Service) flushMarks(ctx context.Context) {
 	m := &s.marks
 	m.writing.Lock()
 	defer m.writing.Unlock()
@@ -58,7 +58,7 @@ func (s *Server) flushMarks(ctx context.Context) {
 
 // writeMarks writes the publish marks of ids in one statement. A failure
 // is logged: a lost mark costs one extra delivery, nothing more.
-func (s *Server) writeMarks(ctx context.Context, ids []string) {
+func (s *Service) writeMarks(ctx context.Context, ids []string) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Invocations.MarkPublished(ctx, ids...); err != nil {
@@ -66,10 +66,10 @@ func (s *Server) writeMarks(ctx context.Context, ids []string) {
 	}
 }
 
-// FlushMarks writes the publish marks still waiting, without waiting for
-// their timer, and returns once they and any batch being written are done.
-// Call it when the gateway stops, after its last request.
-func (s *Server) FlushMarks(ctx context.Context) {
+// Flush writes the publish marks still waiting, without waiting for their
+// timer, and returns once they and any batch being written are done. Call
+// it when the gateway stops, after its last request.
+func (s *Service) Flush(ctx context.Context) {
 	m := &s.marks
 	m.mu.Lock()
 	if m.timer != nil {

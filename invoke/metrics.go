@@ -1,0 +1,67 @@
+package invoke
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orc-gateway/orc"
+)
+
+// unknownPlugin labels the metrics of requests whose plugin was not found
+// or not visible, so that requests for arbitrary names cannot grow the
+// label set.
+const unknownPlugin = "_unknown"
+
+// Metrics are the invoke path's Prometheus metrics.
+type Metrics struct {
+	accepted *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics returns the invoke path's metrics, registered on reg when it
+// is not nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orc_invocations_accepted_total",
+			Help: "Invocations accepted and queued, by plugin and mode (sync or async).",
+		}, []string{"plugin", "mode"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orc_invocations_rejected_total",
+			Help: "Invocations refused before queueing, by plugin and error code.",
+		}, []string{"plugin", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "orc_invoke_duration_seconds",
+			Help:    "Latency of synchronous invocations at the gateway, by plugin and final status.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"plugin", "mode", "status"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.accepted, m.rejected, m.duration)
+	}
+	return m
+}
+
+func mode(async bool) string {
+	if async {
+		return "async"
+	}
+	return "sync"
+}
+
+// reject counts a refused invocation; v is nil unless the principal may
+// see its plugin.
+func (m *Metrics) reject(v *orc.Version, err error) {
+	plugin := unknownPlugin
+	if v != nil {
+		plugin = v.Plugin
+	}
+	m.rejected.WithLabelValues(plugin, orc.ErrorCode(err)).Inc()
+}
+
+// observe records the latency of a synchronous call.
+func (m *Metrics) observe(plugin, status string, start time.Time) {
+	m.duration.WithLabelValues(plugin, "sync", status).Observe(time.Since(start).Seconds())
+}
