@@ -12,6 +12,7 @@ import (
 
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/hooks/examples/validator/rules"
+	"github.com/orc-gateway/orc/hooks/internal/wasmtest"
 	"github.com/orc-gateway/orc/sdk/hook"
 )
 
@@ -102,7 +103,7 @@ func BenchmarkTimeout(b *testing.B) {
 				h := newHost(b, mech.cfg)
 				if hk.pkg != "" {
 					load(b, h, hk.name, hk.pkg)
-				} else if _, err := h.Load(context.Background(), hk.name, minimalHook(false)); err != nil {
+				} else if _, err := h.Load(context.Background(), hk.name, wasmtest.MinimalHook(false)); err != nil {
 					b.Fatal(err)
 				}
 				measure(b, callAllowed(h, hk.name, req))

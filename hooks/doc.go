@@ -11,10 +11,10 @@
 // environment or arguments; stdin is empty; stdout and stderr go to a
 // buffer per instance, returned with each call (at most 64 KiB a call).
 //
-// Before wazero sees a module, checkLimits reads its structure: wazero 1.12
-// allocates whatever vector lengths a module states before reading the
-// items, so a 20-byte module could make it allocate 36 GB and kill the
-// process.
+// Before wazero sees a module, wasmbin.CheckLimits reads its structure:
+// wazero 1.12 allocates whatever vector lengths a module states before
+// reading the items, so a 20-byte module could make it allocate 36 GB and
+// kill the process.
 //
 // # Stopping a runaway guest
 //
@@ -22,9 +22,9 @@
 // RuntimeConfig.WithCloseOnContextDone, compiles a call back into Go at
 // every loop header and starts a goroutine per call; for Go guests, whose
 // every branch goes through a loop header, it multiplies a call's time.
-// This package instead rewrites the module (instrument): every function
-// entry and loop header counts down a fuel global, and when 10000 are
-// spent the guest calls memory.grow(0), which wazero runs in Go, so that
+// This package instead rewrites the module (wasmbin.Instrument): every
+// function entry and loop header counts down a fuel global, and when 10000
+// are spent the guest calls memory.grow(0), which wazero runs in Go, so that
 // the Go scheduler and garbage collector can stop it, and then traps if the
 // host has set the exported global orc_interrupt. A per-instance
 // time.AfterFunc sets it at the deadline. Measured with

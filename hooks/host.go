@@ -58,8 +58,8 @@ type timerKind int
 
 const (
 	// timerInterrupt instruments the module with a check of an exported
-	// global at every function entry and loop header (instrument), and sets
-	// the global from a per-instance time.AfterFunc. The default.
+	// global at every function entry and loop header (wasmbin.Instrument),
+	// and sets the global from a per-instance time.AfterFunc. The default.
 	timerInterrupt timerKind = iota
 	// timerContext is wazero's own: RuntimeConfig.WithCloseOnContextDone and
 	// a context.WithTimeout per call.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/hooks/internal/wasmtest"
 )
 
 func TestCall(t *testing.T) {
@@ -101,6 +102,49 @@ func TestCallTimeout(t *testing.T) {
 	}
 }
 
+// Guests that never return, without a language runtime: each must be
+// stopped at its timeout by the instrumentation.
+func TestInterrupt(t *testing.T) {
+	i64zero := []byte{0x42, 0x00}
+	loop := append([]byte{0x03, 0x40, 0x0c, 0x00, 0x0b}, i64zero...) // loop br 0 end
+	fill := append([]byte{0x03, 0x40,                                // loop memory.fill(0, 0, 65536) br 0 end
+		0x41, 0x00, 0x41, 0x00, 0x41, 0x80, 0x80, 0x04, 0xfc, 0x0b, 0x00, 0x0c, 0x00, 0x0b}, i64zero...)
+	recurse := append([]byte{0x41, 0x40, 0x10, 0x02}, i64zero...) // f(64)
+	// f(n): if n { f(n-1); f(n-1) }: 2^64 calls and no loop.
+	f := wasmtest.Func{Params: []byte{i32}, Body: []byte{0x20, 0x00, 0x04, 0x40,
+		0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x02,
+		0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x02, 0x0b}}
+	for _, tc := range []struct {
+		name  string
+		hook  []byte
+		extra []wasmtest.Func
+	}{
+		{"loop", loop, nil},
+		{"memory.fill", fill, nil},
+		{"recursion", recurse, []wasmtest.Func{f}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHost(t, Config{Timeout: 50 * time.Millisecond})
+			m := wasmtest.Module{Memory: true, Funcs: append([]wasmtest.Func{
+				{Export: "orc_alloc", Params: []byte{i32}, Results: []byte{i32}, Body: []byte{0x41, 0x00}},
+				{Export: "orc_hook", Params: []byte{i32, i32}, Results: []byte{i64}, Body: tc.hook},
+			}, tc.extra...)}
+			if _, err := h.Load(context.Background(), tc.name, m.Encode()); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, _, err := h.Call(context.Background(), tc.name, preRequest("inv", `{}`))
+			wantError(t, err, CodeFailed, `hook "`+tc.name+`" timed out after 50ms`)
+			// A Go guest's loop stops within 1 ms of its deadline (see
+			// TestCallTimeout); the recursion here has been seen to take
+			// up to 90 ms more, on a loaded machine.
+			if took := time.Since(start); took > 250*time.Millisecond {
+				t.Errorf("stopped after %v", took)
+			}
+		})
+	}
+}
+
 // The caller's context stops a guest too.
 func TestCallCanceled(t *testing.T) {
 	h := newHost(t, Config{Timeout: 10 * time.Second})
@@ -160,7 +204,7 @@ func TestCallFailure(t *testing.T) {
 // A module's trap is a Wasm trap when the guest says nothing.
 func TestCallTrap(t *testing.T) {
 	h := newHost(t, Config{})
-	if _, err := h.Load(context.Background(), "trap", minimalHook(true)); err != nil {
+	if _, err := h.Load(context.Background(), "trap", wasmtest.MinimalHook(true)); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := h.Call(context.Background(), "trap", preRequest("inv", `{}`))
@@ -226,7 +270,7 @@ func TestCallConcurrent(t *testing.T) {
 func TestCallIsolation(t *testing.T) {
 	h := newHost(t, Config{MaxInstances: 8})
 	load(t, h, "bad", rawGuest)
-	if _, err := h.Load(context.Background(), "good", minimalHook(false)); err != nil {
+	if _, err := h.Load(context.Background(), "good", wasmtest.MinimalHook(false)); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -290,7 +334,7 @@ func TestLoad(t *testing.T) {
 	}
 
 	// Other bytes replace a's module; b keeps the old one.
-	other, err := h.Load(ctx, "a", minimalHook(false))
+	other, err := h.Load(ctx, "a", wasmtest.MinimalHook(false))
 	if err != nil || other == sha {
 		t.Fatalf("replace: %q, %v", other, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/hooks/internal/wasmtest"
 )
 
 // workDir holds the guests built for the tests, outside the repository.
@@ -133,3 +134,9 @@ func wantError(tb testing.TB, err error, code, message string) {
 		tb.Errorf("message %q, want %q", got, message)
 	}
 }
+
+// Value types, for modules written with wasmtest.
+const (
+	i32 = wasmtest.I32
+	i64 = wasmtest.I64
+)

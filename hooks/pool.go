@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/hooks/wasmbin"
 )
 
 // pool keeps the instances of one compiled module. An instance serves one
@@ -130,7 +131,7 @@ func (p *pool) instantiate(ctx context.Context) (*instance, error) {
 		out:   out,
 	}
 	if inst.kind == timerInterrupt {
-		inst.flag, _ = mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+		inst.flag, _ = mod.ExportedGlobal(wasmbin.InterruptExport).(api.MutableGlobal)
 		inst.timer = time.AfterFunc(time.Hour, inst.interrupt)
 		inst.timer.Stop()
 	}

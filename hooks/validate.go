@@ -13,7 +13,12 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/hooks/wasmbin"
 )
+
+// MaxModuleSize is the largest module the host takes, as the upload limit
+// of docs/hooks.md.
+const MaxModuleSize = 16 << 20
 
 // wasiModule is the only module a hook may import from.
 const wasiModule = wasi_snapshot_preview1.ModuleName
@@ -52,13 +57,17 @@ func (h *Host) compile(ctx context.Context, module []byte) (wazero.CompiledModul
 	if !bytes.HasPrefix(module, []byte("\x00asm")) {
 		return nil, orc.Errorf(orc.EINVALID, "not a WebAssembly module")
 	}
-	if err := checkLimits(module); err != nil {
+	if len(module) > MaxModuleSize {
+		err := fmt.Errorf("the module is %d bytes, over the limit of %d MiB", len(module), MaxModuleSize>>20)
+		return nil, orc.WrapError(orc.EINVALID, err, "not a valid WebAssembly module")
+	}
+	if err := wasmbin.CheckLimits(module); err != nil {
 		return nil, orc.WrapError(orc.EINVALID, err, "not a valid WebAssembly module")
 	}
 	if h.cfg.timer == timerInterrupt {
-		instrumented, err := instrument(module)
+		instrumented, err := wasmbin.Instrument(module)
 		switch {
-		case errors.Is(err, errReservedExport):
+		case errors.Is(err, wasmbin.ErrReservedExport):
 			return nil, orc.Errorf(orc.EINVALID, "%s", err)
 		case err != nil:
 			return nil, orc.WrapError(orc.EINVALID, err, "not a valid WebAssembly module")

@@ -71,18 +71,20 @@ func TestUsersAndTokens(t *testing.T) {
 	wantCode(t, err, orc.ENOTFOUND)
 
 	now := time.Now()
-	if err := db.CreateToken(ctx, p.UserID, []byte("live"), now.Add(time.Hour)); err != nil {
+	live := &orc.Token{Hash: []byte("live"), UserID: p.UserID, Method: orc.AuthToken, ExpiresAt: now.Add(time.Hour)}
+	if err := db.StoreToken(ctx, live); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateToken(ctx, p.UserID, []byte("old"), now.Add(-time.Second)); err != nil {
+	old := &orc.Token{Hash: []byte("old"), UserID: p.UserID, Method: orc.AuthToken, ExpiresAt: now.Add(-time.Second)}
+	if err := db.StoreToken(ctx, old); err != nil {
 		t.Fatal(err)
 	}
-	if u, err := db.FindToken(ctx, []byte("live"), now); err != nil || u.ID != p.UserID {
+	if _, u, err := db.LookupToken(ctx, []byte("live"), now); err != nil || u.ID != p.UserID {
 		t.Fatalf("live token: %v %+v", err, u)
 	}
-	_, err = db.FindToken(ctx, []byte("old"), now)
+	_, _, err = db.LookupToken(ctx, []byte("old"), now)
 	wantCode(t, err, orc.ENOTFOUND)
-	_, err = db.FindToken(ctx, []byte("live"), now.Add(2*time.Hour))
+	_, _, err = db.LookupToken(ctx, []byte("live"), now.Add(2*time.Hour))
 	wantCode(t, err, orc.ENOTFOUND)
 }
 

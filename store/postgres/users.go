@@ -139,11 +139,6 @@ func (db *DB) LinkOIDC(ctx context.Context, id int64, issuer, subject string, at
 	return nil
 }
 
-// CreateToken stores the hash of a password sign-in's token.
-func (db *DB) CreateToken(ctx context.Context, userID int64, hash []byte, expires time.Time) error {
-	return db.StoreToken(ctx, &orc.Token{Hash: hash, UserID: userID, Method: orc.AuthToken, ExpiresAt: expires})
-}
-
 // StoreToken stores the hash of a sign-in token or session. Expired tokens
 // of every user are swept at the same time, so the table does not grow
 // without end.
@@ -154,12 +149,6 @@ func (db *DB) StoreToken(ctx context.Context, t *orc.Token) error {
 	}
 	_, err := db.pool.Exec(ctx, `DELETE FROM auth_tokens WHERE expires_at < $1`, db.clock.Now())
 	return dbError(err, "")
-}
-
-// FindToken returns the user of an unexpired token.
-func (db *DB) FindToken(ctx context.Context, hash []byte, now time.Time) (*orc.User, error) {
-	_, u, err := db.LookupToken(ctx, hash, now)
-	return u, err
 }
 
 // LookupToken returns an unexpired token and its user.

@@ -1,28 +1,26 @@
-package hooks
+package wasmbin
 
 import (
 	"fmt"
 )
 
-// Limits on a module, checked before wazero decodes it.
-const (
-	// MaxModuleSize is the largest module the host takes, as the upload
-	// limit of docs/hooks.md.
-	MaxModuleSize = 16 << 20
-	// maxLocals caps the locals of one function, as browsers do.
-	maxLocals = 50000
-)
+// maxLocals caps the locals of one function, as browsers do.
+const maxLocals = 50000
 
-// checkLimits reads the structure of a module and rejects one whose vector
+// CheckLimits reads the structure of a module and rejects one whose vector
 // lengths exceed the bytes that hold them, or whose functions declare more
 // than maxLocals locals. wazero 1.12 allocates what such lengths say before
 // it reads the items (a 20-byte module can ask it for 36 GB, and the
 // allocation failure kills the process), so every length a module states is
 // checked here first.
-func checkLimits(module []byte) error {
-	if len(module) > MaxModuleSize {
-		return fmt.Errorf("the module is %d bytes, over the limit of %d MiB", len(module), MaxModuleSize>>20)
-	}
+//
+// # Notes
+//
+// CheckLimits skips the first 8 bytes (the magic number and version)
+// without looking at them, and checks lengths, not validity: a module it
+// accepts may still be invalid. The size of the whole module is the
+// caller's limit.
+func CheckLimits(module []byte) error {
 	r := &wasmReader{b: module, i: 8}
 	for r.i < len(r.b) && r.err == nil {
 		id := r.byte()

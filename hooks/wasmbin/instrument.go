@@ -1,4 +1,4 @@
-package hooks
+package wasmbin
 
 import (
 	"errors"
@@ -6,14 +6,18 @@ import (
 	"strings"
 )
 
-// interruptExport names the global through which the host stops a guest.
+// InterruptExport names the global through which the host stops a guest.
 // Modules may not export it themselves.
-const interruptExport = "orc_interrupt"
+const InterruptExport = "orc_interrupt"
+
+// ErrReservedExport is the error of Instrument for a module that exports
+// InterruptExport itself.
+var ErrReservedExport = errors.New("exports " + InterruptExport + ", a name the host reserves")
 
 // fuel is how many checks a guest passes between two visits to Go.
 const fuel = 10000
 
-// instrument returns module with a check at the start of every function
+// Instrument returns module with a check at the start of every function
 // body and of every loop body (once where the body starts with a loop). Any
 // code that runs forever runs a loop or calls functions forever, so it keeps
 // meeting checks. The check counts down a fuel global; when it is spent,
@@ -34,7 +38,7 @@ const fuel = 10000
 // runtime's stop-the-world phases, and with them the timer that sets the
 // interrupt. Bulk memory and table instructions, whose time grows with
 // their operands, charge the fuel one for every 64 bytes or entries before
-// they run, through a local that instrument adds to the function:
+// they run, through a local that Instrument adds to the function:
 //
 //	local.tee $n; global.get $fuel; local.get $n
 //	i32.const 6; i32.shr_u; i32.sub; global.set $fuel
@@ -47,11 +51,25 @@ const fuel = 10000
 //
 // wazero's own mechanism (RuntimeConfig.WithCloseOnContextDone) leaves the
 // compiled code for Go at every loop iteration instead, which costs a Go
-// guest several times its run time; see the package comment.
+// guest several times its run time; see the package comment of hooks.
 //
 // Custom sections of DWARF are dropped: the code offsets they refer to
 // move. Other sections are kept as they are.
-func instrument(module []byte) ([]byte, error) {
+//
+// # Notes
+//
+// A module without a memory is returned as it is: the check needs
+// memory.grow, and a hook must have a memory anyway.
+//
+// Instrument neither validates the module (the runtime validates the
+// result when it compiles it) nor checks the lengths that CheckLimits
+// checks.
+//
+// # Errors
+//
+// ErrReservedExport for a module that exports InterruptExport; otherwise
+// an error that says what part of the module is malformed.
+func Instrument(module []byte) ([]byte, error) {
 	r := &wasmReader{b: module}
 	if !strings.HasPrefix(string(module), "\x00asm\x01\x00\x00\x00") {
 		return nil, errors.New("not a WebAssembly 1.0 binary")
@@ -129,7 +147,7 @@ func instrument(module []byte) ([]byte, error) {
 	newGlobal := []byte{0x7f, 0x01, 0x41} // mut i32 = fuel, mut i32 = 0
 	newGlobal = appendS32(newGlobal, fuel)
 	newGlobal = append(newGlobal, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
-	newExport := appendName(nil, interruptExport)
+	newExport := appendName(nil, InterruptExport)
 	newExport = append(newExport, 0x03)
 	newExport = appendU32(newExport, flagGlobal)
 
@@ -188,7 +206,7 @@ func sectionRank(id byte) int {
 	return int(id) * 10
 }
 
-// checks are the instructions instrument inserts.
+// checks are the instructions Instrument inserts.
 type checks struct {
 	fuelGlobal uint32
 	check      []byte // at function and loop starts
@@ -263,8 +281,8 @@ func countImports(content []byte) (globals, memories uint32, err error) {
 func checkExports(content []byte) error {
 	r := &wasmReader{b: content}
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
-		if r.name() == interruptExport {
-			return errReservedExport
+		if r.name() == InterruptExport {
+			return ErrReservedExport
 		}
 		r.byte()
 		r.u32()
@@ -527,10 +545,7 @@ type wasmReader struct {
 	err error
 }
 
-var (
-	errTruncated      = errors.New("unexpected end")
-	errReservedExport = errors.New("exports " + interruptExport + ", a name the host reserves")
-)
+var errTruncated = errors.New("unexpected end")
 
 func (r *wasmReader) byte() byte {
 	if r.err != nil || r.i >= len(r.b) {
