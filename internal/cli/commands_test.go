@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -197,17 +197,42 @@ func cliEnv(t *testing.T) string {
 // signedIn writes a config file signed in to g.
 func signedIn(t *testing.T, g *fakeGateway) {
 	t.Helper()
-	if err := saveCLIConfig(cliEnv(t), cliConfig{URL: g.srv.URL, Token: fakeToken}); err != nil {
+	if err := saveConfig(cliEnv(t), config{URL: g.srv.URL, Token: fakeToken}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// runCLI runs the orc command line as main does and returns its exit code
-// and output.
+// runCLI runs an author command line as the orc binary does and returns
+// its exit code and output. The binary's run (cmd/orc) maps the command's
+// error to the exit code as here: nil and flag.ErrHelp to 0, ErrUsage to 2,
+// anything else to 1 with "orc: " and the error on stderr; cmd/orc's
+// TestRunAuthorCommands holds it to that.
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
+	ctx := context.Background()
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "login":
+		err = Login(ctx, rest, os.Stdin, &stdout, &stderr)
+	case "plugin":
+		err = Plugin(ctx, rest, &stdout, &stderr)
+	case "invoke":
+		err = Invoke(ctx, rest, os.Stdin, &stdout, &stderr)
+	case "logs":
+		err = Logs(ctx, rest, &stdout, &stderr)
+	default:
+		t.Fatalf("runCLI: %q is not an author command", cmd)
+	}
+	code := 0
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, ErrUsage):
+		code = 2
+	default:
+		code = 1
+		fmt.Fprintf(&stderr, "orc: %v\n", err)
+	}
 	return code, stdout.String(), stderr.String()
 }
 
@@ -229,8 +254,8 @@ func TestLoginSavesTheToken(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("config mode %v, want 0600", st.Mode().Perm())
 	}
-	saved, _, err := loadCLIConfig()
-	if err != nil || saved != (cliConfig{URL: g.srv.URL, Token: fakeToken}) {
+	saved, _, err := loadConfig()
+	if err != nil || saved != (config{URL: g.srv.URL, Token: fakeToken}) {
 		t.Errorf("saved %+v, %v", saved, err)
 	}
 
@@ -239,7 +264,7 @@ func TestLoginSavesTheToken(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "incorrect username or password") {
 		t.Errorf("wrong password: exit %d: %s", code, errOut)
 	}
-	if saved2, _, _ := loadCLIConfig(); saved2 != saved {
+	if saved2, _, _ := loadConfig(); saved2 != saved {
 		t.Errorf("a failed login changed the config: %+v", saved2)
 	}
 }
@@ -248,7 +273,7 @@ func TestLoginPasswordStdin(t *testing.T) {
 	g := newFakeGateway(t)
 	cliEnv(t)
 	var stdout, stderr bytes.Buffer
-	err := runLogin(context.Background(), []string{"--url", g.srv.URL, "--email", "ada@example.com", "--password-stdin", "--json"},
+	err := Login(context.Background(), []string{"--url", g.srv.URL, "--email", "ada@example.com", "--password-stdin", "--json"},
 		strings.NewReader("pw\n"), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("login: %v %s", err, stderr.String())
@@ -264,11 +289,11 @@ func TestLoginUsage(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
-		err  error // errUsage, flag.ErrHelp, or nil for any other error
+		err  error // ErrUsage, flag.ErrHelp, or nil for any other error
 		msg  string
 	}{
-		{"no email off a terminal", []string{"--url", "http://127.0.0.1:1", "--password-stdin"}, errUsage, "--email is required"},
-		{"an argument", []string{"extra"}, errUsage, "unexpected arguments: extra"},
+		{"no email off a terminal", []string{"--url", "http://127.0.0.1:1", "--password-stdin"}, ErrUsage, "--email is required"},
+		{"an argument", []string{"extra"}, ErrUsage, "unexpected arguments: extra"},
 		{"no password", []string{"--url", "http://127.0.0.1:1", "--email", "a@b"}, nil, "no password: set ORC_PASSWORD"},
 		{"sso unreachable", []string{"--sso", "--url", "http://127.0.0.1:1"}, nil, "check single sign-on"},
 		{"sso not configured", []string{"--sso", "--url", newFakeGateway(t).srv.URL}, nil, "no single sign-on configured"},
@@ -278,7 +303,7 @@ func TestLoginUsage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Standard input is not a terminal, so nothing is asked for.
 			var stdout, stderr bytes.Buffer
-			err := runLogin(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr)
+			err := Login(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr)
 			if err == nil || (tt.err != nil && !errors.Is(err, tt.err)) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}
@@ -402,7 +427,7 @@ func TestInvokeInputFromStdin(t *testing.T) {
 	g := newFakeGateway(t)
 	signedIn(t, g)
 	var stdout, stderr bytes.Buffer
-	err := runInvoke(context.Background(), []string{"hello", "-d", "@-", "--json"}, strings.NewReader(`{"name": "Stdin"}`), &stdout, &stderr)
+	err := Invoke(context.Background(), []string{"hello", "-d", "@-", "--json"}, strings.NewReader(`{"name": "Stdin"}`), &stdout, &stderr)
 	if err != nil || !strings.Contains(stdout.String(), `"output":{"greeting":"Hello, Stdin!"}`) {
 		t.Errorf("invoke -d @-: %v, %q %q", err, stdout.String(), stderr.String())
 	}
