@@ -196,7 +196,7 @@ func TestSSOCommandLine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	go func() {
-		done <- cli.Login(ctx, []string{"--sso", "--url", s.gw.URL(), "--json"}, strings.NewReader(""), &stdout, pw)
+		done <- cli.Login(ctx, authorEnv(), []string{"--sso", "--url", s.gw.URL(), "--json"}, strings.NewReader(""), &stdout, pw)
 		pw.Close()
 	}()
 	var signInURL string

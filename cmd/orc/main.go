@@ -71,13 +71,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "user":
 		err = runUser(ctx, rest, stdout, stderr)
 	case "login":
-		err = cli.Login(ctx, rest, os.Stdin, stdout, stderr)
+		err = cli.Login(ctx, authorEnv(), rest, os.Stdin, stdout, stderr)
 	case "plugin":
-		err = cli.Plugin(ctx, rest, stdout, stderr)
+		err = cli.Plugin(ctx, authorEnv(), rest, stdout, stderr)
 	case "invoke":
-		err = cli.Invoke(ctx, rest, os.Stdin, stdout, stderr)
+		err = cli.Invoke(ctx, authorEnv(), rest, os.Stdin, stdout, stderr)
 	case "logs":
-		err = cli.Logs(ctx, rest, stdout, stderr)
+		err = cli.Logs(ctx, authorEnv(), rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "orc", Version)
 	case "help", "-h", "--help":
@@ -96,4 +96,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "orc: %v\n", err)
 	return 1
+}
+
+// authorEnv reads the environment variables the author commands use
+// (docs/cli.md) and no other: they take no Config, so that the ORC_*
+// variables of the service commands (a plugin container's ORC_VERSION)
+// never become their flags.
+func authorEnv() cli.Env {
+	return cli.Env{
+		URL:        os.Getenv("ORC_URL"),
+		Token:      os.Getenv("ORC_TOKEN"),
+		Password:   os.Getenv("ORC_PASSWORD"),
+		ConfigPath: os.Getenv("ORC_CONFIG"),
+		ConfigHome: os.Getenv("XDG_CONFIG_HOME"),
+	}
 }

@@ -20,7 +20,7 @@ Versions are immutable: deploying one that exists is refused, so raise
 workers' Docker engines; on one machine, orc plugin build puts it there.
 `
 
-func runPluginDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runPluginDeploy(ctx context.Context, env Env, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("plugin deploy", pluginDeployUsage, stderr)
 	urlFlag := fs.String("url", "", "gateway URL (default: ORC_URL or the one orc login saved)")
 	jsonOut := fs.Bool("json", false, "print the registered version as JSON")
@@ -39,7 +39,7 @@ func runPluginDeploy(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	c, err := apiClient(*urlFlag)
+	c, err := apiClient(env, *urlFlag)
 	if err != nil {
 		return err
 	}

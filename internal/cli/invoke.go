@@ -40,7 +40,7 @@ shape. A failed call exits with 1 and its message on standard error.
 // ErrUsage for a bad command line or an input that is not JSON, flag.ErrHelp
 // for -h; otherwise the failed call, with the API's explanation (with --json
 // the API error is also printed on stdout).
-func Invoke(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func Invoke(ctx context.Context, env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("invoke", invokeUsage, stderr)
 	data := fs.String("d", "", "input: JSON, @FILE or @- (standard input); default {}")
 	version := fs.String("version", "", "run this version instead of the latest")
@@ -72,7 +72,7 @@ func Invoke(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		}
 		return usageError(stderr, "invoke", "the input is not JSON: %v", err)
 	}
-	c, err := apiClient(*urlFlag)
+	c, err := apiClient(env, *urlFlag)
 	if err != nil {
 		return err
 	}

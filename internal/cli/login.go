@@ -34,14 +34,15 @@ type signIn func(ctx context.Context, c *client.Client) (string, error)
 
 // Login runs orc login with args, the command line after "login": it signs
 // in to a gateway and saves its URL and a token in the config file for the
-// other commands. The password is read from stdin with --password-stdin, or
-// at a prompt on stderr when stdin is a terminal (an *os.File).
+// other commands. The password is read from stdin with --password-stdin,
+// else is env.Password, else is asked for at a prompt on stderr when stdin
+// is a terminal (an *os.File).
 //
 // # Errors
 //
 // ErrUsage for a bad command line, flag.ErrHelp for -h; otherwise the
 // failed step, with the API's explanation.
-func Login(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func Login(ctx context.Context, env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("login", loginUsage, stderr)
 	urlFlag := fs.String("url", "", "gateway URL (default: ORC_URL, the saved one, or "+defaultGatewayURL+")")
 	email := fs.String("email", "", "e-mail address of the local account (asked for on a terminal)")
@@ -55,11 +56,11 @@ func Login(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err := wantArgs(stderr, "login", rest, 0, 0, ""); err != nil {
 		return err
 	}
-	saved, path, err := loadConfig()
+	saved, path, err := loadConfig(env)
 	if err != nil {
 		return err
 	}
-	u := gatewayURL(*urlFlag, saved)
+	u := gatewayURL(*urlFlag, env, saved)
 	anon, err := newAPIClient(u, "")
 	if err != nil {
 		return err
@@ -69,7 +70,7 @@ func Login(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if *sso {
 		method = ssoSignIn{prompt: stderr, timeout: 5 * time.Minute}.signIn
 	} else {
-		p := passwordSignIn{email: *email, fromStdin: *fromStdin, stdin: stdin, prompt: stderr}
+		p := passwordSignIn{email: *email, fromStdin: *fromStdin, envPassword: env.Password, stdin: stdin, prompt: stderr}
 		if p.email == "" && (p.fromStdin || !stdinIsTerminal(stdin)) {
 			return usageError(stderr, "login", "--email is required")
 		}
@@ -100,10 +101,11 @@ func Login(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 
 // passwordSignIn signs a local account in with its password.
 type passwordSignIn struct {
-	email     string
-	fromStdin bool
-	stdin     io.Reader
-	prompt    io.Writer
+	email       string
+	fromStdin   bool
+	envPassword string // ORC_PASSWORD
+	stdin       io.Reader
+	prompt      io.Writer
 }
 
 func (p passwordSignIn) signIn(ctx context.Context, c *client.Client) (string, error) {
@@ -137,8 +139,8 @@ func (p passwordSignIn) password(ctx context.Context) (string, error) {
 		}
 		return line, nil
 	}
-	if pw := os.Getenv("ORC_PASSWORD"); pw != "" {
-		return pw, nil
+	if p.envPassword != "" {
+		return p.envPassword, nil
 	}
 	f, ok := p.stdin.(*os.File)
 	if !ok || !isTerminal(f) {

@@ -28,7 +28,7 @@ stream, time, line).
 //
 // ErrUsage for a bad command line, flag.ErrHelp for -h; otherwise the
 // failed request, with the API's explanation.
-func Logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func Logs(ctx context.Context, env Env, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("logs", logsUsage, stderr)
 	var follow bool
 	fs.BoolVar(&follow, "f", false, "follow: print new lines until the invocation ends")
@@ -47,7 +47,7 @@ func Logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError(stderr, "logs", "--poll must be positive")
 	}
 	id := rest[0]
-	c, err := apiClient(*urlFlag)
+	c, err := apiClient(env, *urlFlag)
 	if err != nil {
 		return err
 	}

@@ -17,13 +17,14 @@ Run "orc plugin <command> -h" for a command's flags.
 `
 
 // Plugin runs orc plugin with args, the command line after "plugin": init,
-// build or deploy and that subcommand's arguments.
+// build or deploy and that subcommand's arguments. Only deploy, which talks
+// to a gateway, uses env.
 //
 // # Errors
 //
 // ErrUsage for a missing or unknown subcommand or a bad command line,
 // flag.ErrHelp for a subcommand's -h; otherwise the subcommand's failure.
-func Plugin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func Plugin(ctx context.Context, env Env, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, pluginUsage)
 		return ErrUsage
@@ -34,7 +35,7 @@ func Plugin(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case "build":
 		return runPluginBuild(ctx, rest, stdout, stderr)
 	case "deploy":
-		return runPluginDeploy(ctx, rest, stdout, stderr)
+		return runPluginDeploy(ctx, env, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, pluginUsage)
 		return nil
