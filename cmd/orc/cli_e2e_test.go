@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,38 @@ import (
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/internal/testenv"
 )
+
+// The author commands are package internal/cli, whose own tests run them
+// against a fake gateway. The tests here run them through the binary's run
+// against a real stack, which only this package can start.
+
+// pythonBaseImage and pythonBaseScript are the names of Orc's Python base
+// image and the script that builds it, as a failed plugin build gives them.
+const (
+	pythonBaseImage  = "orc-python-base"
+	pythonBaseScript = "deploy/images/python-base/build.sh"
+)
+
+// cliEnv points the author commands at a config file of the test's own,
+// with nothing from the environment.
+func cliEnv(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "orc", "config.json")
+	t.Setenv("ORC_CONFIG", path)
+	for _, v := range []string{"ORC_URL", "ORC_TOKEN", "ORC_PASSWORD"} {
+		t.Setenv(v, "")
+	}
+	return path
+}
+
+// runCLI runs the orc command line as main does and returns its exit code
+// and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
 
 // cliSession runs the orc command line in process against a stack, signed
 // in as the admin through `orc login`.

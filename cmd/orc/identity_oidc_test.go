@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/cli"
 )
 
 // TestSSOBrowserSignIn signs alice in through the real provider's login
@@ -193,7 +196,7 @@ func TestSSOCommandLine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	go func() {
-		done <- runLogin(ctx, []string{"--sso", "--url", s.gw.URL(), "--json"}, strings.NewReader(""), &stdout, pw)
+		done <- cli.Login(ctx, authorEnv(), []string{"--sso", "--url", s.gw.URL(), "--json"}, strings.NewReader(""), &stdout, pw)
 		pw.Close()
 	}()
 	var signInURL string
@@ -224,9 +227,17 @@ func TestSSOCommandLine(t *testing.T) {
 	if !strings.Contains(stdout.String(), `"email":"bob@example.com"`) || !strings.Contains(stdout.String(), `"role":"invoker"`) {
 		t.Errorf("stdout = %s", stdout.String())
 	}
-	saved, savedPath, err := loadCLIConfig()
-	if err != nil || savedPath != path || !strings.HasPrefix(saved.Token, "orc_t_") {
-		t.Fatalf("saved %+v at %s: %v", saved, savedPath, err)
+	// The config file at ORC_CONFIG, in the shape docs/cli.md gives it.
+	var saved struct {
+		URL   string `json:"url"`
+		Token string `json:"token"`
+	}
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(data, &saved)
+	}
+	if err != nil || !strings.HasPrefix(saved.Token, "orc_t_") {
+		t.Fatalf("saved %+v at %s: %v", saved, path, err)
 	}
 	if r, m := s.me(saved.Token); r.status != http.StatusOK || m.AuthMethod != orc.AuthOIDC || m.Email != "bob@example.com" {
 		t.Errorf("saved token: %d %+v", r.status, m)

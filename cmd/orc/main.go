@@ -1,5 +1,6 @@
 // Command orc is the Orc function gateway: one binary whose subcommands run
-// the gateway and the workers and manage the database and users.
+// the gateway and the workers and manage the database and users, and whose
+// author commands (package internal/cli) write, deploy and call plugins.
 package main
 
 import (
@@ -11,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/orc-gateway/orc/internal/cli"
 )
 
 const usage = `orc is a function gateway for containerized ML plugins.
@@ -35,10 +38,12 @@ The author commands (login, plugin, invoke, logs) read only ORC_URL,
 ORC_TOKEN, ORC_PASSWORD and ORC_CONFIG; docs/cli.md describes them.
 `
 
-// Version is set at build time with -ldflags "-X main.Version=...".
+// Version is set at build time with -ldflags "-X main.Version=...". main
+// hands it to the author commands as cli.Version.
 var Version = "dev"
 
 func main() {
+	cli.Version = Version
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -66,13 +71,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "user":
 		err = runUser(ctx, rest, stdout, stderr)
 	case "login":
-		err = runLogin(ctx, rest, os.Stdin, stdout, stderr)
+		err = cli.Login(ctx, authorEnv(), rest, os.Stdin, stdout, stderr)
 	case "plugin":
-		err = runPlugin(ctx, rest, stdout, stderr)
+		err = cli.Plugin(ctx, authorEnv(), rest, stdout, stderr)
 	case "invoke":
-		err = runInvoke(ctx, rest, os.Stdin, stdout, stderr)
+		err = cli.Invoke(ctx, authorEnv(), rest, os.Stdin, stdout, stderr)
 	case "logs":
-		err = runLogs(ctx, rest, stdout, stderr)
+		err = cli.Logs(ctx, authorEnv(), rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "orc", Version)
 	case "help", "-h", "--help":
@@ -86,9 +91,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errUsage), errors.Is(err, cli.ErrUsage):
 		return 2
 	}
 	fmt.Fprintf(stderr, "orc: %v\n", err)
 	return 1
+}
+
+// authorEnv reads the environment variables the author commands use
+// (docs/cli.md) and no other: they take no Config, so that the ORC_*
+// variables of the service commands (a plugin container's ORC_VERSION)
+// never become their flags.
+func authorEnv() cli.Env {
+	return cli.Env{
+		URL:        os.Getenv("ORC_URL"),
+		Token:      os.Getenv("ORC_TOKEN"),
+		Password:   os.Getenv("ORC_PASSWORD"),
+		ConfigPath: os.Getenv("ORC_CONFIG"),
+		ConfigHome: os.Getenv("XDG_CONFIG_HOME"),
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -20,15 +20,23 @@ standard error. --json prints each line as a JSON object (seq, attempt,
 stream, time, line).
 `
 
-func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newCLIFlagSet("logs", logsUsage, stderr)
+// Logs runs orc logs with args, the command line after "logs": it prints an
+// invocation's log lines on stdout, and with -f follows them until the
+// invocation ends or ctx does.
+//
+// # Errors
+//
+// ErrUsage for a bad command line, flag.ErrHelp for -h; otherwise the
+// failed request, with the API's explanation.
+func Logs(ctx context.Context, env Env, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("logs", logsUsage, stderr)
 	var follow bool
 	fs.BoolVar(&follow, "f", false, "follow: print new lines until the invocation ends")
 	fs.BoolVar(&follow, "follow", false, "the same as -f")
 	poll := fs.Duration("poll", client.DefaultPoll, "how often -f asks for new lines")
 	jsonOut := fs.Bool("json", false, "print each line as a JSON object")
 	urlFlag := fs.String("url", "", "gateway URL (default: ORC_URL or the one orc login saved)")
-	rest, err := parseCLI(fs, args)
+	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -39,7 +47,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError(stderr, "logs", "--poll must be positive")
 	}
 	id := rest[0]
-	c, err := apiClient(*urlFlag)
+	c, err := apiClient(env, *urlFlag)
 	if err != nil {
 		return err
 	}

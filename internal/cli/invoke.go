@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -31,8 +31,17 @@ asynchronous one (the final one with --wait); an API error in the API's
 shape. A failed call exits with 1 and its message on standard error.
 `
 
-func runInvoke(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newCLIFlagSet("invoke", invokeUsage, stderr)
+// Invoke runs orc invoke with args, the command line after "invoke": it
+// calls a plugin and prints its output on stdout and the invocation on
+// stderr. stdin is the input of -d @-.
+//
+// # Errors
+//
+// ErrUsage for a bad command line or an input that is not JSON, flag.ErrHelp
+// for -h; otherwise the failed call, with the API's explanation (with --json
+// the API error is also printed on stdout).
+func Invoke(ctx context.Context, env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("invoke", invokeUsage, stderr)
 	data := fs.String("d", "", "input: JSON, @FILE or @- (standard input); default {}")
 	version := fs.String("version", "", "run this version instead of the latest")
 	async := fs.Bool("async", false, "do not wait for the output: print the invocation id")
@@ -41,7 +50,7 @@ func runInvoke(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	key := fs.String("idempotency-key", "", "a retry with the same key returns the first invocation")
 	jsonOut := fs.Bool("json", false, "print one JSON object on standard output")
 	urlFlag := fs.String("url", "", "gateway URL (default: ORC_URL or the one orc login saved)")
-	rest, err := parseCLI(fs, args)
+	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -63,7 +72,7 @@ func runInvoke(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		return usageError(stderr, "invoke", "the input is not JSON: %v", err)
 	}
-	c, err := apiClient(*urlFlag)
+	c, err := apiClient(env, *urlFlag)
 	if err != nil {
 		return err
 	}

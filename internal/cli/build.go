@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -38,11 +38,11 @@ const (
 )
 
 func runPluginBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newCLIFlagSet("plugin build", pluginBuildUsage, stderr)
+	fs := newFlagSet("plugin build", pluginBuildUsage, stderr)
 	quiet := fs.Bool("quiet", false, "print no progress")
 	verbose := fs.Bool("verbose", false, "print all of docker build's output, not only the steps")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
-	rest, err := parseCLI(fs, args)
+	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -14,7 +14,7 @@ import (
 // standard library and the SDK copy.
 func TestPluginInitGoBuildsOffline(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "hello")
-	code, out, errOut := runCLI(t, "plugin", "init", "--lang", "go", "--dir", dir, "hello")
+	code, out, errOut := runCLI(t, Env{}, "plugin", "init", "--lang", "go", "--dir", dir, "hello")
 	if code != 0 {
 		t.Fatalf("init: exit %d: %s", code, errOut)
 	}
@@ -55,7 +55,7 @@ func TestPluginInitGoBuildsOffline(t *testing.T) {
 
 func TestPluginInitPython(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "py")
-	code, _, errOut := runCLI(t, "plugin", "init", "--lang", "python", "--dir", dir, "--protocol", "http", "--image", "orc-py-hello:1", "py-hello")
+	code, _, errOut := runCLI(t, Env{}, "plugin", "init", "--lang", "python", "--dir", dir, "--protocol", "http", "--image", "orc-py-hello:1", "py-hello")
 	if code != 0 {
 		t.Fatalf("init: exit %d: %s", code, errOut)
 	}
@@ -133,7 +133,7 @@ func TestPluginInitRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, errOut := runCLI(t, append([]string{"plugin", "init"}, tt.args...)...)
+			code, _, errOut := runCLI(t, Env{}, append([]string{"plugin", "init"}, tt.args...)...)
 			if code != tt.code || !strings.Contains(errOut, tt.msg) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, errOut, tt.code, tt.msg)
 			}

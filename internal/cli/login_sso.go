@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -28,8 +28,8 @@ type ssoSignIn struct {
 	timeout time.Duration
 }
 
-// cliClientID is the client id the gateway knows the CLI by.
-const cliClientID = "orc-cli"
+// clientID is the client id the gateway knows the CLI by.
+const clientID = "orc-cli"
 
 func (s ssoSignIn) signIn(ctx context.Context, c *client.Client) (string, error) {
 	base := strings.TrimSuffix(c.BaseURL(), "/")
@@ -42,7 +42,7 @@ func (s ssoSignIn) signIn(ctx context.Context, c *client.Client) (string, error)
 	}
 	defer ln.Close()
 	conf := oauth2.Config{
-		ClientID:    cliClientID,
+		ClientID:    clientID,
 		Endpoint:    oauth2.Endpoint{AuthURL: base + "/auth/login", TokenURL: base + "/api/v1/auth/token", AuthStyle: oauth2.AuthStyleInParams},
 		RedirectURL: "http://" + ln.Addr().String() + "/callback",
 	}
@@ -117,7 +117,7 @@ func randomState() string {
 func probeSSO(ctx context.Context, base string) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/auth/login?client_id="+cliClientID, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/auth/login?client_id="+clientID, nil)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -16,21 +16,21 @@ import (
 // nothing names another: the one `make run` starts.
 const defaultGatewayURL = "http://localhost:5900"
 
-// cliConfig is what `orc login` saves for the other author commands.
-type cliConfig struct {
+// config is what `orc login` saves for the other author commands.
+type config struct {
 	URL   string `json:"url"`
 	Token string `json:"token"`
 }
 
-// cliConfigPath returns where the author commands keep their
+// configPath returns where the author commands keep their
 // configuration: $ORC_CONFIG, else $XDG_CONFIG_HOME/orc/config.json, else
 // ~/.config/orc/config.json.
-func cliConfigPath() (string, error) {
-	if p := os.Getenv("ORC_CONFIG"); p != "" {
-		return p, nil
+func configPath(env Env) (string, error) {
+	if env.ConfigPath != "" {
+		return env.ConfigPath, nil
 	}
-	if dir := os.Getenv("XDG_CONFIG_HOME"); dir != "" {
-		return filepath.Join(dir, "orc", "config.json"), nil
+	if env.ConfigHome != "" {
+		return filepath.Join(env.ConfigHome, "orc", "config.json"), nil
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -39,10 +39,11 @@ func cliConfigPath() (string, error) {
 	return filepath.Join(home, ".config", "orc", "config.json"), nil
 }
 
-// loadCLIConfig reads the configuration; a missing file is an empty one.
-func loadCLIConfig() (cliConfig, string, error) {
-	var c cliConfig
-	path, err := cliConfigPath()
+// loadConfig reads the configuration env names; a missing file is an
+// empty one.
+func loadConfig(env Env) (config, string, error) {
+	var c config
+	path, err := configPath(env)
 	if err != nil {
 		return c, "", err
 	}
@@ -59,10 +60,10 @@ func loadCLIConfig() (cliConfig, string, error) {
 	return c, path, nil
 }
 
-// saveCLIConfig writes the configuration readable by its owner only
+// saveConfig writes the configuration readable by its owner only
 // (0600, in a 0700 directory when it makes one), replacing the file in
 // one step so that a crash leaves the old token or the new one.
-func saveCLIConfig(path string, c cliConfig) error {
+func saveConfig(path string, c config) error {
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return err
@@ -105,8 +106,8 @@ func normalizeURL(u string) string {
 
 // gatewayURL picks the gateway: --url, then ORC_URL, then the saved one,
 // then the local default.
-func gatewayURL(flagURL string, saved cliConfig) string {
-	for _, u := range []string{flagURL, os.Getenv("ORC_URL"), saved.URL} {
+func gatewayURL(flagURL string, env Env, saved config) string {
+	for _, u := range []string{flagURL, env.URL, saved.URL} {
 		if u != "" {
 			return normalizeURL(u)
 		}
@@ -117,13 +118,13 @@ func gatewayURL(flagURL string, saved cliConfig) string {
 // apiClient returns a client of the gateway the command should talk to,
 // with the token for it: ORC_TOKEN, else the token `orc login` saved for
 // that same gateway (a token is never sent to another one).
-func apiClient(flagURL string) (*client.Client, error) {
-	saved, _, err := loadCLIConfig()
+func apiClient(env Env, flagURL string) (*client.Client, error) {
+	saved, _, err := loadConfig(env)
 	if err != nil {
 		return nil, err
 	}
-	u := gatewayURL(flagURL, saved)
-	token := os.Getenv("ORC_TOKEN")
+	u := gatewayURL(flagURL, env, saved)
+	token := env.Token
 	if token == "" && normalizeURL(saved.URL) == u {
 		token = saved.Token
 	}

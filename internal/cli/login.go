@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -32,25 +32,35 @@ input is a terminal. It is never a flag: flags show up in process lists.
 // in with a password; single sign-on goes through the browser (ssoSignIn).
 type signIn func(ctx context.Context, c *client.Client) (string, error)
 
-func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newCLIFlagSet("login", loginUsage, stderr)
+// Login runs orc login with args, the command line after "login": it signs
+// in to a gateway and saves its URL and a token in the config file for the
+// other commands. The password is read from stdin with --password-stdin,
+// else is env.Password, else is asked for at a prompt on stderr when stdin
+// is a terminal (an *os.File).
+//
+// # Errors
+//
+// ErrUsage for a bad command line, flag.ErrHelp for -h; otherwise the
+// failed step, with the API's explanation.
+func Login(ctx context.Context, env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("login", loginUsage, stderr)
 	urlFlag := fs.String("url", "", "gateway URL (default: ORC_URL, the saved one, or "+defaultGatewayURL+")")
 	email := fs.String("email", "", "e-mail address of the local account (asked for on a terminal)")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	sso := fs.Bool("sso", false, "sign in with single sign-on in the browser")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
-	rest, err := parseCLI(fs, args)
+	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if err := wantArgs(stderr, "login", rest, 0, 0, ""); err != nil {
 		return err
 	}
-	saved, path, err := loadCLIConfig()
+	saved, path, err := loadConfig(env)
 	if err != nil {
 		return err
 	}
-	u := gatewayURL(*urlFlag, saved)
+	u := gatewayURL(*urlFlag, env, saved)
 	anon, err := newAPIClient(u, "")
 	if err != nil {
 		return err
@@ -60,7 +70,7 @@ func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if *sso {
 		method = ssoSignIn{prompt: stderr, timeout: 5 * time.Minute}.signIn
 	} else {
-		p := passwordSignIn{email: *email, fromStdin: *fromStdin, stdin: stdin, prompt: stderr}
+		p := passwordSignIn{email: *email, fromStdin: *fromStdin, envPassword: env.Password, stdin: stdin, prompt: stderr}
 		if p.email == "" && (p.fromStdin || !stdinIsTerminal(stdin)) {
 			return usageError(stderr, "login", "--email is required")
 		}
@@ -78,7 +88,7 @@ func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return fmt.Errorf("check the new token: %w", explain(err))
 	}
-	if err := saveCLIConfig(path, cliConfig{URL: u, Token: token}); err != nil {
+	if err := saveConfig(path, config{URL: u, Token: token}); err != nil {
 		return err
 	}
 	if *jsonOut {
@@ -91,10 +101,11 @@ func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // passwordSignIn signs a local account in with its password.
 type passwordSignIn struct {
-	email     string
-	fromStdin bool
-	stdin     io.Reader
-	prompt    io.Writer
+	email       string
+	fromStdin   bool
+	envPassword string // ORC_PASSWORD
+	stdin       io.Reader
+	prompt      io.Writer
 }
 
 func (p passwordSignIn) signIn(ctx context.Context, c *client.Client) (string, error) {
@@ -128,8 +139,8 @@ func (p passwordSignIn) password(ctx context.Context) (string, error) {
 		}
 		return line, nil
 	}
-	if pw := os.Getenv("ORC_PASSWORD"); pw != "" {
-		return pw, nil
+	if p.envPassword != "" {
+		return p.envPassword, nil
 	}
 	f, ok := p.stdin.(*os.File)
 	if !ok || !isTerminal(f) {

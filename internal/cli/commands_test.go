@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -182,73 +182,98 @@ func (g *fakeGateway) logs(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// cliEnv points the author commands at a config file of the test's own,
-// with nothing from the environment.
-func cliEnv(t *testing.T) string {
+// cliEnv returns an environment that points the author commands at a
+// config file of the test's own (which does not exist yet) and sets
+// nothing else.
+func cliEnv(t *testing.T) Env {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "orc", "config.json")
-	t.Setenv("ORC_CONFIG", path)
-	for _, v := range []string{"ORC_URL", "ORC_TOKEN", "ORC_PASSWORD"} {
-		t.Setenv(v, "")
-	}
-	return path
+	return Env{ConfigPath: filepath.Join(t.TempDir(), "orc", "config.json")}
 }
 
-// signedIn writes a config file signed in to g.
-func signedIn(t *testing.T, g *fakeGateway) {
+// signedIn writes a config file signed in to g and returns the environment
+// that uses it.
+func signedIn(t *testing.T, g *fakeGateway) Env {
 	t.Helper()
-	if err := saveCLIConfig(cliEnv(t), cliConfig{URL: g.srv.URL, Token: fakeToken}); err != nil {
+	env := cliEnv(t)
+	if err := saveConfig(env.ConfigPath, config{URL: g.srv.URL, Token: fakeToken}); err != nil {
 		t.Fatal(err)
 	}
+	return env
 }
 
-// runCLI runs the orc command line as main does and returns its exit code
-// and output.
-func runCLI(t *testing.T, args ...string) (int, string, string) {
+// runCLI runs an author command line in env as the orc binary does and
+// returns its exit code and output. The binary's run (cmd/orc) maps the command's
+// error to the exit code as here: nil and flag.ErrHelp to 0, ErrUsage to 2,
+// anything else to 1 with "orc: " and the error on stderr; cmd/orc's
+// TestRunAuthorCommands holds it to that.
+func runCLI(t *testing.T, env Env, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
+	ctx := context.Background()
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "login":
+		err = Login(ctx, env, rest, os.Stdin, &stdout, &stderr)
+	case "plugin":
+		err = Plugin(ctx, env, rest, &stdout, &stderr)
+	case "invoke":
+		err = Invoke(ctx, env, rest, os.Stdin, &stdout, &stderr)
+	case "logs":
+		err = Logs(ctx, env, rest, &stdout, &stderr)
+	default:
+		t.Fatalf("runCLI: %q is not an author command", cmd)
+	}
+	code := 0
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, ErrUsage):
+		code = 2
+	default:
+		code = 1
+		fmt.Fprintf(&stderr, "orc: %v\n", err)
+	}
 	return code, stdout.String(), stderr.String()
 }
 
 func TestLoginSavesTheToken(t *testing.T) {
 	g := newFakeGateway(t)
-	path := cliEnv(t)
-	t.Setenv("ORC_PASSWORD", "pw")
-	code, out, errOut := runCLI(t, "login", "--url", g.srv.URL+"/", "--email", "ada@example.com")
+	env := cliEnv(t)
+	env.Password = "pw"
+	code, out, errOut := runCLI(t, env, "login", "--url", g.srv.URL+"/", "--email", "ada@example.com")
 	if code != 0 {
 		t.Fatalf("login: exit %d: %s", code, errOut)
 	}
 	if want := "Signed in to " + g.srv.URL + " as ada@example.com (developer).\n"; out != want {
 		t.Errorf("stdout = %q, want %q", out, want)
 	}
-	st, err := os.Stat(path)
+	st, err := os.Stat(env.ConfigPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("config mode %v, want 0600", st.Mode().Perm())
 	}
-	saved, _, err := loadCLIConfig()
-	if err != nil || saved != (cliConfig{URL: g.srv.URL, Token: fakeToken}) {
+	saved, _, err := loadConfig(env)
+	if err != nil || saved != (config{URL: g.srv.URL, Token: fakeToken}) {
 		t.Errorf("saved %+v, %v", saved, err)
 	}
 
-	t.Setenv("ORC_PASSWORD", "wrong")
-	code, _, errOut = runCLI(t, "login", "--url", g.srv.URL, "--email", "ada@example.com", "--json")
+	env.Password = "wrong"
+	code, _, errOut = runCLI(t, env, "login", "--url", g.srv.URL, "--email", "ada@example.com", "--json")
 	if code != 1 || !strings.Contains(errOut, "incorrect username or password") {
 		t.Errorf("wrong password: exit %d: %s", code, errOut)
 	}
-	if saved2, _, _ := loadCLIConfig(); saved2 != saved {
+	if saved2, _, _ := loadConfig(env); saved2 != saved {
 		t.Errorf("a failed login changed the config: %+v", saved2)
 	}
 }
 
 func TestLoginPasswordStdin(t *testing.T) {
 	g := newFakeGateway(t)
-	cliEnv(t)
+	env := cliEnv(t)
+	env.Password = "wrong" // --password-stdin wins over ORC_PASSWORD
 	var stdout, stderr bytes.Buffer
-	err := runLogin(context.Background(), []string{"--url", g.srv.URL, "--email", "ada@example.com", "--password-stdin", "--json"},
+	err := Login(context.Background(), env, []string{"--url", g.srv.URL, "--email", "ada@example.com", "--password-stdin", "--json"},
 		strings.NewReader("pw\n"), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("login: %v %s", err, stderr.String())
@@ -260,15 +285,15 @@ func TestLoginPasswordStdin(t *testing.T) {
 }
 
 func TestLoginUsage(t *testing.T) {
-	cliEnv(t)
+	env := cliEnv(t)
 	tests := []struct {
 		name string
 		args []string
-		err  error // errUsage, flag.ErrHelp, or nil for any other error
+		err  error // ErrUsage, flag.ErrHelp, or nil for any other error
 		msg  string
 	}{
-		{"no email off a terminal", []string{"--url", "http://127.0.0.1:1", "--password-stdin"}, errUsage, "--email is required"},
-		{"an argument", []string{"extra"}, errUsage, "unexpected arguments: extra"},
+		{"no email off a terminal", []string{"--url", "http://127.0.0.1:1", "--password-stdin"}, ErrUsage, "--email is required"},
+		{"an argument", []string{"extra"}, ErrUsage, "unexpected arguments: extra"},
 		{"no password", []string{"--url", "http://127.0.0.1:1", "--email", "a@b"}, nil, "no password: set ORC_PASSWORD"},
 		{"sso unreachable", []string{"--sso", "--url", "http://127.0.0.1:1"}, nil, "check single sign-on"},
 		{"sso not configured", []string{"--sso", "--url", newFakeGateway(t).srv.URL}, nil, "no single sign-on configured"},
@@ -278,7 +303,7 @@ func TestLoginUsage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Standard input is not a terminal, so nothing is asked for.
 			var stdout, stderr bytes.Buffer
-			err := runLogin(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr)
+			err := Login(context.Background(), env, tt.args, strings.NewReader(""), &stdout, &stderr)
 			if err == nil || (tt.err != nil && !errors.Is(err, tt.err)) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}
@@ -290,41 +315,40 @@ func TestLoginUsage(t *testing.T) {
 }
 
 func TestCommandsNeedASignIn(t *testing.T) {
-	cliEnv(t)
-	code, _, errOut := runCLI(t, "invoke", "hello", "--url", "http://orc.example.com:5900")
+	code, _, errOut := runCLI(t, cliEnv(t), "invoke", "hello", "--url", "http://orc.example.com:5900")
 	if code != 1 || !strings.Contains(errOut, "not signed in to http://orc.example.com:5900: run orc login --url http://orc.example.com:5900") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 
 	// A token saved for one gateway is not sent to another.
 	g := newFakeGateway(t)
-	signedIn(t, g)
+	env := signedIn(t, g)
 	other := newFakeGateway(t)
-	code, _, errOut = runCLI(t, "invoke", "hello", "--url", other.srv.URL)
+	code, _, errOut = runCLI(t, env, "invoke", "hello", "--url", other.srv.URL)
 	if code != 1 || !strings.Contains(errOut, "not signed in to "+other.srv.URL) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 	// ORC_TOKEN is sent to whichever gateway is named.
-	t.Setenv("ORC_TOKEN", fakeToken)
-	t.Setenv("ORC_URL", other.srv.URL)
-	if code, out, errOut := runCLI(t, "invoke", "hello", "-d", `{"name": "Env"}`); code != 0 || !strings.Contains(out, "Hello, Env!") {
+	env.Token = fakeToken
+	env.URL = other.srv.URL
+	if code, out, errOut := runCLI(t, env, "invoke", "hello", "-d", `{"name": "Env"}`); code != 0 || !strings.Contains(out, "Hello, Env!") {
 		t.Errorf("ORC_TOKEN and ORC_URL: exit %d, %q %q", code, out, errOut)
 	}
-	t.Setenv("ORC_TOKEN", "stale")
-	if code, _, errOut := runCLI(t, "invoke", "hello"); code != 1 || !strings.Contains(errOut, "sign in again with: orc login") {
+	env.Token = "stale"
+	if code, _, errOut := runCLI(t, env, "invoke", "hello"); code != 1 || !strings.Contains(errOut, "sign in again with: orc login") {
 		t.Errorf("a stale token: exit %d, %q", code, errOut)
 	}
 }
 
 func TestDeploy(t *testing.T) {
 	g := newFakeGateway(t)
-	signedIn(t, g)
+	env := signedIn(t, g)
 	dir := t.TempDir()
 	manifest := `{"name": "hello", "version": "0.1.0", "docker_image": "orc-hello:0.1.0"}`
 	if err := os.WriteFile(filepath.Join(dir, "plugin.json"), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI(t, "plugin", "deploy", dir)
+	code, out, errOut := runCLI(t, env, "plugin", "deploy", dir)
 	if code != 0 {
 		t.Fatalf("deploy: exit %d: %s", code, errOut)
 	}
@@ -333,7 +357,7 @@ func TestDeploy(t *testing.T) {
 		t.Errorf("stdout = %q, want %q", out, want)
 	}
 
-	code, out, errOut = runCLI(t, "plugin", "deploy", "--json", dir)
+	code, out, errOut = runCLI(t, env, "plugin", "deploy", "--json", dir)
 	if code != 1 || !strings.Contains(errOut, `bump "version" in `+filepath.Join(dir, "plugin.json")) {
 		t.Errorf("second deploy: exit %d, stderr %q", code, errOut)
 	}
@@ -342,14 +366,14 @@ func TestDeploy(t *testing.T) {
 		t.Errorf("--json error = %q (%v)", out, err)
 	}
 
-	if code, _, errOut := runCLI(t, "plugin", "deploy", t.TempDir()); code != 1 || !strings.Contains(errOut, "read plugin.json") {
+	if code, _, errOut := runCLI(t, env, "plugin", "deploy", t.TempDir()); code != 1 || !strings.Contains(errOut, "read plugin.json") {
 		t.Errorf("no plugin.json: exit %d, %q", code, errOut)
 	}
 }
 
 func TestInvokeOutput(t *testing.T) {
 	g := newFakeGateway(t)
-	signedIn(t, g)
+	env := signedIn(t, g)
 	tests := []struct {
 		name   string
 		args   []string
@@ -382,7 +406,7 @@ func TestInvokeOutput(t *testing.T) {
 			g.mu.Lock()
 			g.polls = 0
 			g.mu.Unlock()
-			code, out, errOut := runCLI(t, tt.args...)
+			code, out, errOut := runCLI(t, env, tt.args...)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d; stderr %q", code, tt.code, errOut)
 			}
@@ -400,9 +424,9 @@ func TestInvokeOutput(t *testing.T) {
 
 func TestInvokeInputFromStdin(t *testing.T) {
 	g := newFakeGateway(t)
-	signedIn(t, g)
+	env := signedIn(t, g)
 	var stdout, stderr bytes.Buffer
-	err := runInvoke(context.Background(), []string{"hello", "-d", "@-", "--json"}, strings.NewReader(`{"name": "Stdin"}`), &stdout, &stderr)
+	err := Invoke(context.Background(), env, []string{"hello", "-d", "@-", "--json"}, strings.NewReader(`{"name": "Stdin"}`), &stdout, &stderr)
 	if err != nil || !strings.Contains(stdout.String(), `"output":{"greeting":"Hello, Stdin!"}`) {
 		t.Errorf("invoke -d @-: %v, %q %q", err, stdout.String(), stderr.String())
 	}
@@ -410,8 +434,7 @@ func TestInvokeInputFromStdin(t *testing.T) {
 
 func TestLogsFollow(t *testing.T) {
 	g := newFakeGateway(t)
-	signedIn(t, g)
-	code, out, errOut := runCLI(t, "logs", "-f", "inv-async", "--poll", "1ms")
+	code, out, errOut := runCLI(t, signedIn(t, g), "logs", "-f", "inv-async", "--poll", "1ms")
 	if code != 0 {
 		t.Fatalf("logs -f: exit %d: %s", code, errOut)
 	}
@@ -426,8 +449,8 @@ func TestLogsFollow(t *testing.T) {
 
 func TestLogsOnceAndJSON(t *testing.T) {
 	g := newFakeGateway(t)
-	signedIn(t, g)
-	code, out, errOut := runCLI(t, "logs", "--json", "inv-async")
+	env := signedIn(t, g)
+	code, out, errOut := runCLI(t, env, "logs", "--json", "inv-async")
 	if code != 0 {
 		t.Fatalf("logs: exit %d: %s", code, errOut)
 	}
@@ -440,7 +463,7 @@ func TestLogsOnceAndJSON(t *testing.T) {
 	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &first) != nil || first.Seq != 1 || first.Line != "container started" {
 		t.Errorf("--json printed %q", out)
 	}
-	if code, _, errOut := runCLI(t, "logs"); code != 2 || !strings.Contains(errOut, "missing INVOCATION id") {
+	if code, _, errOut := runCLI(t, env, "logs"); code != 2 || !strings.Contains(errOut, "missing INVOCATION id") {
 		t.Errorf("no id: exit %d, %q", code, errOut)
 	}
 }
@@ -457,7 +480,7 @@ func TestPluginUsage(t *testing.T) {
 		{[]string{"plugin", "build", t.TempDir()}, 1, "read plugin.json"},
 	}
 	for _, tt := range tests {
-		code, _, errOut := runCLI(t, tt.args...)
+		code, _, errOut := runCLI(t, Env{}, tt.args...)
 		if code != tt.code || !strings.Contains(errOut, tt.msg) {
 			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tt.args, code, errOut, tt.code, tt.msg)
 		}

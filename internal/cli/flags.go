@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -9,13 +9,14 @@ import (
 )
 
 // The author commands (login, plugin, invoke, logs) parse their command
-// lines here rather than with parse: people put flags after the arguments
-// (orc invoke hello -d @in.json), and only a few ORC_* variables apply to
-// them (ORC_URL, ORC_TOKEN, ORC_PASSWORD, ORC_CONFIG) — a flag named
-// --version must not be set by the ORC_VERSION a plugin container has.
+// lines here rather than with the service commands' parse in cmd/orc:
+// people put flags after the arguments (orc invoke hello -d @in.json), and
+// only a few ORC_* variables apply to them (ORC_URL, ORC_TOKEN,
+// ORC_PASSWORD, ORC_CONFIG) — a flag named --version must not be set by the
+// ORC_VERSION a plugin container has.
 
-// newCLIFlagSet returns a flag set whose usage is synopsis, then the flags.
-func newCLIFlagSet(name, synopsis string, w io.Writer) *flag.FlagSet {
+// newFlagSet returns a flag set whose usage is synopsis, then the flags.
+func newFlagSet(name, synopsis string, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("orc "+name, flag.ContinueOnError)
 	fs.SetOutput(w)
 	fs.Usage = func() {
@@ -25,18 +26,18 @@ func newCLIFlagSet(name, synopsis string, w io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseCLI parses flags wherever they are on the command line and returns
+// parseArgs parses flags wherever they are on the command line and returns
 // the other arguments in order. After "--" everything is an argument. Bad
-// flags print their error and the usage and return errUsage; -h returns
+// flags print their error and the usage and return ErrUsage; -h returns
 // flag.ErrHelp.
-func parseCLI(fs *flag.FlagSet, args []string) ([]string, error) {
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var rest []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, errUsage
+			return nil, ErrUsage
 		}
 		left := fs.Args()
 		if len(left) == 0 {
@@ -51,10 +52,10 @@ func parseCLI(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // usageError prints a command's complaint about its command line and a
-// pointer to its usage, and returns errUsage (exit code 2).
+// pointer to its usage, and returns ErrUsage (exit code 2).
 func usageError(stderr io.Writer, cmd, format string, args ...any) error {
 	fmt.Fprintf(stderr, "orc %s: %s\nRun 'orc %s -h' for usage.\n", cmd, fmt.Sprintf(format, args...), cmd)
-	return errUsage
+	return ErrUsage
 }
 
 // wantArgs checks the number of arguments of a command.

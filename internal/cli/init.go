@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -78,13 +78,13 @@ var pluginLangs = map[string]pluginLang{
 }
 
 func runPluginInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := newCLIFlagSet("plugin init", pluginInitUsage, stderr)
+	flags := newFlagSet("plugin init", pluginInitUsage, stderr)
 	lang := flags.String("lang", "", "language of the handler: go or python")
 	dir := flags.String("dir", "", "directory of the new project (default ./NAME); it must not exist or be empty")
 	image := flags.String("image", "", "docker_image of plugin.json (default orc-NAME:"+initialPluginVersion+")")
 	protocol := flags.String("protocol", string(orc.ProtocolExec), "exec (a container per call) or http (warm containers)")
 	jsonOut := flags.Bool("json", false, "print the created files as JSON")
-	rest, err := parseCLI(flags, args)
+	rest, err := parseArgs(flags, args)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -20,11 +20,11 @@ Versions are immutable: deploying one that exists is refused, so raise
 workers' Docker engines; on one machine, orc plugin build puts it there.
 `
 
-func runPluginDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newCLIFlagSet("plugin deploy", pluginDeployUsage, stderr)
+func runPluginDeploy(ctx context.Context, env Env, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("plugin deploy", pluginDeployUsage, stderr)
 	urlFlag := fs.String("url", "", "gateway URL (default: ORC_URL or the one orc login saved)")
 	jsonOut := fs.Bool("json", false, "print the registered version as JSON")
-	rest, err := parseCLI(fs, args)
+	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func runPluginDeploy(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	c, err := apiClient(*urlFlag)
+	c, err := apiClient(env, *urlFlag)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -25,17 +25,17 @@ func TestParseCLIInterspersed(t *testing.T) {
 		{name: "two arguments", args: []string{"a", "--wait", "b"}, rest: []string{"a", "b"}, wait: true},
 		{name: "double dash", args: []string{"-d", "x", "--", "--wait", "-d"}, rest: []string{"--wait", "-d"}, d: "x"},
 		{name: "stdin dash is an argument", args: []string{"-", "-d", "y"}, rest: []string{"-"}, d: "y"},
-		{name: "unknown flag", args: []string{"hello", "--nope"}, err: errUsage},
-		{name: "missing value", args: []string{"hello", "-d"}, err: errUsage},
+		{name: "unknown flag", args: []string{"hello", "--nope"}, err: ErrUsage},
+		{name: "missing value", args: []string{"hello", "-d"}, err: ErrUsage},
 		{name: "help", args: []string{"hello", "-h"}, err: flag.ErrHelp},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			fs := newCLIFlagSet("test", "Usage: orc test", &out)
+			fs := newFlagSet("test", "Usage: orc test", &out)
 			d := fs.String("d", "", "")
 			wait := fs.Bool("wait", false, "")
-			rest, err := parseCLI(fs, tt.args)
+			rest, err := parseArgs(fs, tt.args)
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}

@@ -47,6 +47,35 @@ func TestRunUnknownCommand(t *testing.T) {
 	}
 }
 
+// TestRunAuthorCommands checks that run hands the author commands to
+// package cli and turns their errors into exit codes as docs/cli.md says: 2
+// for a bad command line, 0 for -h, 1 with the message on stderr for a
+// failure.
+func TestRunAuthorCommands(t *testing.T) {
+	cliEnv(t)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"login usage", []string{"login", "extra"}, 2, "orc login: unexpected arguments: extra"},
+		{"plugin usage", []string{"plugin"}, 2, "Usage: orc plugin <command>"},
+		{"plugin failure", []string{"plugin", "build", t.TempDir()}, 1, "orc: read plugin.json"},
+		{"invoke help", []string{"invoke", "-h"}, 0, "Usage: orc invoke"},
+		{"invoke failure", []string{"invoke", "hello", "--url", "http://orc.example.com:5900"}, 1, "orc: not signed in to http://orc.example.com:5900"},
+		{"logs usage", []string{"logs"}, 2, "missing INVOCATION id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.msg) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errOut, tt.code, tt.msg)
+			}
+		})
+	}
+}
+
 // TestMigrateAndUserCreate runs `orc migrate` and `orc user create --admin`
 // as a person would, against a database of its own.
 func TestMigrateAndUserCreate(t *testing.T) {

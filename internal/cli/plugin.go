@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -16,11 +16,18 @@ Commands:
 Run "orc plugin <command> -h" for a command's flags.
 `
 
-// runPlugin dispatches the plugin author's subcommands.
-func runPlugin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// Plugin runs orc plugin with args, the command line after "plugin": init,
+// build or deploy and that subcommand's arguments. Only deploy, which talks
+// to a gateway, uses env.
+//
+// # Errors
+//
+// ErrUsage for a missing or unknown subcommand or a bad command line,
+// flag.ErrHelp for a subcommand's -h; otherwise the subcommand's failure.
+func Plugin(ctx context.Context, env Env, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, pluginUsage)
-		return errUsage
+		return ErrUsage
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "init":
@@ -28,12 +35,12 @@ func runPlugin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "build":
 		return runPluginBuild(ctx, rest, stdout, stderr)
 	case "deploy":
-		return runPluginDeploy(ctx, rest, stdout, stderr)
+		return runPluginDeploy(ctx, env, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, pluginUsage)
 		return nil
 	default:
 		fmt.Fprintf(stderr, "orc plugin: unknown command %q\n\n%s", cmd, pluginUsage)
-		return errUsage
+		return ErrUsage
 	}
 }
