@@ -3,6 +3,7 @@ package orc
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. The gateway maps each to one HTTP status; nothing else does.
@@ -34,6 +35,9 @@ type Error struct {
 	// Status, when not zero, is the HTTP status a hook chose for its denial
 	// (EDENIED); every other code has a fixed status.
 	Status int
+	// RetryAfter, when not zero, is when a client refused with ERATELIMIT
+	// may try again.
+	RetryAfter time.Duration
 }
 
 // Error returns the message, with the underlying error when there is one.
@@ -108,6 +112,16 @@ func ErrorStatus(err error) int {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Status
+	}
+	return 0
+}
+
+// ErrorRetryAfter returns when a request refused with err may be tried
+// again, from the first *Error in err's chain, or 0.
+func ErrorRetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
 	}
 	return 0
 }

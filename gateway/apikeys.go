@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,18 +8,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/identity"
 )
-
-// apiKeyPrefixLen is the length of an API key's public prefix (hex).
-const apiKeyPrefixLen = 12
-
-// newAPIKey returns a new key and its prefix: orc_k_<prefix>_<secret>.
-func newAPIKey() (key, prefix string) {
-	b := make([]byte, apiKeyPrefixLen/2)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
-	prefix = hex.EncodeToString(b)
-	return newSecret(keyPrefix + prefix + "_"), prefix
-}
 
 // apiKeyCreate is the body of POST /api/v1/api-keys.
 type apiKeyCreate struct {
@@ -75,13 +63,13 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, orc.Errorf(orc.EINVALID, "expires_at is in the past"))
 		return
 	}
-	key, prefix := newAPIKey()
-	k.Prefix, k.Hash = prefix, hashToken(key)
+	key, prefix, hash := identity.NewAPIKey()
+	k.Prefix, k.Hash = prefix, hash
 	if err := s.Keys.CreateAPIKey(r.Context(), k); err != nil {
 		s.error(w, r, err)
 		return
 	}
-	s.audit(r, p, orc.AuditKeyCreate, "api_key", itoa(k.ID), map[string]any{"name": k.Name, "prefix": k.Prefix, "role": k.Role})
+	s.Identity.Record(r, p, &orc.AuditEvent{Action: orc.AuditKeyCreate, TargetType: "api_key", Target: itoa(k.ID)}, map[string]any{"name": k.Name, "prefix": k.Prefix, "role": k.Role})
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/api/v1/api-keys/"+itoa(k.ID))
 	writeJSON(w, http.StatusCreated, createdKey{APIKey: k, Key: key})
@@ -154,7 +142,7 @@ func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.principals.Clear()
-	s.audit(r, p, orc.AuditKeyRevoke, "api_key", itoa(k.ID), map[string]any{"prefix": k.Prefix, "owner_id": k.UserID})
+	s.Identity.Changed()
+	s.Identity.Record(r, p, &orc.AuditEvent{Action: orc.AuditKeyRevoke, TargetType: "api_key", Target: itoa(k.ID)}, map[string]any{"prefix": k.Prefix, "owner_id": k.UserID})
 	writeJSON(w, http.StatusOK, k)
 }

@@ -1,9 +1,6 @@
 package gateway
 
 import (
-	"context"
-	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 
@@ -12,35 +9,6 @@ import (
 
 	"github.com/orc-gateway/orc"
 )
-
-// audit records who did what. A failure to record is logged, not answered:
-// the change itself is done.
-func (s *Server) audit(r *http.Request, actor *orc.Principal, action, targetType, target string, details any) {
-	if s.Audit == nil {
-		return
-	}
-	e := &orc.AuditEvent{Action: action, TargetType: targetType, Target: target, RemoteAddr: remoteIP(r)}
-	if actor != nil {
-		e.ActorID, e.ActorEmail, e.Method = actor.UserID, actor.Email, actor.Method
-	}
-	if details != nil {
-		e.Details, _ = json.Marshal(details)
-	}
-	ctx := context.WithoutCancel(r.Context())
-	if err := s.Audit.RecordAudit(ctx, e); err != nil {
-		s.Logger.ErrorContext(ctx, "record audit event", "action", action, "target", target, "err", err)
-	}
-}
-
-// remoteIP is the address the request came from. Forwarding headers are
-// not trusted: anyone can send them.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 // audited records an action of a route once its handler succeeded (2xx).
 // The target is the route's URL parameter, or else the last element of the
@@ -62,7 +30,8 @@ func (s *Server) audited(action, targetType, param string) func(http.Handler) ht
 				}
 				details = map[string]string{"location": loc}
 			}
-			s.audit(r, orc.PrincipalFromContext(r.Context()), action, targetType, target, details)
+			s.Identity.Record(r, orc.PrincipalFromContext(r.Context()),
+				&orc.AuditEvent{Action: action, TargetType: targetType, Target: target}, details)
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/invoke"
@@ -98,6 +100,10 @@ func (s *Server) errorFor(w http.ResponseWriter, r *http.Request, err error, inv
 	}
 	if code == orc.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="orc"`)
+	}
+	if d := orc.ErrorRetryAfter(err); d > 0 {
+		secs := int64((d + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 	}
 	writeJSON(w, status, errorBody{Error: errorDetail{
 		Code:         code,

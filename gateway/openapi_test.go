@@ -140,7 +140,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 
 	// The router's routes, by pattern and method.
 	served := map[string]map[string]bool{}
-	err := chi.Walk(New(Config{}).router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+	err := chi.Walk(New(Config{}).routes(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if served[route] == nil {
 			served[route] = map[string]bool{}
 		}

@@ -7,8 +7,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/internal/ttlcache"
+	"github.com/orc-gateway/orc/identity"
 	"github.com/orc-gateway/orc/invoke"
 	"github.com/orc-gateway/orc/registry"
 )
@@ -25,23 +25,9 @@ import (
 type Config struct {
 	// MaxBodyBytes caps invocation and registration bodies (default 10 MiB).
 	MaxBodyBytes int64
-	// TokenTTL is how long a token from /api/v1/auth/token lives (24h).
-	TokenTTL time.Duration
 	// MetricsToken, when set, is a bearer token that may read /metrics (for
 	// a Prometheus scraper). Admins' tokens may read it too.
 	MetricsToken string
-	// CacheTTL is how long a token's principal is cached (2s; negative
-	// disables). A disabled account takes up to this long to show.
-	CacheTTL time.Duration
-	// PublicURL is the gateway's address as browsers see it (for the
-	// session cookie's Secure flag and the CSRF origin check); empty: the
-	// request's own.
-	PublicURL string
-	// SessionTTL is how long a browser's single sign-on session lasts (12h).
-	SessionTTL time.Duration
-	// Limits are the rate and in-flight limits of each role; roles left
-	// out get DefaultLimits.
-	Limits map[orc.Role]Limit
 	// Metrics is where the gateway's metrics are registered and what
 	// /metrics serves (a new registry when nil); the invoke path's metrics
 	// belong there too.
@@ -51,15 +37,6 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 10 << 20
-	}
-	if c.TokenTTL == 0 {
-		c.TokenTTL = 24 * time.Hour
-	}
-	if c.CacheTTL == 0 {
-		c.CacheTTL = 2 * time.Second
-	}
-	if c.SessionTTL == 0 {
-		c.SessionTTL = 12 * time.Hour
 	}
 	if c.Metrics == nil {
 		c.Metrics = prometheus.NewRegistry()
@@ -84,9 +61,11 @@ type Database interface {
 
 // Server serves Orc's HTTP API.
 type Server struct {
-	// Invoke runs the invoke path; Registry registers plugins and hooks.
+	// Invoke runs the invoke path; Registry registers plugins and hooks;
+	// Identity authenticates and limits requests and signs users in.
 	Invoke   *invoke.Service
 	Registry *registry.Registry
+	Identity *identity.Service
 
 	Plugins     orc.PluginService
 	Invocations orc.InvocationService
@@ -94,12 +73,8 @@ type Server struct {
 	HookStore   orc.HookService
 	// Keys, Audit and SignIns keep API keys, the audit log and single
 	// sign-ons under way.
-	Keys    orc.APIKeyService
-	Audit   orc.AuditService
-	SignIns orc.SignInService
-	// OIDC is the trusted OpenID provider; nil disables single sign-on and
-	// its bearer tokens.
-	OIDC *OIDC
+	Keys  orc.APIKeyService
+	Audit orc.AuditService
 	// Cluster shows the Ray cluster and the scheduler's pools; nil: no Ray.
 	Cluster *ClusterView
 	Broker  Broker
@@ -107,30 +82,26 @@ type Server struct {
 	Logger  *slog.Logger
 	Clock   orc.Clock
 
-	cfg        Config
-	publicURL  *url.URL
-	limits     *limiters
-	signins    signinGuard
-	principals *ttlcache.Cache[*orc.Principal]
-	metrics    http.Handler
-	router     chi.Router
+	cfg     Config
+	metrics http.Handler
+	once    sync.Once
+	router  chi.Router
 }
 
 // New returns a Server. Set its service fields before serving.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, Logger: slog.Default(), Clock: orc.SystemClock{}, limits: newLimiters(cfg.Limits)}
-	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
-		s.publicURL = u
-	}
-	s.principals = ttlcache.New[*orc.Principal](cfg.CacheTTL)
+	s := &Server{cfg: cfg, Logger: slog.Default(), Clock: orc.SystemClock{}}
 	s.metrics = s.metricsHandler(cfg.Metrics)
-	s.router = s.routes()
 	return s
 }
 
-// ServeHTTP serves a request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+// ServeHTTP serves a request. The routes are built at the first one, once
+// the service fields are set.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.once.Do(func() { s.router = s.routes() })
+	s.router.ServeHTTP(w, r)
+}
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
@@ -147,14 +118,15 @@ func (s *Server) routes() chi.Router {
 	r.Get("/health", s.handleHealthz) // the seed's health check
 	r.With(s.authenticateMetrics).Method(http.MethodGet, "/metrics", s.metrics)
 	r.Post("/api/v1/auth/token", s.handleToken)
-	r.Get("/auth/login", s.handleLogin)
-	r.Get("/auth/callback", s.handleCallback)
-	r.Post("/auth/logout", s.handleLogout)
+	r.Get("/auth/login", s.Identity.Login(s.error))
+	r.Get("/auth/callback", s.Identity.Callback(s.error))
+	r.Post("/auth/logout", s.Identity.Logout(s.error))
 
+	inflight := s.Identity.LimitInFlight(s.error)
 	r.Group(func(r chi.Router) {
-		r.Use(s.authenticate)
+		r.Use(s.Identity.Authenticate(s.error))
 		r.Get("/openapi.json", s.handleOpenAPI)
-		r.With(s.limitInFlight).Post("/invoke/{plugin}", s.handleInvoke)
+		r.With(inflight).Post("/invoke/{plugin}", s.handleInvoke)
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/auth/me", s.handleMe)
 
@@ -171,7 +143,7 @@ func (s *Server) routes() chi.Router {
 			r.Get("/invocations/{id}/logs", s.handleInvocationLogs)
 			r.Post("/invocations/{id}/cancel", s.handleCancelInvocation)
 
-			r.With(s.limitInFlight).Post("/jobs", s.handleCreateJob)
+			r.With(inflight).Post("/jobs", s.handleCreateJob)
 			r.Get("/jobs", s.handleListJobs)
 			r.Get("/jobs/{id}", s.handleGetJob)
 
@@ -188,7 +160,7 @@ func (s *Server) routes() chi.Router {
 			r.Delete("/api-keys/{id}", s.handleRevokeAPIKey)
 
 			r.Group(func(r chi.Router) {
-				r.Use(s.requireAdmin)
+				r.Use(identity.RequireAdmin("manage users or read the audit log", s.error))
 				r.Get("/users", s.handleListUsers)
 				r.Post("/users", s.handleCreateUser)
 				r.Get("/users/{id}", s.handleGetUser)

@@ -8,7 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/internal/password"
+	"github.com/orc-gateway/orc/identity"
 )
 
 // Admins manage accounts at /api/v1/users: list them, create local ones,
@@ -88,7 +88,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 			s.error(w, r, orc.Errorf(orc.EINVALID, "password must have at least 8 characters"))
 			return
 		}
-		hash, err := password.Hash(body.Password)
+		hash, err := identity.HashPassword(body.Password)
 		if err != nil {
 			s.error(w, r, err)
 			return
@@ -99,7 +99,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.audit(r, orc.PrincipalFromContext(r.Context()), orc.AuditUserCreate, "user", itoa(u.ID),
+	s.Identity.Record(r, orc.PrincipalFromContext(r.Context()), &orc.AuditEvent{Action: orc.AuditUserCreate, TargetType: "user", Target: itoa(u.ID)},
 		map[string]string{"email": u.Email, "role": string(u.Role)})
 	w.Header().Set("Location", "/api/v1/users/"+itoa(u.ID))
 	writeJSON(w, http.StatusCreated, u)
@@ -146,7 +146,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	s.principals.Clear()
+	s.Identity.Changed()
 	changes := map[string]any{}
 	if body.Role != nil {
 		changes["role"] = *body.Role
@@ -160,6 +160,6 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 	if up.RolePinned != nil {
 		changes["role_pinned"] = *up.RolePinned
 	}
-	s.audit(r, p, orc.AuditUserUpdate, "user", itoa(u.ID), changes)
+	s.Identity.Record(r, p, &orc.AuditEvent{Action: orc.AuditUserUpdate, TargetType: "user", Target: itoa(u.ID)}, changes)
 	writeJSON(w, http.StatusOK, u)
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/gateway"
-	"github.com/orc-gateway/orc/internal/password"
+	"github.com/orc-gateway/orc/identity"
 	"github.com/orc-gateway/orc/invoke"
 	"github.com/orc-gateway/orc/queue/rabbitmq"
 	"github.com/orc-gateway/orc/registry"
@@ -53,6 +53,7 @@ type Gateway struct {
 	Hooks    *registry.Hooks
 	Registry *registry.Registry
 	Invoke   *invoke.Service
+	Identity *identity.Service
 	Server   *gateway.Server
 
 	ln   net.Listener
@@ -97,14 +98,19 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Invoke.Schemas, m.Invoke.Hooks, m.Invoke.Logger = &m.Registry.Schemas, m.Hooks, m.Logger
 	m.Broker.OnReply(m.Invoke.Deliver)
 
-	m.Server = gateway.New(gateway.Config{
-		MaxBodyBytes: cfg.Gateway.MaxBodyBytes, TokenTTL: cfg.Gateway.TokenTTL, CacheTTL: cacheTTL,
-		MetricsToken: cfg.Gateway.MetricsToken, Metrics: metrics,
-		PublicURL: cfg.Identity.PublicURL, SessionTTL: cfg.Identity.SessionTTL, Limits: cfg.Identity.Limits,
+	m.Identity = identity.New(identity.Config{
+		TokenTTL: cfg.Gateway.TokenTTL, SessionTTL: cfg.Identity.SessionTTL, CacheTTL: cacheTTL,
+		PublicURL: cfg.Identity.PublicURL, Limits: cfg.Identity.Limits,
 	})
-	m.Server.Invoke, m.Server.Registry = m.Invoke, m.Registry
+	m.Identity.Users, m.Identity.Keys, m.Identity.SignIns, m.Identity.AuditLog = m.DB, m.DB, m.DB, m.DB
+	m.Identity.InFlight, m.Identity.Logger = m.DB, m.Logger
+
+	m.Server = gateway.New(gateway.Config{
+		MaxBodyBytes: cfg.Gateway.MaxBodyBytes, MetricsToken: cfg.Gateway.MetricsToken, Metrics: metrics,
+	})
+	m.Server.Invoke, m.Server.Registry, m.Server.Identity = m.Invoke, m.Registry, m.Identity
 	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
-	m.Server.HookStore = m.DB
+	m.Server.HookStore, m.Server.Keys, m.Server.Audit = m.DB, m.DB, m.DB
 	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger
 	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB}
 	if cfg.RayAddress != "" {
@@ -207,7 +213,7 @@ func ensureAdmin(ctx context.Context, users orc.UserService, email, pw string, l
 	if orc.ErrorCode(err) != orc.ENOTFOUND {
 		return fmt.Errorf("admin account: %w", err)
 	}
-	hash, err := password.Hash(pw)
+	hash, err := identity.HashPassword(pw)
 	if err != nil {
 		return fmt.Errorf("admin account: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/gateway"
+	"github.com/orc-gateway/orc/identity"
 )
 
 // IdentityConfig configures how people and programs sign in to the
@@ -69,16 +69,15 @@ func identityFlags(fs *flag.FlagSet, c *IdentityConfig) {
 	fs.StringVar(&c.OIDCDefaultRole, "oidc-default-role", c.OIDCDefaultRole, "role of new users in no mapped group; none refuses them")
 	for _, r := range []orc.Role{orc.RoleAdmin, orc.RoleDeveloper, orc.RoleInvoker, orc.RoleViewer} {
 		fs.Var(roleLimitFlag{c.Limits, r}, "limit-"+string(r),
-			fmt.Sprintf("limits of %ss: rate=R,burst=B,inflight=N (0 is unlimited; default %s)", r, formatLimit(gateway.DefaultLimits[r])))
+			fmt.Sprintf("limits of %ss: rate=R,burst=B,inflight=N (0 is unlimited; default %s)", r, formatLimit(identity.DefaultLimits[r])))
 	}
 }
 
-// openIdentity connects the gateway's identity services and, when an
-// issuer is configured, discovers the OpenID provider. It runs once the
-// gateway listens, since the callback URL defaults to its address.
+// openIdentity discovers the OpenID provider when an issuer is configured.
+// It runs once the gateway listens, since the callback URL defaults to its
+// address.
 func (m *Gateway) openIdentity(ctx context.Context) error {
 	c := m.Config.Identity
-	m.Server.Keys, m.Server.Audit, m.Server.SignIns = m.DB, m.DB, m.DB
 	if c.OIDCIssuer == "" {
 		return nil
 	}
@@ -90,7 +89,7 @@ func (m *Gateway) openIdentity(ctx context.Context) error {
 	if role == "none" {
 		role = ""
 	}
-	o, err := gateway.NewOIDC(ctx, gateway.OIDCConfig{
+	o, err := identity.NewOIDC(ctx, identity.OIDCConfig{
 		Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCClientSecret, Audience: c.OIDCAudience,
 		RedirectURL: base + "/auth/callback", Scopes: splitList(c.OIDCScopes), Algorithms: splitList(c.OIDCAlgorithms),
 		Leeway: c.OIDCLeeway, JWKSRefreshInterval: c.OIDCJWKSRefresh, GroupsClaim: c.OIDCGroupsClaim,
@@ -99,7 +98,7 @@ func (m *Gateway) openIdentity(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.Server.OIDC = o
+	m.Identity.OIDC = o
 	m.Logger.Info("single sign-on enabled", "issuer", c.OIDCIssuer, "callback", base+"/auth/callback")
 	return nil
 }
@@ -143,7 +142,7 @@ func (m *roleMap) Set(s string) error {
 }
 
 // roleLimits are the configured limits by role.
-type roleLimits map[orc.Role]gateway.Limit
+type roleLimits map[orc.Role]identity.Limit
 
 // roleLimitFlag sets one role's limits: rate=R,burst=B,inflight=N.
 type roleLimitFlag struct {
@@ -162,7 +161,7 @@ func (f roleLimitFlag) String() string {
 }
 
 func (f roleLimitFlag) Set(s string) error {
-	l := gateway.DefaultLimits[f.role]
+	l := identity.DefaultLimits[f.role]
 	for _, pair := range splitList(s) {
 		k, v, ok := strings.Cut(pair, "=")
 		if !ok {
@@ -190,6 +189,6 @@ func (f roleLimitFlag) Set(s string) error {
 	return nil
 }
 
-func formatLimit(l gateway.Limit) string {
+func formatLimit(l identity.Limit) string {
 	return fmt.Sprintf("rate=%g,burst=%d,inflight=%d", l.Rate, l.Burst, l.InFlight)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/gateway"
+	"github.com/orc-gateway/orc/identity"
 )
 
 // roleUsers adds a local account of each role and returns their tokens.
@@ -214,7 +214,7 @@ func TestRateLimits(t *testing.T) {
 	want(t, "job over the cap", s.do("POST", "/api/v1/jobs", map[string]any{"plugin_name": "echo"}, bearer(invoker)...), http.StatusTooManyRequests, orc.ERATELIMIT)
 }
 
-func limitOf(s string) gateway.Limit {
+func limitOf(s string) identity.Limit {
 	f := roleLimitFlag{m: roleLimits{}, role: orc.RoleInvoker}
 	if err := f.Set(s); err != nil {
 		panic(err)

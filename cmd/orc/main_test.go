@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/internal/password"
+	"github.com/orc-gateway/orc/identity"
 	"github.com/orc-gateway/orc/internal/testenv"
 	"github.com/orc-gateway/orc/store/postgres"
 )
@@ -295,7 +295,7 @@ func (s *stack) login(email, pw string) string {
 // addUser creates a local account and returns its token.
 func (s *stack) addUser(email string, role orc.Role) string {
 	s.t.Helper()
-	hash, err := password.Hash("password-" + email)
+	hash, err := identity.HashPassword("password-" + email)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/internal/password"
+	"github.com/orc-gateway/orc/identity"
 	"github.com/orc-gateway/orc/internal/testenv"
 	"github.com/orc-gateway/orc/store/postgres"
 )
@@ -108,7 +108,7 @@ func TestMigrateAndUserCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Role != orc.RoleAdmin || !password.Check(u.PasswordHash, "s3cret-pass") || strings.Contains(u.PasswordHash, "s3cret") {
+	if u.Role != orc.RoleAdmin || !identity.CheckPassword(u.PasswordHash, "s3cret-pass") || strings.Contains(u.PasswordHash, "s3cret") {
 		t.Fatalf("user = %+v", u)
 	}
 	errOut.Reset()

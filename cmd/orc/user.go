@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/orc-gateway/orc"
-	"github.com/orc-gateway/orc/internal/password"
+	"github.com/orc-gateway/orc/identity"
 	"github.com/orc-gateway/orc/store/postgres"
 )
 
@@ -53,7 +53,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if pw == "" {
 		return fmt.Errorf("no password: set ORC_USER_PASSWORD or use --password-stdin")
 	}
-	hash, err := password.Hash(pw)
+	hash, err := identity.HashPassword(pw)
 	if err != nil {
 		return err
 	}

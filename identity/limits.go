@@ -1,9 +1,6 @@
-package gateway
+package identity
 
 import (
-	"context"
-	"math"
-	"net/http"
 	"sync"
 	"time"
 
@@ -57,9 +54,9 @@ func newLimiters(byRole map[orc.Role]Limit) *limiters {
 
 func (l *limiters) of(role orc.Role) Limit { return l.byRole[role] }
 
-// allow takes a token from the principal's bucket, or answers ERATELIMIT
-// with Retry-After set to when one will be there.
-func (l *limiters) allow(w http.ResponseWriter, p *orc.Principal, now time.Time) error {
+// allow takes a token from the principal's bucket, or returns ERATELIMIT
+// saying when one will be there.
+func (l *limiters) allow(p *orc.Principal, now time.Time) error {
 	lim := l.of(p.Role)
 	if lim.Rate <= 0 {
 		return nil
@@ -77,40 +74,14 @@ func (l *limiters) allow(w http.ResponseWriter, p *orc.Principal, now time.Time)
 	res := u.lim.ReserveN(now, 1)
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)
-		retryAfter(w, time.Duration(math.Ceil(d.Seconds()))*time.Second)
-		return orc.Errorf(orc.ERATELIMIT, "too many requests: your role may send %g a second", lim.Rate)
+		return rateLimited(d, "too many requests: your role may send %g a second", lim.Rate)
 	}
 	return nil
 }
 
-// inflightCounter is implemented by invocation stores that can count a
-// user's unfinished invocations.
-type inflightCounter interface {
-	CountUnfinished(ctx context.Context, ownerID int64) (int, error)
-}
-
-// limitInFlight refuses a new invocation while the principal has as many
-// queued or running ones as its role may. Concurrent requests may pass the
-// count together, so the cap can be overshot by a burst's size.
-func (s *Server) limitInFlight(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := orc.PrincipalFromContext(r.Context())
-		lim := s.limits.of(p.Role)
-		counter, ok := s.Invocations.(inflightCounter)
-		if lim.InFlight <= 0 || !ok {
-			next.ServeHTTP(w, r)
-			return
-		}
-		n, err := counter.CountUnfinished(r.Context(), p.UserID)
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
-		if n >= lim.InFlight {
-			retryAfter(w, time.Second)
-			s.error(w, r, orc.Errorf(orc.ERATELIMIT, "you have %d invocations queued or running, the most your role may have", n))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// rateLimited is an ERATELIMIT error whose client may retry after d.
+func rateLimited(d time.Duration, format string, args ...any) error {
+	e := orc.Errorf(orc.ERATELIMIT, format, args...)
+	e.RetryAfter = d
+	return e
 }

@@ -1,6 +1,7 @@
-package gateway
+package identity
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -64,7 +65,10 @@ func TestRoleOfGroups(t *testing.T) {
 }
 
 func TestParseAPIKey(t *testing.T) {
-	key, prefix := newAPIKey()
+	key, prefix, hash := NewAPIKey()
+	if !bytes.Equal(hash, hashToken(key)) {
+		t.Errorf("NewAPIKey hash is not the hash of the key")
+	}
 	if got, ok := parseAPIKey(key); !ok || got != prefix {
 		t.Errorf("parseAPIKey(%q) = %q, %v; want %q", key, got, ok, prefix)
 	}

@@ -1,4 +1,4 @@
-package gateway
+package identity
 
 import (
 	"crypto/sha256"
@@ -27,7 +27,7 @@ import (
 // loopback listener>&code_challenge=…&state=…, the same flow runs with the
 // provider, and the callback sends the browser on to the loopback address
 // with a one-time code, which only the CLI's PKCE verifier exchanges for a
-// token at /api/v1/auth/token. The provider never sees the CLI, and only the
+// token at the token endpoint (ExchangeCode). The provider never sees the CLI, and only the
 // gateway holds the client secret.
 
 // Cookie names. The session cookie takes the __Host- prefix under TLS,
@@ -53,11 +53,11 @@ func sessionCookie(r *http.Request) string {
 
 // secure reports whether cookies get the Secure attribute: under TLS, or
 // behind a proxy that serves the public URL over https.
-func (s *Server) secure(r *http.Request) bool {
+func (s *Service) secure(r *http.Request) bool {
 	return r.TLS != nil || (s.publicURL != nil && s.publicURL.Scheme == "https")
 }
 
-func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration) {
+func (s *Service) setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration) {
 	if name == cookieSession && s.secure(r) {
 		name = cookieSessionSecure
 	}
@@ -69,13 +69,30 @@ func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value, 
 	http.SetCookie(w, c)
 }
 
-// ssoEnabled answers 404 unless single sign-on is configured.
-func (s *Server) ssoEnabled(w http.ResponseWriter, r *http.Request) bool {
+// ssoEnabled answers ENOTFOUND unless single sign-on is configured.
+func (s *Service) ssoEnabled(w http.ResponseWriter, r *http.Request, fail ErrorWriter) bool {
 	if s.OIDC == nil || s.SignIns == nil {
-		s.error(w, r, orc.Errorf(orc.ENOTFOUND, "single sign-on is not configured"))
+		fail(w, r, orc.Errorf(orc.ENOTFOUND, "single sign-on is not configured"))
 		return false
 	}
 	return true
+}
+
+// Login is GET /auth/login: it starts a single sign-on (see Callback).
+func (s *Service) Login(fail ErrorWriter) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.login(w, r, fail) }
+}
+
+// Callback is GET /auth/callback, where the provider sends the browser
+// back.
+func (s *Service) Callback(fail ErrorWriter) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.callback(w, r, fail) }
+}
+
+// Logout is POST /auth/logout: the session cookie (or the bearer token from
+// the token endpoint) stops working, and the cookie is cleared.
+func (s *Service) Logout(fail ErrorWriter) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.logout(w, r, fail) }
 }
 
 // localPath returns p when it is a path on this gateway, else "/": a
@@ -107,10 +124,10 @@ func s256(verifier string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
-// handleLogin starts a single sign-on: it remembers the sign-in and
-// redirects to the provider.
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if !s.ssoEnabled(w, r) {
+// login starts a single sign-on: it remembers the sign-in and redirects to
+// the provider.
+func (s *Service) login(w http.ResponseWriter, r *http.Request, fail ErrorWriter) {
+	if !s.ssoEnabled(w, r, fail) {
 		return
 	}
 	q := r.URL.Query()
@@ -120,15 +137,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.Get("client_id") != "" || q.Get("redirect_uri") != "" {
 		if q.Get("client_id") != cliClientID || q.Get("response_type") != "code" {
-			s.error(w, r, orc.Errorf(orc.EINVALID, "client_id must be %s and response_type code", cliClientID))
+			fail(w, r, orc.Errorf(orc.EINVALID, "client_id must be %s and response_type code", cliClientID))
 			return
 		}
 		if !loopbackRedirect(q.Get("redirect_uri")) {
-			s.error(w, r, orc.Errorf(orc.EINVALID, "redirect_uri must be http on a loopback address with a port"))
+			fail(w, r, orc.Errorf(orc.EINVALID, "redirect_uri must be http on a loopback address with a port"))
 			return
 		}
 		if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) < 43 {
-			s.error(w, r, orc.Errorf(orc.EINVALID, "a PKCE code_challenge with code_challenge_method S256 is required"))
+			fail(w, r, orc.Errorf(orc.EINVALID, "a PKCE code_challenge with code_challenge_method S256 is required"))
 			return
 		}
 		in.CLIRedirect, in.CLIChallenge, in.CLIState = q.Get("redirect_uri"), q.Get("code_challenge"), q.Get("state")
@@ -136,7 +153,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	binding := newSecret("")
 	in.BindingHash = hashToken(binding)
 	if err := s.SignIns.CreateSignIn(r.Context(), in); err != nil {
-		s.error(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	s.setCookie(w, r, cookieBinding, binding, "/auth/", signInTTL)
@@ -145,10 +162,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		oauth2.SetAuthURLParam("nonce", in.Nonce)), http.StatusFound)
 }
 
-// handleCallback ends a single sign-on: the provider sends the browser
-// here with a code, which is exchanged for the user's tokens.
-func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
-	if !s.ssoEnabled(w, r) {
+// callback ends a single sign-on: the provider sends the browser here with
+// a code, which is exchanged for the user's tokens.
+func (s *Service) callback(w http.ResponseWriter, r *http.Request, fail ErrorWriter) {
+	if !s.ssoEnabled(w, r, fail) {
 		return
 	}
 	ctx := r.Context()
@@ -156,75 +173,74 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	refused := orc.Errorf(orc.EUNAUTHORIZED, "the sign-in failed or expired; start again")
 	if e := q.Get("error"); e != "" {
 		s.Logger.InfoContext(ctx, "provider refused sign-in", "error", e)
-		s.error(w, r, refused)
+		fail(w, r, refused)
 		return
 	}
 	state := q.Get("state")
 	if state == "" || q.Get("code") == "" {
-		s.error(w, r, orc.Errorf(orc.EINVALID, "state and code are required"))
+		fail(w, r, orc.Errorf(orc.EINVALID, "state and code are required"))
 		return
 	}
 	in, err := s.SignIns.TakeSignIn(ctx, state, s.Clock.Now())
 	if orc.ErrorCode(err) == orc.ENOTFOUND {
-		s.error(w, r, refused)
+		fail(w, r, refused)
 		return
 	}
 	if err != nil {
-		s.error(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	s.setCookie(w, r, cookieBinding, "", "/auth/", -1)
 	binding, cerr := r.Cookie(cookieBinding)
 	if cerr != nil || subtle.ConstantTimeCompare(hashToken(binding.Value), in.BindingHash) != 1 {
 		s.Logger.InfoContext(ctx, "sign-in callback from another browser")
-		s.error(w, r, refused)
+		fail(w, r, refused)
 		return
 	}
 	tok, err := s.OIDC.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(in.Verifier))
 	if err != nil {
 		s.Logger.WarnContext(ctx, "exchange sign-in code", "err", err)
-		s.error(w, r, refused)
+		fail(w, r, refused)
 		return
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	id, err := s.OIDC.verifyIDToken(ctx, rawID)
 	if err != nil || subtle.ConstantTimeCompare([]byte(id.Nonce), []byte(in.Nonce)) != 1 {
 		s.Logger.WarnContext(ctx, "ID token refused", "err", err)
-		s.error(w, r, refused)
+		fail(w, r, refused)
 		return
 	}
 	u, err := s.oidcUser(r, id, true)
 	if err != nil {
-		s.error(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	if in.CLIRedirect != "" {
-		s.handOverToCLI(w, r, in, u)
+		s.handOverToCLI(w, r, in, u, fail)
 		return
 	}
 	session := newSecret(sessionPrefix)
 	err = s.Users.StoreToken(ctx, &orc.Token{Hash: hashToken(session), UserID: u.ID, Method: orc.AuthOIDC,
 		Session: true, ExpiresAt: s.Clock.Now().Add(s.cfg.SessionTTL)})
 	if err != nil {
-		s.error(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	s.setCookie(w, r, cookieSession, session, "/", s.cfg.SessionTTL)
 	s.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "method", orc.AuthOIDC, "via", "browser")
-	s.audit(r, &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthOIDC},
-		orc.AuditSignIn, "user", itoa(u.ID), map[string]string{"via": "browser"})
+	s.Record(r, &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthOIDC}, &orc.AuditEvent{Action: orc.AuditSignIn, TargetType: "user", Target: itoa(u.ID)}, map[string]string{"via": "browser"})
 	http.Redirect(w, r, in.ReturnTo, http.StatusSeeOther)
 }
 
 // handOverToCLI sends the browser to the command line client's loopback
 // listener with a one-time code.
-func (s *Server) handOverToCLI(w http.ResponseWriter, r *http.Request, in *orc.SignIn, u *orc.User) {
+func (s *Service) handOverToCLI(w http.ResponseWriter, r *http.Request, in *orc.SignIn, u *orc.User, fail ErrorWriter) {
 	code := newSecret(codePrefix)
 	err := s.SignIns.CreateSignInCode(r.Context(), &orc.SignInCode{Hash: hashToken(code), UserID: u.ID,
 		RedirectURI: in.CLIRedirect, Challenge: in.CLIChallenge, ExpiresAt: s.Clock.Now().Add(codeTTL)})
 	if err != nil {
-		s.error(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	target, _ := url.Parse(in.CLIRedirect) // checked at /auth/login
@@ -237,48 +253,11 @@ func (s *Server) handOverToCLI(w http.ResponseWriter, r *http.Request, in *orc.S
 	http.Redirect(w, r, target.String(), http.StatusFound)
 }
 
-// exchangeCode is the token endpoint's authorization_code grant: a command
-// line client's one-time code and PKCE verifier in, a token out.
-func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request) {
-	f := r.PostForm
-	bad := orc.Errorf(orc.EUNAUTHORIZED, "invalid or expired code")
-	code, verifier := f.Get("code"), f.Get("code_verifier")
-	if !strings.HasPrefix(code, codePrefix) || verifier == "" || s.SignIns == nil {
-		s.error(w, r, bad)
-		return
-	}
-	c, err := s.SignIns.TakeSignInCode(r.Context(), hashToken(code), s.Clock.Now())
-	if orc.ErrorCode(err) == orc.ENOTFOUND {
-		s.error(w, r, bad)
-		return
-	}
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(s256(verifier)), []byte(c.Challenge)) != 1 || f.Get("redirect_uri") != c.RedirectURI {
-		s.error(w, r, bad)
-		return
-	}
-	u, err := s.Users.FindUserByID(r.Context(), c.UserID)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	if u.Disabled {
-		s.error(w, r, orc.Errorf(orc.EUNAUTHORIZED, "account disabled"))
-		return
-	}
-	s.writeToken(w, r, u, orc.AuthOIDC, "cli")
-}
-
-// handleLogout signs out: the session cookie (or the bearer token from
-// /api/v1/auth/token) stops working, and the cookie is cleared.
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+func (s *Service) logout(w http.ResponseWriter, r *http.Request, fail ErrorWriter) {
 	var token string
 	if c := sessionCookie(r); c != "" {
-		if err := s.checkCSRF(r); err != nil {
-			s.error(w, r, err)
+		if err := s.CheckCSRF(r); err != nil {
+			fail(w, r, err)
 			return
 		}
 		token = c
@@ -287,14 +266,14 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	if token != "" {
 		ctx := r.Context()
-		p, err := s.principal(r)
+		p, err := s.Principal(r)
 		if err == nil {
 			if err := s.Users.DeleteToken(ctx, hashToken(token)); err != nil {
-				s.error(w, r, err)
+				fail(w, r, err)
 				return
 			}
 			s.principals.Forget(string(hashToken(token)))
-			s.audit(r, p, orc.AuditSignOut, "user", itoa(p.UserID), nil)
+			s.Record(r, p, &orc.AuditEvent{Action: orc.AuditSignOut, TargetType: "user", Target: itoa(p.UserID)}, nil)
 		}
 	}
 	s.setCookie(w, r, cookieSession, "", "/", -1)
@@ -306,7 +285,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 // account with the same verified e-mail address, or creates one. Roles
 // follow the provider's groups unless an admin pinned them. interactive is
 // set for sign-ins (not for bearer tokens), which are recorded.
-func (s *Server) oidcUser(r *http.Request, id *identity, interactive bool) (*orc.User, error) {
+func (s *Service) oidcUser(r *http.Request, id *claims, interactive bool) (*orc.User, error) {
 	ctx := r.Context()
 	now := s.Clock.Now()
 	role, fromGroups := s.OIDC.roleOf(id.Groups)
@@ -332,8 +311,7 @@ func (s *Server) oidcUser(r *http.Request, id *identity, interactive bool) (*orc
 			return nil, err
 		}
 		s.principals.Clear()
-		s.audit(r, &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthOIDC},
-			orc.AuditUserUpdate, "user", itoa(u.ID), map[string]string{"role": string(role), "from": string(old), "by": "groups"})
+		s.Record(r, &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthOIDC}, &orc.AuditEvent{Action: orc.AuditUserUpdate, TargetType: "user", Target: itoa(u.ID)}, map[string]string{"role": string(role), "from": string(old), "by": "groups"})
 	}
 	if interactive {
 		if err := s.Users.LinkOIDC(ctx, u.ID, id.Issuer, id.Subject, now); err != nil {
@@ -346,7 +324,7 @@ func (s *Server) oidcUser(r *http.Request, id *identity, interactive bool) (*orc
 // newOIDCUser creates the account of a provider's user seen for the first
 // time, or links the local account with the same e-mail address when the
 // provider vouches for that address.
-func (s *Server) newOIDCUser(r *http.Request, id *identity, role orc.Role) (*orc.User, error) {
+func (s *Service) newOIDCUser(r *http.Request, id *claims, role orc.Role) (*orc.User, error) {
 	ctx := r.Context()
 	if id.Email == "" {
 		return nil, orc.Errorf(orc.EUNAUTHORIZED, "the token has no e-mail address; sign in through /auth/login first")
@@ -367,8 +345,7 @@ func (s *Server) newOIDCUser(r *http.Request, id *identity, role orc.Role) (*orc
 		if u, err = s.Users.UpdateUser(ctx, u.ID, orc.UserUpdate{RolePinned: &pinned}); err != nil {
 			return nil, err
 		}
-		s.audit(r, &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthOIDC},
-			orc.AuditUserUpdate, "user", itoa(u.ID), map[string]string{"linked": id.Issuer})
+		s.Record(r, &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthOIDC}, &orc.AuditEvent{Action: orc.AuditUserUpdate, TargetType: "user", Target: itoa(u.ID)}, map[string]string{"linked": id.Issuer})
 		return u, nil
 	case orc.ENOTFOUND:
 	default:
@@ -386,7 +363,6 @@ func (s *Server) newOIDCUser(r *http.Request, id *identity, role orc.Role) (*orc
 		return nil, err
 	}
 	s.Logger.InfoContext(ctx, "user created by single sign-on", "user_id", u.ID, "role", u.Role)
-	s.audit(r, &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthOIDC},
-		orc.AuditUserCreate, "user", itoa(u.ID), map[string]string{"role": string(u.Role), "by": "sso"})
+	s.Record(r, &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthOIDC}, &orc.AuditEvent{Action: orc.AuditUserCreate, TargetType: "user", Target: itoa(u.ID)}, map[string]string{"role": string(u.Role), "by": "sso"})
 	return u, nil
 }

@@ -1,4 +1,4 @@
-package gateway
+package identity
 
 import (
 	"context"
@@ -149,8 +149,8 @@ func (o *OIDC) Issuer() string { return o.cfg.Issuer }
 // KeyFetches returns how many times the provider's keys were fetched.
 func (o *OIDC) KeyFetches() int { return o.keys.Fetches() }
 
-// identity is who a verified token names.
-type identity struct {
+// claims are who a verified token names.
+type claims struct {
 	Issuer        string
 	Subject       string
 	Email         string
@@ -162,23 +162,23 @@ type identity struct {
 }
 
 // verifyBearer checks a bearer token: signature, issuer, audience, times.
-func (o *OIDC) verifyBearer(ctx context.Context, raw string) (*identity, error) {
+func (o *OIDC) verifyBearer(ctx context.Context, raw string) (*claims, error) {
 	return o.verify(ctx, o.bearer, raw)
 }
 
 // verifyIDToken checks an ID token from the token endpoint at sign-in.
-func (o *OIDC) verifyIDToken(ctx context.Context, raw string) (*identity, error) {
+func (o *OIDC) verifyIDToken(ctx context.Context, raw string) (*claims, error) {
 	return o.verify(ctx, o.idTokens, raw)
 }
 
-func (o *OIDC) verify(ctx context.Context, v *oidc.IDTokenVerifier, raw string) (*identity, error) {
+func (o *OIDC) verify(ctx context.Context, v *oidc.IDTokenVerifier, token string) (*claims, error) {
 	ctx = oidc.ClientContext(ctx, o.cfg.HTTPClient)
-	tok, err := v.Verify(ctx, raw)
+	tok, err := v.Verify(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	var claims map[string]json.RawMessage
-	if err := tok.Claims(&claims); err != nil {
+	var raw map[string]json.RawMessage
+	if err := tok.Claims(&raw); err != nil {
 		return nil, err
 	}
 	now := o.cfg.Clock.Now()
@@ -188,7 +188,7 @@ func (o *OIDC) verify(ctx context.Context, v *oidc.IDTokenVerifier, raw string) 
 	if now.After(tok.Expiry.Add(o.cfg.Leeway)) {
 		return nil, errors.New("oidc: token expired")
 	}
-	if nbf, ok := numericDate(claims["nbf"]); ok && now.Add(o.cfg.Leeway).Before(nbf) {
+	if nbf, ok := numericDate(raw["nbf"]); ok && now.Add(o.cfg.Leeway).Before(nbf) {
 		return nil, errors.New("oidc: token not valid yet")
 	}
 	if !tok.IssuedAt.IsZero() && now.Add(o.cfg.Leeway).Before(tok.IssuedAt) {
@@ -197,11 +197,11 @@ func (o *OIDC) verify(ctx context.Context, v *oidc.IDTokenVerifier, raw string) 
 	if tok.Subject == "" {
 		return nil, errors.New("oidc: token has no subject")
 	}
-	id := &identity{Issuer: tok.Issuer, Subject: tok.Subject, Expiry: tok.Expiry, Nonce: tok.Nonce}
-	json.Unmarshal(claims["email"], &id.Email)            //nolint:errcheck // optional
-	json.Unmarshal(claims["name"], &id.Name)              //nolint:errcheck // optional
-	id.EmailVerified = jsonBool(claims["email_verified"]) // some providers send "true"
-	id.Groups = stringList(claims[o.cfg.GroupsClaim])
+	id := &claims{Issuer: tok.Issuer, Subject: tok.Subject, Expiry: tok.Expiry, Nonce: tok.Nonce}
+	json.Unmarshal(raw["email"], &id.Email)            //nolint:errcheck // optional
+	json.Unmarshal(raw["name"], &id.Name)              //nolint:errcheck // optional
+	id.EmailVerified = jsonBool(raw["email_verified"]) // some providers send "true"
+	id.Groups = stringList(raw[o.cfg.GroupsClaim])
 	return id, nil
 }
 
