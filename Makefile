@@ -3,6 +3,10 @@
 
 GO      ?= go
 BIN     := bin/orc
+# staticcheck comes from the Go module proxy at this version, into a
+# folder of bin/ named for it (a new version is installed beside the old).
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK         := bin/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all build services images python-base hooks run test test-python test-unit lint bench clean
@@ -29,10 +33,14 @@ python-base: services
 run: services images build
 	deploy/local/run.sh
 
-## lint: formatting and vet
-lint:
+## lint: formatting, vet and staticcheck
+lint: $(STATICCHECK)
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## test: the whole suite on the real services, with the race detector.
 ## Packages run one at a time: some tests restart the broker.

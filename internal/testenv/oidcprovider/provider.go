@@ -84,7 +84,7 @@ func Start(t testing.TB, users ...User) *Provider {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login", p.login)
-	handler := provider.HttpHandler()
+	var handler http.Handler = provider
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/keys" {
 			p.keyFetches.Add(1)
