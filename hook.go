@@ -86,6 +86,16 @@ type HookOutcome struct {
 	Logs []LogLine
 }
 
+// HookRunner runs the hooks of a version's phase in order: the global
+// hooks, then the version's own. A denial is an *Error with code EDENIED
+// and the hook's status; a hook that fails is EHOOK.
+type HookRunner interface {
+	// HasHooks reports whether a phase has any hook to run for v.
+	HasHooks(phase HookPhase, v *Version) bool
+	// Run runs a phase's hooks for v on req.
+	Run(ctx context.Context, req *HookRequest, v *Version) (*HookOutcome, error)
+}
+
 // HookService keeps hook modules.
 type HookService interface {
 	// CreateHook stores a validated hook. Returns ECONFLICT if the name is

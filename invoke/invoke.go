@@ -76,12 +76,6 @@ type Plugins interface {
 	PoolExists(ctx context.Context, pool string) (bool, error)
 }
 
-// Hooks runs the pre hooks of plugin versions (registry.Hooks).
-type Hooks interface {
-	HasHooks(phase orc.HookPhase, v *orc.Version) bool
-	Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (*orc.HookOutcome, error)
-}
-
 // Schemas checks inputs against their versions' input schemas
 // (registry.Schemas). It returns EINVALID listing the violations.
 type Schemas interface {
@@ -95,8 +89,8 @@ type Service struct {
 	Invocations orc.InvocationService
 	Broker      Broker
 	Schemas     Schemas
-	// Hooks runs the pre hooks; nil runs none.
-	Hooks  Hooks
+	// Hooks runs the pre hooks (registry.Hooks); nil runs none.
+	Hooks  orc.HookRunner
 	Logger *slog.Logger
 	Clock  orc.Clock
 

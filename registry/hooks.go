@@ -23,6 +23,8 @@ type HookHost interface {
 	Call(ctx context.Context, name string, req *orc.HookRequest) (*orc.HookReply, []string, error)
 }
 
+var _ orc.HookRunner = (*Hooks)(nil)
+
 // Hooks keeps the stored hooks loaded in a host and runs a version's hooks
 // in order: the global ones (by name), then the version's own.
 type Hooks struct {

@@ -19,12 +19,6 @@ type Replier interface {
 	Reply(ctx context.Context, replyTo string, r *orc.Reply) error
 }
 
-// Hooks runs the post hooks of plugin versions (registry.Hooks).
-type Hooks interface {
-	HasHooks(phase orc.HookPhase, v *orc.Version) bool
-	Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (*orc.HookOutcome, error)
-}
-
 // Schemas checks outputs against their versions' output schemas
 // (registry.Schemas). It returns EINVALID listing the violations.
 type Schemas interface {
@@ -69,9 +63,9 @@ type Worker struct {
 	Replier     Replier
 	// Schemas checks outputs.
 	Schemas Schemas
-	// Hooks runs the post hooks; nil disables them. Users names the
-	// principal for them.
-	Hooks Hooks
+	// Hooks runs the post hooks (registry.Hooks); nil disables them.
+	// Users names the principal for them.
+	Hooks orc.HookRunner
 	Users orc.UserService
 	// Warm runs versions of the http protocol; nil runs every version with
 	// the exec protocol.

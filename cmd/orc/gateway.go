@@ -18,6 +18,7 @@ import (
 	"github.com/orc-gateway/orc/invoke"
 	"github.com/orc-gateway/orc/queue/rabbitmq"
 	"github.com/orc-gateway/orc/registry"
+	"github.com/orc-gateway/orc/runtime"
 	"github.com/orc-gateway/orc/scheduler/ray"
 	"github.com/orc-gateway/orc/store/postgres"
 )
@@ -191,6 +192,18 @@ func (m *Gateway) Close() error {
 	}
 	return nil
 }
+
+// The services declare what they need where they use it; these are the
+// implementations this binary passes them.
+var (
+	_ invoke.Plugins           = (*registry.Registry)(nil)
+	_ invoke.Schemas           = (*registry.Schemas)(nil)
+	_ invoke.Broker            = (*rabbitmq.Broker)(nil)
+	_ runtime.Schemas          = (*registry.Schemas)(nil)
+	_ runtime.Replier          = (*rabbitmq.Broker)(nil)
+	_ identity.InFlightCounter = (*postgres.DB)(nil)
+	_ gateway.Broker           = (*rabbitmq.Broker)(nil)
+)
 
 // cacheTTL is how long the invoke path caches a token's principal and a
 // plugin's latest version: a disabled account or a new version takes up to
