@@ -146,6 +146,10 @@ func defaultCacheDir() string {
 	return filepath.Join(dir, "orc", "wazero")
 }
 
+// hookSyncEvery is how often a process loads the hooks stored, and drops
+// the deleted ones, through other processes.
+const hookSyncEvery = 10 * time.Second
+
 // openHooks starts the hook host and loads the stored hooks into it.
 func openHooks(ctx context.Context, c *Config, store orc.HookService, logger *slog.Logger) (*registry.Hooks, error) {
 	host, err := hooks.New(ctx, hooks.Config{

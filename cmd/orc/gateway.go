@@ -152,7 +152,7 @@ func (m *Gateway) Run(ctx context.Context) error {
 	go func() { errc <- m.http.Serve(m.ln) }()
 	hctx, stopHooks := context.WithCancel(ctx)
 	defer stopHooks()
-	go m.Hooks.Keep(hctx, 10*time.Second)
+	go m.Hooks.Keep(hctx, hookSyncEvery)
 	select {
 	case err := <-errc:
 		return err

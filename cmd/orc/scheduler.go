@@ -172,7 +172,7 @@ func (m *Scheduler) Run(ctx context.Context) error {
 		})
 	})
 	g.Go(func() error {
-		m.Hooks.Keep(gctx, 10*time.Second)
+		m.Hooks.Keep(gctx, hookSyncEvery)
 		return nil
 	})
 	err = g.Wait()

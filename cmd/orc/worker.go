@@ -197,7 +197,7 @@ func (m *Worker) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
-		m.Hooks.Keep(gctx, 10*time.Second)
+		m.Hooks.Keep(gctx, hookSyncEvery)
 		return nil
 	})
 	done := make(chan error, 1)
