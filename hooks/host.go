@@ -91,8 +91,11 @@ func (c Config) withDefaults() Config {
 type Host struct {
 	cfg     Config
 	runtime wazero.Runtime
-	cache   wazero.CompilationCache
-	wasi    map[string]api.FunctionDefinition // the WASI functions a guest may import
+	// validator checks modules as uploaded, before they are instrumented;
+	// it interprets, so it checks without compiling to machine code.
+	validator wazero.Runtime
+	cache     wazero.CompilationCache
+	wasi      map[string]api.FunctionDefinition // the WASI functions a guest may import
 
 	mu      sync.Mutex
 	names   map[string]*module // hook name -> module
@@ -127,12 +130,13 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
 	h := &Host{
-		cfg:     cfg,
-		runtime: r,
-		cache:   cache,
-		wasi:    r.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions(),
-		names:   map[string]*module{},
-		modules: map[string]*module{},
+		cfg:       cfg,
+		runtime:   r,
+		validator: wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter()),
+		cache:     cache,
+		wasi:      r.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions(),
+		names:     map[string]*module{},
+		modules:   map[string]*module{},
 	}
 	return h, nil
 }
@@ -152,6 +156,9 @@ func (h *Host) Close(ctx context.Context) error {
 		m.close(ctx)
 	}
 	err := h.runtime.Close(ctx)
+	if verr := h.validator.Close(ctx); err == nil {
+		err = verr
+	}
 	if h.cache != nil {
 		if cerr := h.cache.Close(ctx); err == nil {
 			err = cerr
@@ -229,7 +236,11 @@ func (h *Host) Load(ctx context.Context, name string, bin []byte) (string, error
 }
 
 // prepare compiles and checks a module and starts its first instance.
-func (h *Host) prepare(ctx context.Context, m *module, bin []byte) error {
+func (h *Host) prepare(ctx context.Context, m *module, module []byte) error {
+	bin, err := h.instrumented(module)
+	if err != nil {
+		return err
+	}
 	compiled, err := h.compile(ctx, bin)
 	if err != nil {
 		return err

@@ -425,3 +425,22 @@ func TestClose(t *testing.T) {
 		t.Error("Load after Close succeeded")
 	}
 }
+
+// A guest whose _initialize never returns is stopped like a call: the load
+// fails within the start's time limit, and the host goes on.
+func TestInitializeIsBounded(t *testing.T) {
+	h := newHost(t, Config{Timeout: 50 * time.Millisecond})
+	m := wasmtest.MinimalModule()
+	m.Funcs = append(m.Funcs, wasmtest.Func{Export: "_initialize", Body: []byte{0x03, 0x40, 0x0c, 0x00, 0x0b}}) // loop br 0 end
+	start := time.Now()
+	_, err := h.Load(context.Background(), "spin", m.Encode())
+	if err == nil || !strings.Contains(err.Error(), "_initialize timed out") {
+		t.Fatalf("load: %v, want _initialize timed out", err)
+	}
+	if took := time.Since(start); took > minStartTimeout+time.Second {
+		t.Errorf("stopped after %v", took)
+	}
+	if _, err := h.Load(context.Background(), "ok", wasmtest.MinimalHook(false)); err != nil {
+		t.Fatalf("the host after a spinning _initialize: %v", err)
+	}
+}

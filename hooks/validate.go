@@ -45,15 +45,28 @@ var abiExports = []struct {
 // "missing export orc_hook", "orc_alloc has signature (i64) -> i32, want
 // (i32) -> i32".
 func (h *Host) Validate(ctx context.Context, module []byte) error {
-	compiled, err := h.compile(ctx, module)
+	bin, err := h.instrumented(module)
+	if err != nil {
+		return err
+	}
+	// The module as uploaded must be valid on its own: instrumenting adds
+	// globals and locals, which would make valid a module that names them.
+	// Instrument refuses such names too; this is the general check.
+	original, err := h.validator.CompileModule(ctx, module)
+	if err != nil {
+		return orc.WrapError(orc.EINVALID, err, "not a valid WebAssembly module")
+	}
+	_ = original.Close(ctx)
+	compiled, err := h.compile(ctx, bin)
 	if err != nil {
 		return err
 	}
 	return compiled.Close(ctx)
 }
 
-// compile compiles module and checks its ABI; the caller owns the result.
-func (h *Host) compile(ctx context.Context, module []byte) (wazero.CompiledModule, error) {
+// instrumented checks the shape of a module and returns it as the runtime
+// compiles it: with the interrupt check, when the host uses it.
+func (h *Host) instrumented(module []byte) ([]byte, error) {
 	if !bytes.HasPrefix(module, []byte("\x00asm")) {
 		return nil, orc.Errorf(orc.EINVALID, "not a WebAssembly module")
 	}
@@ -64,17 +77,25 @@ func (h *Host) compile(ctx context.Context, module []byte) (wazero.CompiledModul
 	if err := wasmbin.CheckLimits(module); err != nil {
 		return nil, orc.WrapError(orc.EINVALID, err, "not a valid WebAssembly module")
 	}
-	if h.cfg.timer == timerInterrupt {
-		instrumented, err := wasmbin.Instrument(module)
-		switch {
-		case errors.Is(err, wasmbin.ErrReservedExport):
-			return nil, orc.Errorf(orc.EINVALID, "%s", err)
-		case err != nil:
-			return nil, orc.WrapError(orc.EINVALID, err, "not a valid WebAssembly module")
-		}
-		module = instrumented
+	if h.cfg.timer != timerInterrupt {
+		return module, nil
 	}
-	compiled, err := h.runtime.CompileModule(ctx, module)
+	instrumented, err := wasmbin.Instrument(module)
+	switch {
+	case errors.Is(err, wasmbin.ErrReservedExport):
+		return nil, orc.Errorf(orc.EINVALID, "%s", err)
+	case errors.Is(err, wasmbin.ErrHostIndex):
+		return nil, orc.Errorf(orc.EINVALID, "not a valid WebAssembly module: %s", err)
+	case err != nil:
+		return nil, orc.WrapError(orc.EINVALID, err, "not a valid WebAssembly module")
+	}
+	return instrumented, nil
+}
+
+// compile compiles a module as instrumented returned it and checks its
+// ABI; the caller owns the result.
+func (h *Host) compile(ctx context.Context, bin []byte) (wazero.CompiledModule, error) {
+	compiled, err := h.runtime.CompileModule(ctx, bin)
 	if err != nil {
 		return nil, orc.WrapError(orc.EINVALID, err, "not a valid WebAssembly module")
 	}

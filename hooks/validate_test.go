@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/hooks/internal/wasmtest"
@@ -112,4 +113,64 @@ func TestInstrumentReservedName(t *testing.T) {
 	h := newHost(t, Config{})
 	err := h.Validate(context.Background(), m.Encode())
 	wantError(t, err, orc.EINVALID, "exports orc_interrupt, a name the host reserves")
+}
+
+// A module that names the globals or locals the instrumenter adds is
+// invalid as uploaded, and would be valid once instrumented: it could reset
+// its fuel or its interrupt flag and run for ever, freezing the process.
+// Such modules are refused at upload and at load, before anything runs.
+func TestValidateRefusesTheHostsGlobals(t *testing.T) {
+	h := newHost(t, Config{Timeout: 200 * time.Millisecond})
+	refuel := []byte{0x03, 0x40, 0x41, 0x90, 0xce, 0x00, 0x24, 0x00, 0x0c, 0x00, 0x0b} // loop; i32.const 10000; global.set 0; br 0; end
+	hookWith := func(f func(*wasmtest.Module)) []byte {
+		m := wasmtest.MinimalModule()
+		f(&m)
+		return m.Encode()
+	}
+	for _, tc := range []struct {
+		name   string
+		module []byte
+	}{
+		{"orc_hook refuels", hookWith(func(m *wasmtest.Module) {
+			m.Funcs[1].Body = append(append([]byte{}, refuel...), 0x42, 0x00)
+		})},
+		{"_initialize refuels", hookWith(func(m *wasmtest.Module) {
+			m.Funcs = append(m.Funcs, wasmtest.Func{Export: "_initialize", Body: refuel})
+		})},
+		{"orc_hook clears the interrupt flag", hookWith(func(m *wasmtest.Module) {
+			m.Globals = []int32{7} // its own global 0; the fuel is 1, the flag 2
+			m.Funcs[1].Body = []byte{0x03, 0x40, 0x41, 0x00, 0x24, 0x02, 0x0c, 0x00, 0x0b, 0x42, 0x00}
+		})},
+		{"orc_hook reads the fuel", hookWith(func(m *wasmtest.Module) {
+			m.Funcs[1].Body = []byte{0x23, 0x00, 0x1a, 0x42, 0x00} // global.get 0; drop
+		})},
+		{"orc_hook writes the charge local", hookWith(func(m *wasmtest.Module) {
+			// memory.fill makes the instrumenter add local 2 to (i32, i32).
+			m.Funcs[1].Body = []byte{0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0xfc, 0x0b, 0x00,
+				0x41, 0x05, 0x21, 0x02, 0x42, 0x00} // ...; i32.const 5; local.set 2
+		})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := h.Validate(context.Background(), tc.module)
+			if orc.ErrorCode(err) != orc.EINVALID || !strings.Contains(orc.ErrorMessage(err), "not a valid WebAssembly module") {
+				t.Fatalf("upload: %v, want EINVALID", err)
+			}
+			if !strings.Contains(orc.ErrorMessage(err), "does not define") {
+				t.Errorf("upload: %q does not say what is wrong", orc.ErrorMessage(err))
+			}
+			// A module stored before uploads were checked is refused at load.
+			if _, err := h.Load(context.Background(), "stored", tc.module); orc.ErrorCode(err) != orc.EINVALID {
+				t.Fatalf("load: %v, want EINVALID", err)
+			}
+		})
+	}
+}
+
+// A module that is invalid for another reason, which the instrumenter does
+// not look for, is refused by the check of the module as uploaded.
+func TestValidateChecksTheModuleAsUploaded(t *testing.T) {
+	h := newHost(t, Config{})
+	m := wasmtest.MinimalModule()
+	m.Funcs[1].Body = []byte{0x41, 0x00} // i32.const 0 where i64 is returned
+	wantError(t, h.Validate(context.Background(), m.Encode()), orc.EINVALID, "not a valid WebAssembly module")
 }

@@ -80,8 +80,44 @@ func (h *Hooks) Sync(ctx context.Context) error {
 	return nil
 }
 
+// Start makes the stored hooks known, so that the global ones run from
+// the first call, and loads them in the background: a slow module cannot
+// keep the process from starting, nor a broken one from serving. A call
+// that needs a hook not loaded yet loads it itself. Returns the store's
+// error when the hooks cannot be listed: without the list, the global
+// hooks would be skipped.
+func (h *Hooks) Start(ctx context.Context) error {
+	list, err := h.Store.ListHooks(ctx)
+	if err != nil {
+		return fmt.Errorf("list hooks: %w", err)
+	}
+	var globals []string
+	for _, meta := range list {
+		if meta.Global {
+			globals = append(globals, meta.Name)
+		}
+	}
+	h.mu.Lock()
+	h.globals = globals
+	h.mu.Unlock()
+	go func() {
+		if err := h.Sync(ctx); err != nil {
+			// A hook that no longer loads fails its invocations clearly.
+			h.Logger.Error("load hooks", "err", err)
+		}
+	}()
+	return nil
+}
+
+// slowLoad is how long a hook may take to load before a warning says so.
+const slowLoad = 30 * time.Second
+
 func (h *Hooks) load(ctx context.Context, hook *orc.Hook) error {
 	start := time.Now()
+	slow := time.AfterFunc(slowLoad, func() {
+		h.Logger.Warn("hook still loading", "hook", hook.Name, "sha256", hook.SHA256, "after", slowLoad)
+	})
+	defer slow.Stop()
 	if _, err := h.Host.Load(ctx, hook.Name, hook.Module); err != nil {
 		return err
 	}

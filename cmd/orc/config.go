@@ -150,7 +150,8 @@ func defaultCacheDir() string {
 // the deleted ones, through other processes.
 const hookSyncEvery = 10 * time.Second
 
-// openHooks starts the hook host and loads the stored hooks into it.
+// openHooks starts the hook host and has it load the stored hooks, in the
+// background.
 func openHooks(ctx context.Context, c *Config, store orc.HookService, logger *slog.Logger) (*registry.Hooks, error) {
 	host, err := hooks.New(ctx, hooks.Config{
 		CacheDir: c.Hooks.CacheDir, Timeout: c.Hooks.Timeout, MemoryLimitMB: c.Hooks.MemoryMB, Logger: logger,
@@ -159,10 +160,9 @@ func openHooks(ctx context.Context, c *Config, store orc.HookService, logger *sl
 		return nil, fmt.Errorf("hook host: %w", err)
 	}
 	h := &registry.Hooks{Store: store, Host: host, Logger: logger, Clock: orc.SystemClock{}}
-	if err := h.Sync(ctx); err != nil {
-		// A hook that no longer loads fails its invocations clearly; it
-		// does not keep the service from starting.
-		logger.Error("load hooks", "err", err)
+	if err := h.Start(ctx); err != nil {
+		host.Close(context.Background()) //nolint:errcheck
+		return nil, err
 	}
 	return h, nil
 }

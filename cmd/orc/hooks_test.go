@@ -103,6 +103,16 @@ func TestHookUploadValidation(t *testing.T) {
 	if resp.status != http.StatusBadRequest || !strings.Contains(string(resp.body), "orc_") {
 		t.Fatalf("module without the ABI: %d %s", resp.status, resp.body)
 	}
+	// A module whose _initialize refuels the instrumenter's fuel global in
+	// a loop (global.set 0, a global it does not define) would run for ever
+	// at its load, and freeze the gateway: it is refused before it runs.
+	refuel := []byte("\x00asm\x01\x00\x00\x00\x01\x0f\x03`\x01\x7f\x01\x7f`\x02\x7f\x7f\x01~`\x00\x00\x03\x04\x03\x00\x01\x02" +
+		"\x05\x03\x01\x00\x01\a/\x04\torc_alloc\x00\x00\borc_hook\x00\x01\v_initialize\x00\x02\x06memory\x02\x00" +
+		"\n\x19\x03\x04\x00A\x00\v\x04\x00B\x00\v\r\x00\x03@A\x90\xce\x00$\x00\f\x00\v\v")
+	resp = s.uploadHook("refuel", refuel, "")
+	if resp.status != http.StatusBadRequest || !strings.Contains(string(resp.body), "does not define") {
+		t.Fatalf("a module that refuels itself: %d %s", resp.status, resp.body)
+	}
 	s.mustUploadHook("validator", "")
 	if resp := s.uploadHook("validator", hookModule(t, "validator"), ""); resp.status != http.StatusConflict {
 		t.Fatalf("same name again: %d", resp.status)

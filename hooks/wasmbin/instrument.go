@@ -14,6 +14,11 @@ const InterruptExport = "orc_interrupt"
 // InterruptExport itself.
 var ErrReservedExport = errors.New("exports " + InterruptExport + ", a name the host reserves")
 
+// ErrHostIndex is the error of Instrument for a module that names a global
+// or a local beyond its own: Instrument adds globals and locals, and a
+// module that names them could reset its own fuel or interrupt flag.
+var ErrHostIndex = errors.New("names a global or local it does not define")
+
 // fuel is how many checks a guest passes between two visits to Go.
 const fuel = 10000
 
@@ -61,14 +66,17 @@ const fuel = 10000
 // A module without a memory is returned as it is: the check needs
 // memory.grow, and a hook must have a memory anyway.
 //
-// Instrument neither validates the module (the runtime validates the
-// result when it compiles it) nor checks the lengths that CheckLimits
-// checks.
+// Instrument does not validate the module; the caller should have the
+// runtime validate it as uploaded, before Instrument, since a module that
+// is invalid only because it names globals or locals beyond its own would
+// be valid once Instrument added its own. Instrument refuses such names
+// itself, too. It does not check the lengths that CheckLimits checks.
 //
 // # Errors
 //
-// ErrReservedExport for a module that exports InterruptExport; otherwise
-// an error that says what part of the module is malformed.
+// ErrReservedExport for a module that exports InterruptExport; an error
+// wrapping ErrHostIndex for one that names a global or local beyond its
+// own; otherwise an error that says what part of the module is malformed.
 func Instrument(module []byte) ([]byte, error) {
 	r := &wasmReader{b: module}
 	if !strings.HasPrefix(string(module), "\x00asm\x01\x00\x00\x00") {
@@ -378,6 +386,9 @@ func instrumentBody(out, src []byte, ins checks, params uint32) ([]byte, error) 
 		if err != nil {
 			return nil, err
 		}
+		if err := checkIndex(src[start:r.i], locals, ins.fuelGlobal); err != nil {
+			return nil, err
+		}
 		if bulk {
 			out = ins.appendCharge(out, uint32(locals))
 		}
@@ -390,6 +401,29 @@ func instrumentBody(out, src []byte, ins checks, params uint32) ([]byte, error) 
 		return nil, r.err
 	}
 	return out, nil
+}
+
+// checkIndex refuses an instruction that names a local or a global beyond
+// the function's or the module's own (locals, globals): the index spaces
+// that Instrument extends. Such a module is invalid as uploaded, but would
+// be valid once instrumented, and could then reset its own fuel or
+// interrupt flag.
+func checkIndex(in []byte, locals uint64, globals uint32) error {
+	op := in[0]
+	if op < 0x20 || op > 0x24 {
+		return nil
+	}
+	r := &wasmReader{b: in, i: 1}
+	idx := r.u32()
+	switch {
+	case r.err != nil:
+		return r.err
+	case op <= 0x22 && uint64(idx) >= locals:
+		return fmt.Errorf("%w: local %d of %d", ErrHostIndex, idx, locals)
+	case op >= 0x23 && idx >= globals:
+		return fmt.Errorf("%w: global %d of %d", ErrHostIndex, idx, globals)
+	}
+	return nil
 }
 
 // readTypes returns the number of parameters of each function type of a
