@@ -14,7 +14,8 @@ import (
 // apiKeyCreate is the body of POST /api/v1/api-keys.
 type apiKeyCreate struct {
 	Name string `json:"name"`
-	// Role narrows the key; it may not exceed the creator's role.
+	// Role narrows the key; it may not exceed the creator's role
+	// (identity.KeyRequest).
 	Role orc.Role `json:"role"`
 	// ExpiresAt or ExpiresIn (seconds) end the key; neither: it lasts
 	// until revoked.
@@ -31,45 +32,18 @@ type createdKey struct {
 
 // handleCreateAPIKey creates a key of the principal's own.
 func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
-	p := orc.PrincipalFromContext(r.Context())
 	var body apiKeyCreate
 	if err := s.decodeJSON(w, r, &body); err != nil {
 		s.error(w, r, err)
 		return
 	}
-	if len(body.Name) > 200 {
-		s.error(w, r, orc.Errorf(orc.EINVALID, "name is longer than 200 bytes"))
-		return
-	}
-	if body.Role != "" && !body.Role.Valid() {
-		s.error(w, r, orc.Errorf(orc.EINVALID, "role must be admin, developer, invoker or viewer"))
-		return
-	}
-	if body.Role != "" && !p.Role.Covers(body.Role) {
-		s.error(w, r, orc.Errorf(orc.EFORBIDDEN, "a key's role may not exceed yours (%s)", p.Role))
-		return
-	}
-	now := s.Clock.Now()
-	k := &orc.APIKey{UserID: p.UserID, Name: body.Name, Role: body.Role, ExpiresAt: body.ExpiresAt}
-	if body.ExpiresIn < 0 || (body.ExpiresIn > 0 && body.ExpiresAt != nil) {
-		s.error(w, r, orc.Errorf(orc.EINVALID, "give expires_at or a positive expires_in, not both"))
-		return
-	}
-	if body.ExpiresIn > 0 {
-		at := now.Add(time.Duration(body.ExpiresIn) * time.Second)
-		k.ExpiresAt = &at
-	}
-	if k.ExpiresAt != nil && !k.ExpiresAt.After(now) {
-		s.error(w, r, orc.Errorf(orc.EINVALID, "expires_at is in the past"))
-		return
-	}
-	key, prefix, hash := identity.NewAPIKey()
-	k.Prefix, k.Hash = prefix, hash
-	if err := s.Keys.CreateAPIKey(r.Context(), k); err != nil {
+	k, key, err := s.Identity.CreateAPIKey(r, orc.PrincipalFromContext(r.Context()), identity.KeyRequest{
+		Name: body.Name, Role: body.Role, ExpiresAt: body.ExpiresAt, ExpiresIn: body.ExpiresIn,
+	})
+	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	s.Identity.Record(r, p, &orc.AuditEvent{Action: orc.AuditKeyCreate, TargetType: "api_key", Target: itoa(k.ID)}, map[string]any{"name": k.Name, "prefix": k.Prefix, "role": k.Role})
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/api/v1/api-keys/"+itoa(k.ID))
 	writeJSON(w, http.StatusCreated, createdKey{APIKey: k, Key: key})

@@ -308,6 +308,32 @@ func TestAPIKeys(t *testing.T) {
 		t.Errorf("narrow key: %+v", m)
 	}
 	want(t, "narrow key registers", s.do("POST", "/api/v1/plugins", echoManifest(t, "nope", false), bearer(narrow)...), http.StatusForbidden, orc.EFORBIDDEN)
+	// A key never mints a wider key: without a role it gets its own, and
+	// a wider role is refused; an admin's viewer key cannot reach the users.
+	admin := s.token
+	_, viewerKey := create(admin, map[string]any{"name": "read-only", "role": "viewer"})
+	childID, child := create(viewerKey, map[string]any{"name": "child"})
+	if _, m := s.me(child); m.Role != orc.RoleViewer {
+		t.Errorf("a key made by a viewer key acts as %s", m.Role)
+	}
+	want(t, "child key lists users", s.do("GET", "/api/v1/users", nil, bearer(child)...), http.StatusForbidden, orc.EFORBIDDEN)
+	want(t, "viewer key mints an admin key", s.do("POST", "/api/v1/api-keys", map[string]any{"role": "admin"}, bearer(viewerKey)...),
+		http.StatusForbidden, orc.EFORBIDDEN)
+	// ... nor one that outlives it.
+	_, expiring := create(admin, map[string]any{"name": "day", "role": "invoker", "expires_in": 86400})
+	grandID, _ := create(expiring, map[string]any{"name": "forever"})
+	var parentKey, grandKey orc.APIKey
+	s.do("GET", idPath("/api/v1/api-keys/", grandID), nil, bearer(admin)...).json(t, &grandKey)
+	if grandKey.ExpiresAt == nil || grandKey.Role != orc.RoleInvoker || grandKey.ExpiresAt.After(time.Now().Add(86401*time.Second)) {
+		t.Errorf("a key made by a key that expires in a day: %+v", grandKey)
+	}
+	s.do("GET", idPath("/api/v1/api-keys/", childID), nil, bearer(admin)...).json(t, &parentKey)
+	if parentKey.Role != orc.RoleViewer {
+		t.Errorf("the child key's stored role is %q, want viewer", parentKey.Role)
+	}
+	// Lifetimes are bounded.
+	want(t, "key for a century", s.do("POST", "/api/v1/api-keys", map[string]any{"expires_in": 10_000_000_000}, bearer(dev)...),
+		http.StatusBadRequest, orc.EINVALID)
 	// Others' keys are not found.
 	want(t, "other reads", s.do("GET", idPath("/api/v1/api-keys/", id), nil, bearer(other)...), http.StatusNotFound, orc.ENOTFOUND)
 	want(t, "other revokes", s.do("DELETE", idPath("/api/v1/api-keys/", id), nil, bearer(other)...), http.StatusNotFound, orc.ENOTFOUND)
