@@ -96,9 +96,21 @@ func (s *Service) Logout(fail ErrorWriter) http.HandlerFunc {
 }
 
 // localPath returns p when it is a path on this gateway, else "/": a
-// return_to must not send the browser elsewhere.
+// return_to must not send the browser elsewhere. Browsers drop tabs and
+// newlines from a URL and read a backslash as a slash, so "/\t/evil" and
+// "/\\evil" would be protocol-relative: only a path of printable ASCII
+// without backslashes, which parses to no scheme and no host, passes.
 func localPath(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return "/"
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return p
