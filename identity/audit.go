@@ -15,7 +15,7 @@ func (s *Service) Record(r *http.Request, actor *orc.Principal, e *orc.AuditEven
 	if s.AuditLog == nil {
 		return
 	}
-	e.RemoteAddr = clientAddr(r)
+	e.RemoteAddr = s.clientAddr(r)
 	if actor != nil {
 		e.ActorID, e.ActorEmail, e.Method = actor.UserID, actor.Email, actor.Method
 	}

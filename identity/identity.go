@@ -16,6 +16,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -40,6 +41,10 @@ type Config struct {
 	// Limits are the rate and in-flight limits of each role; roles left
 	// out get DefaultLimits.
 	Limits map[orc.Role]Limit
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (for the sign-in throttle and the audit log); none: the
+	// peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 func (c *Config) setDefaults() {

@@ -22,7 +22,7 @@ func TestLocalPath(t *testing.T) {
 		"": "/", "/": "/", "/console/x?y=1": "/console/x?y=1", "//evil.example": "/", "https://evil.example": "/",
 		"/\\evil.example": "/", "relative": "/", "/a\r\nSet-Cookie: x": "/",
 		"/\t/evil.example/x": "/", "/\n/evil.example": "/", "/ /evil.example": "/", "/\x00/evil": "/",
-		"/%09/evil.example/x": "/%09/evil.example/x", // stays a path: browsers do not decode it
+		"/%09/evil.example/x":  "/%09/evil.example/x", // stays a path: browsers do not decode it
 		"/\u3000/evil.example": "/", "/\x7f/evil": "/", "/console/\u00e9": "/",
 	} {
 		if got := localPath(in); got != want {

@@ -31,7 +31,7 @@ func (s *Service) PasswordSignIn(r *http.Request, username, pw string) (*Issued,
 	if username == "" || pw == "" {
 		return nil, orc.Errorf(orc.EINVALID, "username and password are required")
 	}
-	addr, now := clientAddr(r), s.Clock.Now()
+	addr, now := s.clientAddr(r), s.Clock.Now()
 	if d := s.throttle.wait(addr, username, now); d > 0 {
 		return nil, rateLimited(d, "too many failed sign-ins; try again later")
 	}

@@ -3,13 +3,13 @@ package identity
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
-
-	"github.com/orc-gateway/orc/internal/ttlcache"
 )
 
 // Password sign-in failures allowed before the gateway answers 429: per
@@ -19,53 +19,72 @@ const (
 	failuresPerAddr    = 10
 	failuresPerAccount = 20
 	failureRefill      = 6 * time.Second // one more try every so often
+	// throttleEntries bounds each of the guard's tables. Only failures add
+	// entries, and an address's failures are themselves limited, so a
+	// client cannot flush others' counts by filling a table; when one is
+	// full, the least recently used entry goes.
+	throttleEntries = 100000
 )
 
-// signinGuard slows password guessing down.
+// signinGuard slows password guessing down. Its zero value is ready.
 type signinGuard struct {
+	once      sync.Once
 	mu        sync.Mutex
-	byAddr    map[string]*rate.Limiter
-	byAccount map[string]*rate.Limiter
+	byAddr    *lru.Cache[string, *rate.Limiter]
+	byAccount *lru.Cache[string, *rate.Limiter]
 }
 
-// clientAddr is the request's peer address without its port. Headers such
-// as X-Forwarded-For are not trusted: a client could set them itself.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+func (g *signinGuard) init() {
+	g.once.Do(func() {
+		g.byAddr, _ = lru.New[string, *rate.Limiter](throttleEntries)
+		g.byAccount, _ = lru.New[string, *rate.Limiter](throttleEntries)
+	})
+}
+
+// accountKey is the account a sign-in names, as the user look-up reads
+// it: without surrounding spaces, in lower case.
+func accountKey(account string) string { return strings.ToLower(strings.TrimSpace(account)) }
+
+// addrKey is the throttle's key of a client address: the address, or its
+// /64 for IPv6, since one client usually holds a whole /64.
+func addrKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !ip.Is6() || ip.Is4In6() {
+		return addr
 	}
-	return host
+	p, _ := ip.Prefix(64)
+	return p.String()
 }
 
-func (g *signinGuard) limiters(addr, account string) (*rate.Limiter, *rate.Limiter) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	get := func(m *map[string]*rate.Limiter, key string, burst int) *rate.Limiter {
-		if *m == nil || len(*m) >= ttlcache.Limit {
-			*m = make(map[string]*rate.Limiter)
-		}
-		l := (*m)[key]
-		if l == nil {
-			l = rate.NewLimiter(rate.Every(failureRefill), burst)
-			(*m)[key] = l
-		}
-		return l
-	}
-	return get(&g.byAddr, addr, failuresPerAddr), get(&g.byAccount, strings.ToLower(account), failuresPerAccount)
-}
-
-// wait says how long a sign-in from addr to account must wait, or 0.
+// wait says how long a sign-in from addr to account must wait, or 0. It
+// adds no entry: a refused request costs the guard nothing.
 func (g *signinGuard) wait(addr, account string, now time.Time) time.Duration {
-	a, b := g.limiters(addr, account)
-	return max(untilToken(a, now), untilToken(b, now))
+	g.init()
+	var d time.Duration
+	if l, ok := g.byAddr.Peek(addrKey(addr)); ok {
+		d = untilToken(l, now)
+	}
+	if l, ok := g.byAccount.Peek(accountKey(account)); ok {
+		d = max(d, untilToken(l, now))
+	}
+	return d
 }
 
 // failed spends a try of addr and of account.
 func (g *signinGuard) failed(addr, account string, now time.Time) {
-	a, b := g.limiters(addr, account)
-	a.AllowN(now, 1)
-	b.AllowN(now, 1)
+	g.init()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	get := func(c *lru.Cache[string, *rate.Limiter], key string, burst int) *rate.Limiter {
+		l, ok := c.Get(key)
+		if !ok {
+			l = rate.NewLimiter(rate.Every(failureRefill), burst)
+			c.Add(key, l)
+		}
+		return l
+	}
+	get(g.byAddr, addrKey(addr), failuresPerAddr).AllowN(now, 1)
+	get(g.byAccount, accountKey(account), failuresPerAccount).AllowN(now, 1)
 }
 
 func untilToken(l *rate.Limiter, now time.Time) time.Duration {
@@ -76,4 +95,45 @@ func untilToken(l *rate.Limiter, now time.Time) time.Duration {
 	d := r.DelayFrom(now)
 	r.CancelAt(now)
 	return d
+}
+
+// clientAddr is the address a request came from: its peer, or, when the
+// peer is a trusted proxy, the nearest address in X-Forwarded-For that is
+// not one. Forwarding headers from anyone else are not trusted: a client
+// could set them itself.
+func (s *Service) clientAddr(r *http.Request) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
+	}
+	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(hop); err != nil {
+			break // a malformed hop: trust nothing before it
+		}
+		if !s.trusted(hop) {
+			return hop
+		}
+		peer = hop
+	}
+	return peer
+}
+
+// trusted reports whether addr is one of the trusted proxies.
+func (s *Service) trusted(addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

@@ -99,9 +99,13 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Invoke.Schemas, m.Invoke.Hooks, m.Invoke.Logger = &m.Registry.Schemas, m.Hooks, m.Logger
 	m.Broker.OnReply(m.Invoke.Deliver)
 
+	proxies, err := parsePrefixes(cfg.Identity.TrustedProxies)
+	if err != nil {
+		return err
+	}
 	m.Identity = identity.New(identity.Config{
 		TokenTTL: cfg.Gateway.TokenTTL, SessionTTL: cfg.Identity.SessionTTL, CacheTTL: cacheTTL,
-		PublicURL: cfg.Identity.PublicURL, Limits: cfg.Identity.Limits,
+		PublicURL: cfg.Identity.PublicURL, Limits: cfg.Identity.Limits, TrustedProxies: proxies,
 	})
 	m.Identity.Users, m.Identity.Keys, m.Identity.SignIns, m.Identity.AuditLog = m.DB, m.DB, m.DB, m.DB
 	m.Identity.InFlight, m.Identity.Logger = m.DB, m.Logger

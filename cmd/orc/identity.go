@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,9 @@ type IdentityConfig struct {
 	OIDCDefaultRole  string
 
 	Limits roleLimits
+	// TrustedProxies lists the reverse proxies whose X-Forwarded-For
+	// names the client: addresses or CIDRs, comma-separated.
+	TrustedProxies string
 }
 
 // defaultIdentity returns the identity configuration's defaults.
@@ -66,6 +70,7 @@ func identityFlags(fs *flag.FlagSet, c *IdentityConfig) {
 	fs.DurationVar(&c.OIDCJWKSRefresh, "oidc-jwks-refresh", c.OIDCJWKSRefresh, "least time between key fetches caused by unknown key ids")
 	fs.StringVar(&c.OIDCGroupsClaim, "oidc-groups-claim", c.OIDCGroupsClaim, "claim that lists a user's groups")
 	fs.Var(&c.OIDCRoleMap, "oidc-role-map", "roles of groups: group=role,group=role (the most powerful wins)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "reverse proxies whose X-Forwarded-For names the client: addresses or CIDRs, comma-separated")
 	fs.StringVar(&c.OIDCDefaultRole, "oidc-default-role", c.OIDCDefaultRole, "role of new users in no mapped group; none refuses them")
 	for _, r := range []orc.Role{orc.RoleAdmin, orc.RoleDeveloper, orc.RoleInvoker, orc.RoleViewer} {
 		fs.Var(roleLimitFlag{c.Limits, r}, "limit-"+string(r),
@@ -101,6 +106,23 @@ func (m *Gateway) openIdentity(ctx context.Context) error {
 	m.Identity.OIDC = o
 	m.Logger.Info("single sign-on enabled", "issuer", c.OIDCIssuer, "callback", base+"/auth/callback")
 	return nil
+}
+
+// parsePrefixes reads a comma-separated list of addresses and CIDRs.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range splitList(list) {
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --trusted-proxies: %q is neither an address nor a CIDR", errUsage, f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 func splitList(s string) []string {
