@@ -116,6 +116,23 @@ const (
 	DefaultMaxWorkers = 4
 )
 
+// Bounds of a version's fields, checked when it is registered
+// (docs/plugins.md). An operator's policy may narrow them.
+const (
+	MinCPU, MaxCPU           = 0.01, 1024 // cores: Docker's least share, and a node's most
+	MinMemoryMB, MaxMemoryMB = 6, 1 << 20 // MB: Docker's least, 1 TiB
+	MaxGPU                   = 64         // GPUs of one container
+	MinPids, MaxPids         = 16, 32768  // processes and threads of one container
+	MaxCustomResources       = 16         // custom Ray resources of a version
+	MaxCustomAmount          = 1_000_000  // of one custom resource
+	MaxConcurrency           = 1000       // calls at once per warm container
+	MaxReplicas              = 100        // warm containers per version and worker
+	MaxWorkersBound          = 100        // worker replicas of a pool
+	MaxEnvVars               = 100        // environment variables of a version
+	MaxEnvValue              = 32 << 10   // bytes of one environment value
+	MaxHooksPerPhase         = 16         // hooks a version names per phase
+)
+
 // Timeout returns the version's time limit for one run.
 func (v *Version) Timeout() time.Duration {
 	return time.Duration(v.TimeoutS) * time.Second

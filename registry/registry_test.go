@@ -55,6 +55,22 @@ func TestValidateVersion(t *testing.T) {
 			v.InputSchema = json.RawMessage(`{"$ref": "http://127.0.0.1:1/x.json"}`)
 		}, "/input_schema"},
 		{"schema file ref", func(v *orc.Version) { v.InputSchema = json.RawMessage(`{"$ref": "file:///etc/passwd"}`) }, "/input_schema"},
+		// Every number has a floor and a ceiling: Docker runs cpu 1e-300
+		// with no CPU limit at all, and refuses 0.001 at every call.
+		{"cpu that rounds to no limit", func(v *orc.Version) { v.Resources.CPU = 1e-300 }, "/resources/cpu"},
+		{"cpu below Docker's least", func(v *orc.Version) { v.Resources.CPU = 0.001 }, "/resources/cpu"},
+		{"cpu over a node", func(v *orc.Version) { v.Resources.CPU = 5000 }, "/resources/cpu"},
+		{"memory 16 TiB", func(v *orc.Version) { v.Resources.MemoryMB = 1 << 24 }, "/resources/memory_mb"},
+		{"gpus", func(v *orc.Version) { v.Resources.GPU = 1000 }, "/resources/gpu"},
+		{"pids 9e18", func(v *orc.Version) { v.Resources.Pids = 9e18 }, "/resources/pids"},
+		{"pids too few to start", func(v *orc.Version) { v.Resources.Pids = 2 }, "/resources/pids"},
+		{"custom amount", func(v *orc.Version) { v.Resources.Custom = map[string]float64{"accelerator": 1e12} }, "/resources/custom/accelerator"},
+		{"custom name Ray keeps", func(v *orc.Version) { v.Resources.Custom = map[string]float64{"CPU": 1} }, "/resources/custom"},
+		{"concurrency a million", func(v *orc.Version) { v.Concurrency = 1_000_000 }, "/concurrency"},
+		{"max_replicas a million", func(v *orc.Version) { v.MaxReplicas = 1_000_000 }, "/max_replicas"},
+		{"max_workers", func(v *orc.Version) { n := 1000; v.MaxWorkers = &n }, "/max_workers"},
+		{"env value", func(v *orc.Version) { v.Env = map[string]string{"BIG": strings.Repeat("x", 64<<10)} }, "/env/BIG"},
+		{"hooks", func(v *orc.Version) { v.Hooks.Pre = make([]string, 17) }, "/hooks"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

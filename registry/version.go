@@ -42,8 +42,8 @@ func ValidateVersion(v *orc.Version) error {
 		if v.Pool == orc.RayJobPool {
 			bad("/pool", "pool %q is reserved for execution ray-job", orc.RayJobPool)
 		}
-		if v.MinWorkers != nil && v.MaxWorkers != nil && (*v.MinWorkers < 0 || *v.MaxWorkers < 1 || *v.MinWorkers > *v.MaxWorkers || *v.MaxWorkers > 1000) {
-			bad("/max_workers", "max_workers must be between 1 and 1000, min_workers between 0 and max_workers")
+		if v.MinWorkers != nil && v.MaxWorkers != nil && (*v.MinWorkers < 0 || *v.MaxWorkers < 1 || *v.MinWorkers > *v.MaxWorkers || *v.MaxWorkers > orc.MaxWorkersBound) {
+			bad("/max_workers", "max_workers must be between 1 and %d, min_workers between 0 and max_workers", orc.MaxWorkersBound)
 		}
 	case orc.ExecutionRayJob:
 		if v.Protocol != orc.ProtocolExec {
@@ -67,30 +67,28 @@ func ValidateVersion(v *orc.Version) error {
 	if v.TimeoutS < 1 || v.TimeoutS > orc.MaxTimeoutS {
 		bad("/timeout_s", "timeout_s must be between 1 and %d", orc.MaxTimeoutS)
 	}
-	if v.Concurrency < 1 || v.MaxReplicas < 1 || v.MinWarm < 0 || v.MinWarm > v.MaxReplicas {
-		bad("/concurrency", "concurrency and max_replicas must be at least 1, min_warm between 0 and max_replicas")
+	if v.Concurrency < 1 || v.Concurrency > orc.MaxConcurrency {
+		bad("/concurrency", "concurrency must be between 1 and %d", orc.MaxConcurrency)
 	}
-	r := v.Resources
-	if r.CPU < 0 || r.CPU > 1024 {
-		bad("/resources/cpu", "cpu must be between 0 and 1024 cores")
+	if v.MaxReplicas < 1 || v.MaxReplicas > orc.MaxReplicas || v.MinWarm < 0 || v.MinWarm > v.MaxReplicas {
+		bad("/max_replicas", "max_replicas must be between 1 and %d, min_warm between 0 and max_replicas", orc.MaxReplicas)
 	}
-	if r.MemoryMB < 6 || r.MemoryMB > 1<<24 {
-		bad("/resources/memory_mb", "memory_mb must be between 6 and %d", 1<<24)
+	checkResources(v.Resources, bad)
+	if len(v.Env) > orc.MaxEnvVars {
+		bad("/env", "a version may set at most %d environment variables", orc.MaxEnvVars)
 	}
-	if r.GPU < 0 || r.Pids < 0 {
-		bad("/resources", "gpu and pids must not be negative")
-	}
-	for name, amount := range r.Custom {
-		if name == "" || amount < 0 {
-			bad("/resources/custom", "custom resources need a name and a non-negative amount")
-		}
-	}
-	for k := range v.Env {
-		if !envRE.MatchString(k) {
+	for k, val := range v.Env {
+		switch {
+		case !envRE.MatchString(k):
 			bad("/env/"+k, "environment variable names are letters, digits and '_'")
-		} else if strings.HasPrefix(strings.ToUpper(k), "ORC_") {
+		case strings.HasPrefix(strings.ToUpper(k), "ORC_"):
 			bad("/env/"+k, "ORC_ variables are reserved")
+		case len(val) > orc.MaxEnvValue || strings.IndexByte(val, 0) >= 0:
+			bad("/env/"+k, "environment values are at most %d bytes, without NUL", orc.MaxEnvValue)
 		}
+	}
+	if len(v.Hooks.Pre) > orc.MaxHooksPerPhase || len(v.Hooks.Post) > orc.MaxHooksPerPhase {
+		bad("/hooks", "a version may name at most %d hooks per phase", orc.MaxHooksPerPhase)
 	}
 	for i, name := range append(append([]string(nil), v.Hooks.Pre...), v.Hooks.Post...) {
 		if !nameRE.MatchString(name) {
@@ -107,6 +105,41 @@ func ValidateVersion(v *orc.Version) error {
 		return &orc.Error{Code: orc.EINVALID, Message: ps[0].Message, Details: ps}
 	}
 	return nil
+}
+
+// customRE is what a custom Ray resource's name looks like.
+var customRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.:/-]{0,62}$`)
+
+// rayReserved are resource names Ray keeps for itself: a version asks for
+// them through cpu, gpu and memory_mb.
+var rayReserved = map[string]bool{"CPU": true, "GPU": true, "memory": true, "object_store_memory": true}
+
+// checkResources checks a version's resources against their bounds. A zero
+// cpu, memory or pids was filled in by SetDefaults.
+func checkResources(r orc.Resources, bad func(ptr, format string, args ...any)) {
+	if r.CPU < orc.MinCPU || r.CPU > orc.MaxCPU {
+		bad("/resources/cpu", "cpu must be between %g and %g cores", orc.MinCPU, orc.MaxCPU)
+	}
+	if r.MemoryMB < orc.MinMemoryMB || r.MemoryMB > orc.MaxMemoryMB {
+		bad("/resources/memory_mb", "memory_mb must be between %d and %d", orc.MinMemoryMB, orc.MaxMemoryMB)
+	}
+	if r.GPU < 0 || r.GPU > orc.MaxGPU {
+		bad("/resources/gpu", "gpu must be between 0 and %d", orc.MaxGPU)
+	}
+	if r.Pids < orc.MinPids || r.Pids > orc.MaxPids {
+		bad("/resources/pids", "pids must be between %d and %d", orc.MinPids, orc.MaxPids)
+	}
+	if len(r.Custom) > orc.MaxCustomResources {
+		bad("/resources/custom", "at most %d custom resources", orc.MaxCustomResources)
+	}
+	for name, amount := range r.Custom {
+		switch {
+		case !customRE.MatchString(name) || rayReserved[name]:
+			bad("/resources/custom", "custom resource %q: names are 1-63 letters, digits, '_', '.', ':', '/' or '-', starting with a letter, and not CPU, GPU, memory or object_store_memory", name)
+		case amount < 0 || amount > orc.MaxCustomAmount:
+			bad("/resources/custom/"+name, "custom resource amounts are between 0 and %d", orc.MaxCustomAmount)
+		}
+	}
 }
 
 // ValidHookName reports whether name can name a hook.
