@@ -36,6 +36,11 @@ func (s Status) Valid() bool {
 	return s == StatusQueued || s == StatusRunning || s.Terminal()
 }
 
+// MaxDocumentDepth is how deep an invocation's input or output, or a hook's
+// reply, may nest: deeper documents are refused before any decoder,
+// validator or client has to read them.
+const MaxDocumentDepth = 512
+
 // InvocationError is why an invocation did not succeed, as the client sees it.
 type InvocationError struct {
 	Code    string `json:"code"`

@@ -18,20 +18,21 @@ var layers = map[string][]string{
 	// The domain imports nothing of the project.
 	".": {},
 	// Services: the domain and small internal helpers.
-	"invoke":   {".", "internal/ttlcache"},
+	"invoke":   {".", "internal/jsondepth"},
 	"identity": {".", "internal/ttlcache"},
-	"registry": {".", "internal/ttlcache"},
-	"runtime":  {"."},
+	"registry": {".", "internal/ttlcache", "internal/jsondepth"},
+	"runtime":  {".", "internal/jsondepth"},
 	// Adapters, named after their technology: the domain only (and their
 	// own subpackages).
 	"store/postgres/...":   {"."},
 	"queue/rabbitmq/...":   {"."},
 	"runtime/docker/...":   {"."},
 	"scheduler/ray/...":    {"."},
-	"hooks":                {".", "hooks/wasmbin"},
+	"hooks":                {".", "hooks/wasmbin", "internal/jsondepth"},
 	"hooks/wasmbin":        {},
 	"hooks/internal/...":   {},
 	"internal/ttlcache":    {},
+	"internal/jsondepth":   {},
 	"internal/testenv/...": {"internal/testenv"},
 	// The HTTP edge serves the services.
 	"gateway": {".", "invoke", "identity", "registry"},

@@ -131,6 +131,8 @@ const (
 	MaxEnvVars               = 100        // environment variables of a version
 	MaxEnvValue              = 32 << 10   // bytes of one environment value
 	MaxHooksPerPhase         = 16         // hooks a version names per phase
+	MaxSchemaBytes           = 256 << 10  // bytes of an input or output schema
+	MaxSchemaDepth           = 64         // nesting of an input or output schema
 )
 
 // Timeout returns the version's time limit for one run.

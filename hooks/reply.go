@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/jsondepth"
 )
 
 // DecodeReply decodes a hook's reply JSON (ABI v1) strictly: it must be a
@@ -29,6 +30,9 @@ func decodeReply(b []byte) (*orc.HookReply, error) {
 	// checks the result against encoding/json.
 	if !validJSON(b) {
 		return nil, errors.New("not JSON")
+	}
+	if jsondepth.Of(b, orc.MaxDocumentDepth) > orc.MaxDocumentDepth {
+		return nil, fmt.Errorf("nests deeper than %d levels", orc.MaxDocumentDepth)
 	}
 	// b may be a view of guest memory: every string kept below is copied.
 	root := gjson.Parse(unsafe.String(unsafe.SliceData(b), len(b)))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/orc-gateway/orc"
@@ -37,6 +38,7 @@ func TestDecodeReply(t *testing.T) {
 		{"array", `[{"allow":true}]`, nil, "not a JSON object but an array"},
 		{"null", `null`, nil, "not a JSON object but null"},
 		{"string", `"allow"`, nil, "not a JSON object but a string"},
+		{"too deep", `{"allow":true,"output":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}`, nil, "nests deeper than 512 levels"},
 		{"allow string", `{"allow":"true"}`, nil, `"allow" is a string, want a boolean`},
 		{"allow number", `{"allow":1}`, nil, `"allow" is a number, want a boolean`},
 		{"status string", `{"status":"422"}`, nil, `"status" is a string, want an integer`},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -388,6 +389,7 @@ func TestSubmitRefusals(t *testing.T) {
 		{"unknown plugin", alice(), Request{Plugin: "nope", Input: []byte(`{}`)}, orc.ENOTFOUND},
 		{"unknown version", alice(), Request{Plugin: "echo", Version: "9", Input: []byte(`{}`)}, orc.ENOTFOUND},
 		{"malformed", alice(), Request{Plugin: "echo", Input: []byte(`{`)}, orc.EINVALID},
+		{"too deep", alice(), Request{Plugin: "echo", Input: []byte(strings.Repeat("[", 600) + strings.Repeat("]", 600))}, orc.EINVALID},
 		{"long key", alice(), Request{Plugin: "echo", Input: []byte(`{}`), IdempotencyKey: string(make([]byte, 256))}, orc.EINVALID},
 	}
 	for _, tc := range cases {

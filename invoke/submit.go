@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/jsondepth"
 )
 
 // MaxIdempotencyKey is the longest idempotency key accepted, in bytes.
@@ -144,6 +145,9 @@ func (s *Service) prepare(ctx context.Context, req Request) (*orc.Invocation, *o
 	}
 	if !utf8.Valid(req.Input) {
 		return nil, v, orc.Errorf(orc.EINVALID, "the body is not valid UTF-8")
+	}
+	if jsondepth.Of(req.Input, orc.MaxDocumentDepth) > orc.MaxDocumentDepth {
+		return nil, v, orc.Errorf(orc.EINVALID, "the body nests deeper than %d levels", orc.MaxDocumentDepth)
 	}
 	if len(req.IdempotencyKey) > MaxIdempotencyKey {
 		return nil, v, orc.Errorf(orc.EINVALID, "Idempotency-Key is longer than %d bytes", MaxIdempotencyKey)

@@ -92,7 +92,7 @@ func (r *Registry) Register(ctx context.Context, p *orc.Principal, v *orc.Versio
 	v.ID = 0
 	v.CreatedAt = r.Clock.Now()
 	v.SetDefaults()
-	if err := ValidateVersion(v); err != nil {
+	if err := ValidateVersion(ctx, v); err != nil {
 		return nil, err
 	}
 	if err := r.checkHooks(ctx, v); err != nil {

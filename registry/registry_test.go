@@ -1,10 +1,12 @@
 package registry
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orc-gateway/orc"
 )
@@ -33,7 +35,7 @@ func problems(t *testing.T, err error) []orc.Problem {
 }
 
 func TestValidateVersion(t *testing.T) {
-	if err := ValidateVersion(seedVersion()); err != nil {
+	if err := ValidateVersion(context.Background(), seedVersion()); err != nil {
 		t.Fatalf("seed plugin.json refused: %v", err)
 	}
 	tests := []struct {
@@ -71,12 +73,18 @@ func TestValidateVersion(t *testing.T) {
 		{"max_workers", func(v *orc.Version) { n := 1000; v.MaxWorkers = &n }, "/max_workers"},
 		{"env value", func(v *orc.Version) { v.Env = map[string]string{"BIG": strings.Repeat("x", 64<<10)} }, "/env/BIG"},
 		{"hooks", func(v *orc.Version) { v.Hooks.Pre = make([]string, 17) }, "/hooks"},
+		// A schema 9,000 levels deep held a gateway's CPU for minutes.
+		{"schema 9,000 deep", func(v *orc.Version) { v.InputSchema = deepSchema(9000) }, "/input_schema"},
+		{"schema 65 deep", func(v *orc.Version) { v.OutputSchema = deepSchema(64) }, "/output_schema"},
+		{"schema over 256 KiB", func(v *orc.Version) {
+			v.InputSchema = json.RawMessage(`{"description":"` + strings.Repeat("x", 300<<10) + `"}`)
+		}, "/input_schema"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v := seedVersion()
 			tc.change(v)
-			ps := problems(t, ValidateVersion(v))
+			ps := problems(t, ValidateVersion(context.Background(), v))
 			if ps[0].Pointer != tc.pointer {
 				t.Fatalf("problems = %+v, want one at %s", ps, tc.pointer)
 			}
@@ -130,5 +138,36 @@ func TestProblemsUnderRefAndOneOf(t *testing.T) {
 		if strings.Contains(p.Message, "orc:///") || strings.Contains(p.Message, "\n") {
 			t.Fatalf("message leaks the validator's internals: %q", p.Message)
 		}
+	}
+}
+
+// deepSchema nests "items" n times: n+1 objects deep.
+func deepSchema(n int) json.RawMessage {
+	return json.RawMessage(strings.Repeat(`{"type":"array","items":`, n) + `{}` + strings.Repeat(`}`, n))
+}
+
+// Deep schemas are refused at once, whatever their depth, and a schema
+// within the bounds still registers.
+func TestSchemaBoundsAreCheap(t *testing.T) {
+	start := time.Now()
+	v := seedVersion()
+	v.InputSchema = deepSchema(9000)
+	ps := problems(t, ValidateVersion(context.Background(), v))
+	if !strings.Contains(ps[0].Message, "deeper than 64") {
+		t.Errorf("problem %q does not say which limit", ps[0].Message)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("refusing a 9,000-deep schema took %v", took)
+	}
+	v = seedVersion()
+	v.InputSchema = deepSchema(63)
+	if err := ValidateVersion(context.Background(), v); err != nil {
+		t.Errorf("a 64-deep schema: %v", err)
+	}
+	// A request that ends stops waiting for the compile.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := compileWithin(ctx, deepSchema(10)); err == nil {
+		t.Error("a compile under an ended context reported success")
 	}
 }

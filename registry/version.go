@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -17,8 +18,9 @@ var (
 )
 
 // ValidateVersion checks a version as registered (after SetDefaults) and
-// compiles its schemas. It returns EINVALID listing every problem.
-func ValidateVersion(v *orc.Version) error {
+// compiles its schemas, within ctx. It returns EINVALID listing every
+// problem.
+func ValidateVersion(ctx context.Context, v *orc.Version) error {
 	var ps []orc.Problem
 	bad := func(ptr, format string, args ...any) {
 		ps = append(ps, orc.Problem{Pointer: ptr, Message: fmt.Sprintf(format, args...)})
@@ -95,10 +97,10 @@ func ValidateVersion(v *orc.Version) error {
 			bad(fmt.Sprintf("/hooks/%d", i), "hook names are 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter")
 		}
 	}
-	if _, err := compile(v.InputSchema); err != nil {
+	if err := compileWithin(ctx, v.InputSchema); err != nil {
 		bad("/input_schema", "invalid JSON Schema: %s", schemaErrorText(err))
 	}
-	if _, err := compile(v.OutputSchema); err != nil {
+	if err := compileWithin(ctx, v.OutputSchema); err != nil {
 		bad("/output_schema", "invalid JSON Schema: %s", schemaErrorText(err))
 	}
 	if len(ps) > 0 {

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/jsondepth"
 )
 
 // Replier sends results back to the gateway waiting on a synchronous call.
@@ -391,6 +392,8 @@ func (w *Worker) interpret(inv *orc.Invocation, v *orc.Version, res *orc.Contain
 		return fail(orc.StatusFailed, orc.EPLUGIN, "the plugin wrote no JSON line to stdout")
 	case !utf8.Valid(output):
 		return fail(orc.StatusFailed, orc.EPLUGIN, "the plugin's output is not valid UTF-8")
+	case jsondepth.Of(output, orc.MaxDocumentDepth) > orc.MaxDocumentDepth:
+		return fail(orc.StatusFailed, orc.EPLUGIN, fmt.Sprintf("the plugin's output nests deeper than %d levels", orc.MaxDocumentDepth))
 	}
 	if err := w.Schemas.ValidateOutput(v, output); err != nil {
 		msg := orc.ErrorMessage(err)

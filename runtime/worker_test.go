@@ -145,6 +145,8 @@ func TestHandleOutcomes(t *testing.T) {
 			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "out of memory"},
 		{name: "truncated", res: &orc.ContainerResult{StdoutTruncated: true, Stdout: []byte(`{"label":`)},
 			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "larger than"},
+		{name: "too deep", res: &orc.ContainerResult{Stdout: []byte(`{"label":"x","deep":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + "}\n")},
+			status: orc.StatusFailed, code: orc.EPLUGIN, msgHas: "nests deeper than 512"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
