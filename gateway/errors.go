@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -72,6 +73,10 @@ func bodyError(err error) error {
 	if errors.As(err, &mbe) {
 		return orc.Errorf(orc.ETOOLARGE, "request body is larger than %d bytes", mbe.Limit)
 	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return orc.Errorf(orc.EINVALID, "the request body did not arrive in time")
+	}
 	return err
 }
 
@@ -131,8 +136,9 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
+		var ne net.Error
+		if errors.As(err, &mbe) || errors.As(err, &ne) {
+			return bodyError(err)
 		}
 		return orc.Errorf(orc.EINVALID, "malformed JSON body: %s", jsonErrorText(err))
 	}

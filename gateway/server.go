@@ -38,6 +38,7 @@ func (c *Config) setDefaults() {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 10 << 20
 	}
+
 	if c.Metrics == nil {
 		c.Metrics = prometheus.NewRegistry()
 	}

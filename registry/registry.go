@@ -83,8 +83,9 @@ func (r *Registry) PoolExists(ctx context.Context, pool string) (bool, error) {
 // Register checks a version from a plugin.json, fills in its defaults and
 // stores it, creating its plugin when it is the first. Fields the server
 // owns (id, creation time) are never taken from v. Returns EFORBIDDEN when
-// the principal may not register plugins or the plugin is someone else's,
-// EINVALID listing every problem, ECONFLICT when the version exists.
+// the principal may not register plugins or the plugin is someone else's
+// public one, ENOTFOUND when it is someone else's private one, EINVALID
+// listing every problem, ECONFLICT when the version exists.
 func (r *Registry) Register(ctx context.Context, p *orc.Principal, v *orc.Version) (*orc.Version, error) {
 	if !p.Role.CanPublish() {
 		return nil, orc.Errorf(orc.EFORBIDDEN, "your role may not register plugins")
@@ -99,6 +100,13 @@ func (r *Registry) Register(ctx context.Context, p *orc.Principal, v *orc.Versio
 		return nil, err
 	}
 	created, err := r.Plugins.CreateVersion(ctx, p, v)
+	if orc.ErrorCode(err) == orc.EFORBIDDEN {
+		// Another user's plugin: its existence is theirs to know, unless
+		// it is public.
+		if existing, ferr := r.Plugins.FindPlugin(ctx, v.Plugin); ferr == nil && !p.CanSeePlugin(existing) {
+			return nil, orc.Errorf(orc.ENOTFOUND, "plugin %q not found", v.Plugin)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

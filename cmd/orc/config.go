@@ -57,6 +57,7 @@ type GatewayConfig struct {
 	MaxBodyBytes  int64
 	TokenTTL      time.Duration
 	SyncGrace     time.Duration
+	ReadTimeout   time.Duration
 	MetricsToken  string
 }
 
@@ -105,6 +106,7 @@ func DefaultConfig() Config {
 			MaxBodyBytes: 10 << 20,
 			TokenTTL:     24 * time.Hour,
 			SyncGrace:    30 * time.Second,
+			ReadTimeout:  2 * time.Minute,
 		},
 		Worker: WorkerConfig{
 			Node:        host,

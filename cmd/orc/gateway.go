@@ -35,6 +35,7 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Int64Var(&g.MaxBodyBytes, "max-body-bytes", g.MaxBodyBytes, "largest request body")
 	fs.DurationVar(&g.TokenTTL, "token-ttl", g.TokenTTL, "lifetime of tokens from /api/v1/auth/token")
 	fs.DurationVar(&g.SyncGrace, "sync-grace", g.SyncGrace, "time a synchronous call waits beyond the plugin's timeout")
+	fs.DurationVar(&g.ReadTimeout, "read-timeout", g.ReadTimeout, "time a client has to send a whole request, body included")
 	fs.StringVar(&g.MetricsToken, "metrics-token", g.MetricsToken, "bearer token a Prometheus scraper uses for /metrics (admins' tokens work too)")
 	fs.StringVar(&cfg.RayAddress, "ray-address", cfg.RayAddress, "Ray dashboard URL, for the cluster view and /readyz (empty: no Ray)")
 	identityFlags(fs, &cfg.Identity)
@@ -134,9 +135,17 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	if err := m.openIdentity(ctx); err != nil {
 		return err
 	}
+	// A client must send its headers within 10 s and its whole request
+	// within the read timeout, so that slow clients cannot hold
+	// connections open. The read deadline ends with the request's body
+	// (net/http clears it), so a synchronous call that runs long after is
+	// not cut; responses have no limit, as a call waits as long as its
+	// plugin may run.
 	m.http = &http.Server{
 		Handler:           m.Server,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.Gateway.ReadTimeout,
+		MaxHeaderBytes:    64 << 10,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}

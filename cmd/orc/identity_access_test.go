@@ -167,6 +167,13 @@ func TestCrossTenant(t *testing.T) {
 	if strings.Contains(string(resp.body), "a-private") || !strings.Contains(string(resp.body), "a-public") {
 		t.Errorf("B's plugin list: %s", resp.body)
 	}
+	// Registering under another developer's name: a private plugin's name
+	// is not found, a public one's is forbidden.
+	c := s.addUser("c@example.com", orc.RoleDeveloper)
+	want(t, "C registers a-private", s.do("POST", "/api/v1/plugins", echoManifest(t, "a-private", false), bearer(c)...),
+		http.StatusNotFound, orc.ENOTFOUND)
+	want(t, "C registers a-public", s.do("POST", "/api/v1/plugins", echoManifest(t, "a-public", false), bearer(c)...),
+		http.StatusForbidden, orc.EFORBIDDEN)
 	// A and the admin still see it, and A may cancel it.
 	want(t, "A reads", s.do("GET", "/api/v1/invocations/"+id, nil, bearer(a)...), http.StatusOK, "")
 	s.token = s.login(adminEmail, adminPassword)

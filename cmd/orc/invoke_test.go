@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -378,5 +381,28 @@ func TestHealthMetricsAndOpenAPI(t *testing.T) {
 	s.do("GET", "/openapi.json", nil).json(t, &doc)
 	if doc["openapi"] == nil {
 		t.Fatalf("openapi.json = %v", doc)
+	}
+}
+
+// A client that trickles its request is cut off at the read timeout; a
+// synchronous call that runs longer than it, its body sent, is not.
+func TestSlowClients(t *testing.T) {
+	s := newStack(t, func(c *Config) { c.Gateway.ReadTimeout = time.Second }, false)
+	s.register(manifest(t, "echo", nil))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.gw.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "POST /invoke/echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{\"a\":", s.token)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+	io.ReadAll(conn)                                       //nolint:errcheck // until the gateway gives up on it
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("a trickled body held its connection for %v", took)
+	}
+	resp := s.do("POST", "/invoke/echo", `{"sleep_ms": 2500}`)
+	if resp.status != http.StatusOK {
+		t.Fatalf("a call longer than the read timeout: %d %s", resp.status, resp.body)
 	}
 }
