@@ -86,6 +86,7 @@ type Service struct {
 	publicURL  *url.URL
 	limits     *limiters
 	throttle   signinGuard
+	starts     addrLimiter // single sign-ons started, per address
 	principals *ttlcache.Cache[*orc.Principal]
 }
 
@@ -93,7 +94,8 @@ type Service struct {
 func New(cfg Config) *Service {
 	cfg.setDefaults()
 	s := &Service{cfg: cfg, Logger: slog.Default(), Clock: orc.SystemClock{},
-		limits: newLimiters(cfg.Limits), principals: ttlcache.New[*orc.Principal](cfg.CacheTTL)}
+		limits: newLimiters(cfg.Limits), principals: ttlcache.New[*orc.Principal](cfg.CacheTTL),
+		starts: addrLimiter{burst: signInStarts, refill: signInStartRefill}}
 	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
 		s.publicURL = u
 	}

@@ -39,6 +39,10 @@ const (
 	cliClientID         = "orc-cli"
 	signInTTL           = 10 * time.Minute
 	codeTTL             = time.Minute
+	// A client address may start signInStarts single sign-ons at once,
+	// then one every signInStartRefill: each start stores a row.
+	signInStarts      = 30
+	signInStartRefill = 2 * time.Second
 )
 
 // sessionCookie returns the session cookie's value, or "".
@@ -140,6 +144,10 @@ func s256(verifier string) string {
 // the provider.
 func (s *Service) login(w http.ResponseWriter, r *http.Request, fail ErrorWriter) {
 	if !s.ssoEnabled(w, r, fail) {
+		return
+	}
+	if d := s.starts.take(s.clientAddr(r), s.Clock.Now()); d > 0 {
+		fail(w, r, rateLimited(d, "too many sign-ins started from your address; try again later"))
 		return
 	}
 	q := r.URL.Query()

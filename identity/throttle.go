@@ -97,6 +97,37 @@ func untilToken(l *rate.Limiter, now time.Time) time.Duration {
 	return d
 }
 
+// addrLimiter limits something per client address (an IPv6 client's /64):
+// burst at once, then one more every refill. Its zero value needs burst
+// and refill set.
+type addrLimiter struct {
+	burst  int
+	refill time.Duration
+
+	once sync.Once
+	mu   sync.Mutex
+	m    *lru.Cache[string, *rate.Limiter]
+}
+
+// take spends one of addr's allowance at now, or says how long addr must
+// wait for one.
+func (a *addrLimiter) take(addr string, now time.Time) time.Duration {
+	a.once.Do(func() { a.m, _ = lru.New[string, *rate.Limiter](throttleEntries) })
+	a.mu.Lock()
+	l, ok := a.m.Get(addrKey(addr))
+	if !ok {
+		l = rate.NewLimiter(rate.Every(a.refill), a.burst)
+		a.m.Add(addrKey(addr), l)
+	}
+	a.mu.Unlock()
+	r := l.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d
+	}
+	return 0
+}
+
 // clientAddr is the address a request came from: its peer, or, when the
 // peer is a trusted proxy, the nearest address in X-Forwarded-For that is
 // not one. Forwarding headers from anyone else are not trusted: a client

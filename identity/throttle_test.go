@@ -1,12 +1,15 @@
 package identity
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/orc-gateway/orc"
 )
 
 func TestSigninGuard(t *testing.T) {
@@ -136,4 +139,41 @@ func TestClientAddr(t *testing.T) {
 	if got := New(Config{}).clientAddr(&http.Request{RemoteAddr: "10.0.0.2:1", Header: http.Header{"X-Forwarded-For": {"1.2.3.4"}}}); got != "10.0.0.2" {
 		t.Errorf("without trusted proxies: %q", got)
 	}
+}
+
+// Starting single sign-ons stores a row each: an address may start only so
+// many, and the refusals store nothing.
+func TestSignInStartsAreLimited(t *testing.T) {
+	signIns := &countingSignIns{}
+	s := New(Config{})
+	s.OIDC, s.SignIns = &OIDC{}, signIns
+	var refused int
+	for i := 0; i < signInStarts+10; i++ {
+		r := httptest.NewRequest("GET", "/auth/login", nil)
+		r.RemoteAddr = "198.51.100.9:4000"
+		w := httptest.NewRecorder()
+		s.Login(func(w http.ResponseWriter, r *http.Request, err error) {
+			if orc.ErrorCode(err) == orc.ERATELIMIT && orc.ErrorRetryAfter(err) > 0 {
+				refused++
+			} else {
+				t.Errorf("unexpected error: %v", err)
+			}
+		})(w, r)
+	}
+	if refused != 10 || signIns.n != signInStarts {
+		t.Fatalf("%d refused, %d stored; want 10 refused and %d stored", refused, signIns.n, signInStarts)
+	}
+	r := httptest.NewRequest("GET", "/auth/login", nil)
+	r.RemoteAddr = "198.51.100.10:4000"
+	s.Login(func(w http.ResponseWriter, r *http.Request, err error) { t.Errorf("another address: %v", err) })(httptest.NewRecorder(), r)
+}
+
+type countingSignIns struct {
+	orc.SignInService
+	n int
+}
+
+func (c *countingSignIns) CreateSignIn(ctx context.Context, in *orc.SignIn) error {
+	c.n++
+	return nil
 }
