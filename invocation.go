@@ -100,10 +100,12 @@ type Result struct {
 	FinishedAt time.Time
 	// Logs are the attempt's log lines, stored with the result.
 	Logs []LogLine
-	// StartedAt and VersionID are for FinishUnstarted: when the run that
-	// was never marked started began, and the version it ran.
+	// StartedAt, VersionID and Input are for FinishUnstarted: when the run
+	// that was never marked started began, and the version and input it
+	// ran.
 	StartedAt time.Time
 	VersionID int64
+	Input     json.RawMessage
 }
 
 // LogLine is one line a plugin wrote.
@@ -173,8 +175,9 @@ type InvocationService interface {
 	// FinishUnstarted commits the result of a run that was never marked
 	// started (a short warm call) and counts its attempt, started at
 	// r.StartedAt. It wins only while the invocation is still queued with
-	// version r.VersionID, that is while no attempt has started and nobody
-	// canceled it; it reports whether it won.
+	// version r.VersionID and input r.Input, that is while no attempt has
+	// started and nobody canceled it, and the run was what was recorded;
+	// it reports whether it won.
 	FinishUnstarted(ctx context.Context, id string, r *Result) (bool, error)
 
 	// CancelInvocation marks a queued or running invocation canceled.

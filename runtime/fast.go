@@ -100,7 +100,7 @@ func (w *Worker) commitFast(ctx context.Context, log *slog.Logger, task *orc.Tas
 		inv.Timing.QueueMS = max(ms(received.Sub(task.CreatedAt)), 0)
 	}
 	r := w.interpret(inv, v, res)
-	r.StartedAt, r.VersionID = received, v.ID
+	r.StartedAt, r.VersionID, r.Input = received, v.ID, task.Input
 	r.Worker, r.Node, r.FinishedAt = w.cfg.ID, w.cfg.Node, w.Clock.Now()
 	var won bool
 	err := w.retry(ctx, log, "commit result", func() (err error) {

@@ -34,6 +34,7 @@ func TestFinishUnstarted(t *testing.T) {
 	result := func(versionID int64) *orc.Result {
 		return &orc.Result{Status: orc.StatusSucceeded, Output: json.RawMessage(`{"ok":true}`), Worker: "w", Node: "n",
 			FinishedAt: time.Now(), StartedAt: created.Add(250 * time.Millisecond), VersionID: versionID,
+			Input: json.RawMessage(`{"b": 1, "a": [2]}`),
 			Logs: []orc.LogLine{{Stream: "stderr", Time: time.Now(), Line: "hello"}}}
 	}
 
@@ -86,5 +87,17 @@ func TestFinishUnstarted(t *testing.T) {
 	}
 	if got, _ := db.FindInvocation(ctx, inv.ID); got.Status != orc.StatusQueued || got.Attempts != 0 {
 		t.Fatalf("after a refused result: %+v", got)
+	}
+
+	// A run on another input than the row's (the message said otherwise):
+	// loses, and the row stays queued for a run on what was recorded.
+	inv = newInv()
+	other := result(v.ID)
+	other.Input = json.RawMessage(`{"b":1,"a":[2]}`) // the same value, other bytes
+	if won, err := db.FinishUnstarted(ctx, inv.ID, other); err != nil || won {
+		t.Fatalf("other input: won %v, %v", won, err)
+	}
+	if got, _ := db.FindInvocation(ctx, inv.ID); got.Status != orc.StatusQueued || got.Attempts != 0 {
+		t.Fatalf("after a result of another input: %+v", got)
 	}
 }

@@ -354,12 +354,13 @@ const finishStarted = `UPDATE invocations SET ` + finishSet + `
 
 // finishUnstarted is FinishUnstarted's UPDATE: it counts the attempt that
 // started at $12 and wins only while no attempt has started, the
-// invocation still queued with version $13.
+// invocation still queued with version $13 and input $14: what ran is
+// what was recorded, whatever the message said.
 const finishUnstarted = `UPDATE invocations SET ` + finishSet + `,
 		attempts = attempts + 1, started_at = $12,
 		queue_ms = CASE WHEN attempts = 0
 			THEN greatest(extract(epoch FROM ($12 - created_at)) * 1000, 0) ELSE queue_ms END
-	WHERE id = $1 AND status = 'queued' AND version_id = $13`
+	WHERE id = $1 AND status = 'queued' AND version_id = $13 AND input::text = $14::text`
 
 // withLogs wraps a finishing UPDATE whose last parameter is $last so that
 // the result's log lines are stored in the same statement, only if the
@@ -378,7 +379,7 @@ func withLogs(update string, last int, attempt string) string {
 
 var (
 	finishStartedWithLogs   = withLogs(finishStarted, 12, "t.attempt")
-	finishUnstartedWithLogs = withLogs(finishUnstarted, 13, "won.attempts")
+	finishUnstartedWithLogs = withLogs(finishUnstarted, 14, "won.attempts")
 )
 
 // FinishInvocation commits a started attempt's result and its logs in one
@@ -390,10 +391,11 @@ func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (b
 
 // FinishUnstarted commits the result of a run that was never marked
 // started, counting its attempt, unless an attempt has started or the
-// invocation is final or of another version than r.VersionID. Its log
+// invocation is final or of another version than r.VersionID or another
+// input than r.Input. Its log
 // lines are stored with the attempt it counted.
 func (db *DB) FinishUnstarted(ctx context.Context, id string, r *orc.Result) (bool, error) {
-	return db.finish(ctx, id, r, finishUnstarted, finishUnstartedWithLogs, r.StartedAt, r.VersionID)
+	return db.finish(ctx, id, r, finishUnstarted, finishUnstartedWithLogs, r.StartedAt, r.VersionID, string(r.Input))
 }
 
 // finish runs one of the finishing statements: update without log lines,
