@@ -150,10 +150,22 @@ type InvocationService interface {
 	// invocations; those that started or ended meanwhile need no mark.
 	MarkPublished(ctx context.Context, ids ...string) error
 
-	// UnpublishedInvocations returns queued invocations created before the
-	// given time whose task was never confirmed (their gateway died between
-	// recording and queueing them), oldest first.
+	// UnpublishedInvocations returns the queued invocations whose task is
+	// lost, oldest first: those created before the given time whose task
+	// was never confirmed (their gateway died between recording and
+	// queueing them), and those never started whose task a worker dropped
+	// (DropTask) before their row was recorded.
 	UnpublishedInvocations(ctx context.Context, before time.Time, limit int) ([]*Invocation, error)
+
+	// DropTask records that a worker dropped the task of an invocation it
+	// did not find: should the invocation be recorded after all,
+	// UnpublishedInvocations returns it.
+	DropTask(ctx context.Context, id string, at time.Time) error
+
+	// ForgetDroppedTasks removes the drop records of ids (queued again),
+	// and those made before the given time whose invocation is not queued
+	// (never recorded, or done).
+	ForgetDroppedTasks(ctx context.Context, before time.Time, ids ...string) error
 
 	// FindInvocation returns one invocation. Returns ENOTFOUND.
 	FindInvocation(ctx context.Context, id string) (*Invocation, error)

@@ -19,16 +19,18 @@ import (
 type fakeStore struct {
 	orc.InvocationService
 
-	mu         sync.Mutex
-	rows       map[string]*orc.Invocation
-	byKey      map[string]string
-	createErr  error
-	deleteErr  error
-	deleted    []string
-	marked     []string
-	rejected   []*orc.Invocation
-	unqueued   []*orc.Invocation
-	unqueuedAt time.Time
+	mu           sync.Mutex
+	rows         map[string]*orc.Invocation
+	byKey        map[string]string
+	createErr    error
+	deleteErr    error
+	deleted      []string
+	marked       []string
+	rejected     []*orc.Invocation
+	unqueued     []*orc.Invocation
+	unqueuedAt   time.Time
+	forgotten    []string
+	forgetBefore time.Time
 }
 
 func newFakeStore() *fakeStore {
@@ -109,6 +111,11 @@ func (f *fakeStore) CancelInvocation(ctx context.Context, id string, at time.Tim
 	r.Status = orc.StatusCanceled
 	cp := *r
 	return &cp, nil
+}
+
+func (f *fakeStore) ForgetDroppedTasks(ctx context.Context, before time.Time, ids ...string) error {
+	f.forgotten, f.forgetBefore = append(f.forgotten, ids...), before
+	return nil
 }
 
 func (f *fakeStore) UnpublishedInvocations(ctx context.Context, before time.Time, limit int) ([]*orc.Invocation, error) {
@@ -459,6 +466,9 @@ func TestRepublishQueuesWhatAGatewayLeftUnqueued(t *testing.T) {
 	}
 	if len(store.marked) != 1 || store.unqueuedAt.After(now.Add(-unpublishedAfter+time.Second)) {
 		t.Fatalf("marked %v, looked before %v", store.marked, store.unqueuedAt)
+	}
+	if len(store.forgotten) != 1 || store.forgotten[0] != "lost" || store.forgetBefore.After(now.Add(-droppedKept+time.Second)) {
+		t.Fatalf("forgot %v before %v; want the drop record of what was queued, and old ones", store.forgotten, store.forgetBefore)
 	}
 }
 

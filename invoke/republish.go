@@ -11,27 +11,40 @@ import (
 // queued again: its gateway has long given up on it by then.
 const unpublishedAfter = time.Minute
 
-// Republish queues, once, the invocations that were recorded but never
-// queued because their gateway died between the two. Any number of
+// Republish queues, once, the invocations whose task is lost: recorded but
+// never queued because their gateway died between the two, or recorded
+// only after a worker had dropped their task for want of a row. Any number of
 // processes may run it at once: a duplicate task finds its invocation
 // started or finished and changes nothing.
 func (s *Service) Republish(ctx context.Context) {
-	list, err := s.Invocations.UnpublishedInvocations(ctx, s.Clock.Now().Add(-unpublishedAfter), 100)
+	now := s.Clock.Now()
+	list, err := s.Invocations.UnpublishedInvocations(ctx, now.Add(-unpublishedAfter), 100)
 	if err != nil {
 		s.Logger.WarnContext(ctx, "republish: find unqueued invocations", "err", err)
 		return
 	}
+	queued := make([]string, 0, len(list))
 	for _, inv := range list {
 		if err := s.Broker.Publish(ctx, orc.NewTask(inv, nil, "")); err != nil {
 			s.Logger.WarnContext(ctx, "republish: queue invocation", "invocation_id", inv.ID, "err", err)
-			return
+			break
 		}
 		if err := s.Invocations.MarkPublished(ctx, inv.ID); err != nil {
 			s.Logger.WarnContext(ctx, "republish: mark queued", "invocation_id", inv.ID, "err", err)
 		}
-		s.Logger.WarnContext(ctx, "queued an invocation its gateway left unqueued", "invocation_id", inv.ID)
+		queued = append(queued, inv.ID)
+		s.Logger.WarnContext(ctx, "queued an invocation whose task was lost", "invocation_id", inv.ID)
+	}
+	// Drop records of invocations that were never recorded (their insert
+	// failed) are kept for droppedKept: an insert may still be in flight.
+	if err := s.Invocations.ForgetDroppedTasks(ctx, now.Add(-droppedKept), queued...); err != nil {
+		s.Logger.WarnContext(ctx, "republish: forget dropped tasks", "err", err)
 	}
 }
+
+// droppedKept is how long a worker's record of a task it dropped is kept
+// when its invocation does not appear.
+const droppedKept = time.Hour
 
 // KeepRepublishing runs Republish every interval until ctx ends.
 func (s *Service) KeepRepublishing(ctx context.Context, every time.Duration) {

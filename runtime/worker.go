@@ -250,7 +250,15 @@ func (w *Worker) start(ctx context.Context, log *slog.Logger, task *orc.Task, at
 		return inv, nil
 	case orc.ENOTFOUND:
 		// Its publish failed and the gateway withdrew it, or its insert
-		// failed: nothing to run.
+		// failed: nothing to run. Or its insert commits later than this
+		// worker waited: the drop is recorded, so that a sweep queues the
+		// invocation again if it appears (invoke.Service.Republish).
+		err := w.retry(ctx, log, "record dropped task", func() error {
+			return w.Invocations.DropTask(ctx, task.InvocationID, w.Clock.Now())
+		})
+		if err != nil {
+			return nil, fmt.Errorf("record dropped task: %w", err)
+		}
 		log.Warn("task for an unknown invocation dropped")
 		return nil, nil
 	case orc.ECONFLICT:

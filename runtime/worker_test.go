@@ -25,6 +25,7 @@ type fakeStore struct {
 	startErrs []error // returned by the first calls of StartAttempt
 	results   []*orc.Result
 	logs      []orc.LogLine
+	dropped   []string // tasks dropped for want of a row
 }
 
 func (f *fakeStore) StartAttempt(ctx context.Context, id, worker, node string, at time.Time) (*orc.Invocation, error) {
@@ -54,6 +55,11 @@ func (f *fakeStore) FinishInvocation(ctx context.Context, id string, r *orc.Resu
 	f.logs = append(f.logs, r.Logs...)
 	f.inv.Status, f.inv.Output, f.inv.Error = r.Status, r.Output, r.Error
 	return true, nil
+}
+
+func (f *fakeStore) DropTask(ctx context.Context, id string, at time.Time) error {
+	f.dropped = append(f.dropped, id)
+	return nil
 }
 
 func (f *fakeStore) FindInvocation(ctx context.Context, id string) (*orc.Invocation, error) {
@@ -381,10 +387,15 @@ func TestHandleWaitsForARowBeingRecorded(t *testing.T) {
 		t.Fatalf("runs %d, results %d; want the task run once its row appeared", len(drv.specs), len(store.results))
 	}
 
-	// A task without a recording time (or an old one) is dropped at once.
+	// A task without a recording time (or an old one) is dropped at once,
+	// and the drop recorded: should the row appear later, a sweep queues
+	// it again.
 	w, store, drv, _ = newTestWorker(&orc.ContainerResult{Stdout: []byte(`{"label":"x"}`)})
 	store.startErrs = []error{notYet}
 	if err := w.Handle(context.Background(), task); err != nil || len(drv.specs) != 0 {
 		t.Fatalf("err %v, runs %d; want the task dropped", err, len(drv.specs))
+	}
+	if len(store.dropped) != 1 || store.dropped[0] != task.InvocationID {
+		t.Fatalf("dropped %v, want the drop recorded", store.dropped)
 	}
 }

@@ -191,22 +191,61 @@ func (db *DB) MarkPublished(ctx context.Context, ids ...string) error {
 // UnpublishedInvocations returns queued invocations created before the given
 // time whose task was never confirmed.
 func (db *DB) UnpublishedInvocations(ctx context.Context, before time.Time, limit int) ([]*orc.Invocation, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+invocationColumns+` FROM invocations
-		WHERE published_at IS NULL AND status = 'queued' AND created_at < $1
-		ORDER BY created_at LIMIT $2`, before, limit)
+	// Two branches, each on an index (the partial index of unpublished
+	// rows; the primary key), and the few rows both find once.
+	rows, err := db.pool.Query(ctx, `(SELECT `+invocationColumns+` FROM invocations
+			WHERE published_at IS NULL AND status = 'queued' AND created_at < $1
+			ORDER BY created_at LIMIT $2)
+		UNION ALL
+		(SELECT `+invocationColumns+` FROM invocations
+			WHERE id IN (SELECT invocation_id FROM dropped_tasks ORDER BY dropped_at LIMIT $2)
+				AND status = 'queued' AND attempts = 0)
+		ORDER BY created_at`, before, limit)
 	if err != nil {
 		return nil, dbError(err, "")
 	}
 	defer rows.Close()
 	var list []*orc.Invocation
+	seen := map[string]bool{}
 	for rows.Next() {
 		inv, err := scanInvocation(rows)
 		if err != nil {
 			return nil, err
 		}
-		list = append(list, inv)
+		if !seen[inv.ID] && len(list) < limit {
+			seen[inv.ID] = true
+			list = append(list, inv)
+		}
 	}
 	return list, dbError(rows.Err(), "")
+}
+
+// DropTask records that a worker dropped the task of an invocation it did
+// not find.
+func (db *DB) DropTask(ctx context.Context, id string, at time.Time) error {
+	u, err := parseID(id)
+	if err != nil {
+		return err
+	}
+	_, err = db.pool.Exec(ctx, `INSERT INTO dropped_tasks (invocation_id, dropped_at) VALUES ($1, $2)
+		ON CONFLICT (invocation_id) DO NOTHING`, u, at)
+	return dbError(err, "")
+}
+
+// ForgetDroppedTasks removes the drop records of ids, and those dropped
+// before the given time whose invocation is not queued.
+func (db *DB) ForgetDroppedTasks(ctx context.Context, before time.Time, ids ...string) error {
+	us := make([]pgtype.UUID, len(ids))
+	for i, id := range ids {
+		u, err := parseID(id)
+		if err != nil {
+			return err
+		}
+		us[i] = u
+	}
+	_, err := db.pool.Exec(ctx, `DELETE FROM dropped_tasks d WHERE invocation_id = ANY($1)
+		OR (dropped_at < $2 AND NOT EXISTS (SELECT 1 FROM invocations i WHERE i.id = d.invocation_id AND i.status = 'queued'))`, us, before)
+	return dbError(err, "")
 }
 
 // FindInvocation returns one invocation.
