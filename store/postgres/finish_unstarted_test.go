@@ -35,7 +35,7 @@ func TestFinishUnstarted(t *testing.T) {
 		return &orc.Result{Status: orc.StatusSucceeded, Output: json.RawMessage(`{"ok":true}`), Worker: "w", Node: "n",
 			FinishedAt: time.Now(), StartedAt: created.Add(250 * time.Millisecond), VersionID: versionID,
 			Input: json.RawMessage(`{"b": 1, "a": [2]}`),
-			Logs: []orc.LogLine{{Stream: "stderr", Time: time.Now(), Line: "hello"}}}
+			Logs:  []orc.LogLine{{Stream: "stderr", Time: time.Now(), Line: "hello"}}}
 	}
 
 	// Queued: wins, with the attempt counted and the start recorded.
