@@ -33,6 +33,7 @@ const (
 	AuditPluginDelete  = "plugin.delete"
 	AuditHookCreate    = "hook.create"
 	AuditHookDelete    = "hook.delete"
+	AuditPolicyUpdate  = "policy.update"
 )
 
 // AuditFilter selects audit events, newest first.

@@ -65,10 +65,14 @@ func WrapError(code string, err error, message string) *Error {
 }
 
 // Problem is one thing wrong with a request, at a JSON pointer into it. An
-// EINVALID error lists its problems as its Details.
+// EINVALID error lists its problems as its Details, and so does an
+// EFORBIDDEN one that a policy refused.
 type Problem struct {
 	Pointer string `json:"pointer"`
 	Message string `json:"message"`
+	// Rule names the rule of the installation's policy that the request
+	// broke (e.g. "roles.developer.cpu"), when it was a policy's.
+	Rule string `json:"rule,omitempty"`
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL

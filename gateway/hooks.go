@@ -45,20 +45,32 @@ func (s *Server) handleCreateHook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, h)
 }
 
+// visibleHook reports whether the principal may see a hook: its own, a
+// global one (it runs for everyone), or any for an admin.
+func visibleHook(p *orc.Principal, h *orc.Hook) bool { return h.Global || p.CanSee(h.OwnerID) }
+
+// handleListHooks lists the hooks the principal may see.
 func (s *Server) handleListHooks(w http.ResponseWriter, r *http.Request) {
 	list, err := s.HookStore.ListHooks(r.Context())
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	if list == nil {
-		list = []*orc.Hook{}
+	p := orc.PrincipalFromContext(r.Context())
+	visible := []*orc.Hook{}
+	for _, h := range list {
+		if visibleHook(p, h) {
+			visible = append(visible, h)
+		}
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, visible)
 }
 
 func (s *Server) handleGetHook(w http.ResponseWriter, r *http.Request) {
 	h, err := s.HookStore.FindHook(r.Context(), chi.URLParam(r, "hook"))
+	if err == nil && !visibleHook(orc.PrincipalFromContext(r.Context()), h) {
+		err = orc.Errorf(orc.ENOTFOUND, "hook %q not found", h.Name)
+	}
 	if err != nil {
 		s.error(w, r, err)
 		return

@@ -72,6 +72,7 @@ type Server struct {
 	Invocations orc.InvocationService
 	Users       orc.UserService
 	HookStore   orc.HookService
+	Policies    orc.PolicyService
 	// Keys, Audit and SignIns keep API keys, the audit log and single
 	// sign-ons under way.
 	Keys  orc.APIKeyService
@@ -149,6 +150,7 @@ func (s *Server) routes() chi.Router {
 			r.Get("/jobs/{id}", s.handleGetJob)
 
 			r.Get("/cluster", s.handleCluster)
+			r.Get("/policy", s.handleGetPolicy)
 
 			r.Get("/hooks", s.handleListHooks)
 			r.With(s.audited(orc.AuditHookCreate, "hook", "")).Post("/hooks", s.handleCreateHook)
@@ -161,12 +163,13 @@ func (s *Server) routes() chi.Router {
 			r.Delete("/api-keys/{id}", s.handleRevokeAPIKey)
 
 			r.Group(func(r chi.Router) {
-				r.Use(identity.RequireAdmin("manage users or read the audit log", s.error))
+				r.Use(identity.RequireAdmin("manage users, read the audit log or set the policy", s.error))
 				r.Get("/users", s.handleListUsers)
 				r.Post("/users", s.handleCreateUser)
 				r.Get("/users/{id}", s.handleGetUser)
 				r.Patch("/users/{id}", s.handleUpdateUser)
 				r.Get("/audit", s.handleListAudit)
+				r.With(s.audited(orc.AuditPolicyUpdate, "policy", "")).Put("/policy", s.handlePutPolicy)
 			})
 		})
 	})

@@ -36,8 +36,9 @@ var abiExports = []struct {
 
 // Validate checks that module is a hook: a WebAssembly module that compiles,
 // exports memory, orc_alloc (i32) -> i32 and orc_hook (i32, i32) -> i64,
-// optionally _initialize () -> (), is a reactor (no _start) and imports
-// nothing but WASI preview 1 functions.
+// optionally _initialize () -> (), is a reactor (no _start), imports
+// nothing but WASI preview 1 functions, and starts: its _initialize ends
+// in time without a trap.
 //
 // # Errors
 //
@@ -61,7 +62,15 @@ func (h *Host) Validate(ctx context.Context, module []byte) error {
 	if err != nil {
 		return err
 	}
-	return compiled.Close(ctx)
+	defer compiled.Close(ctx) //nolint:errcheck
+	// It must start, too: a module whose _initialize traps or never ends
+	// would be stored only to fail every call.
+	inst, err := newPool(h, compiled, 1).instantiate(ctx)
+	if err != nil {
+		return orc.WrapError(orc.EINVALID, err, "the hook failed to start: "+err.Error())
+	}
+	inst.close()
+	return nil
 }
 
 // instrumented checks the shape of a module and returns it as the runtime

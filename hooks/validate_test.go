@@ -174,3 +174,26 @@ func TestValidateChecksTheModuleAsUploaded(t *testing.T) {
 	m.Funcs[1].Body = []byte{0x41, 0x00} // i32.const 0 where i64 is returned
 	wantError(t, h.Validate(context.Background(), m.Encode()), orc.EINVALID, "not a valid WebAssembly module")
 }
+
+// A module that does not start is refused at upload, so that it is never
+// stored under a name only to fail every call.
+func TestValidateStartsTheModule(t *testing.T) {
+	h := newHost(t, Config{Timeout: 50 * time.Millisecond})
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"traps", []byte{0x00}, "_initialize failed"},
+		{"never ends", []byte{0x03, 0x40, 0x0c, 0x00, 0x0b}, "_initialize timed out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := wasmtest.MinimalModule()
+			m.Funcs = append(m.Funcs, wasmtest.Func{Export: "_initialize", Body: tc.body})
+			err := h.Validate(context.Background(), m.Encode())
+			if orc.ErrorCode(err) != orc.EINVALID || !strings.Contains(orc.ErrorMessage(err), "the hook failed to start: "+tc.want) {
+				t.Fatalf("got %v, want EINVALID saying %q", err, tc.want)
+			}
+		})
+	}
+}

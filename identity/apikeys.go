@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -38,7 +39,7 @@ type KeyRequest struct {
 // # Errors
 //
 // EINVALID for a bad name, role or expiry; EFORBIDDEN for a role wider
-// than the principal's.
+// than the principal's, or past the quota of API keys.
 func (s *Service) CreateAPIKey(r *http.Request, p *orc.Principal, req KeyRequest) (*orc.APIKey, string, error) {
 	ctx := r.Context()
 	if len(req.Name) > MaxKeyName {
@@ -73,6 +74,9 @@ func (s *Service) CreateAPIKey(r *http.Request, p *orc.Principal, req KeyRequest
 			return nil, "", err
 		}
 	}
+	if err := s.checkKeyQuota(r, p); err != nil {
+		return nil, "", err
+	}
 	key, prefix, hash := NewAPIKey()
 	k.Prefix, k.Hash = prefix, hash
 	if err := s.Keys.CreateAPIKey(ctx, k); err != nil {
@@ -100,6 +104,32 @@ func (s *Service) narrowToKey(r *http.Request, p *orc.Principal, k *orc.APIKey) 
 	if parent.ExpiresAt != nil && (k.ExpiresAt == nil || k.ExpiresAt.After(*parent.ExpiresAt)) {
 		at := *parent.ExpiresAt
 		k.ExpiresAt = &at
+	}
+	return nil
+}
+
+// checkKeyQuota counts the principal's usable keys against its role's
+// quota (admins have none).
+func (s *Service) checkKeyQuota(r *http.Request, p *orc.Principal) error {
+	if s.Policies == nil || p.IsAdmin() {
+		return nil
+	}
+	policy, err := s.Policies.Policy(r.Context())
+	if err != nil {
+		return err
+	}
+	q := policy.Quotas[p.Role]
+	if q.APIKeys == 0 {
+		return nil
+	}
+	u, err := s.Policies.Usage(r.Context(), p.UserID)
+	if err != nil {
+		return err
+	}
+	if u.APIKeys >= q.APIKeys {
+		msg := fmt.Sprintf("you keep %d API keys, the most your role may; revoke one first", u.APIKeys)
+		return &orc.Error{Code: orc.EFORBIDDEN, Message: "the policy does not allow it: " + msg,
+			Details: []orc.Problem{{Message: msg, Rule: "quotas." + string(p.Role) + ".api_keys"}}}
 	}
 	return nil
 }

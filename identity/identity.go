@@ -76,6 +76,8 @@ type Service struct {
 	AuditLog orc.AuditService
 	// InFlight counts invocations for the in-flight limit; nil: none.
 	InFlight InFlightCounter
+	// Policies holds the quotas of API keys; nil: none.
+	Policies orc.PolicyService
 	// OIDC is the trusted OpenID provider; nil disables single sign-on
 	// and its bearer tokens.
 	OIDC   *OIDC

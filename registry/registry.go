@@ -30,6 +30,9 @@ type Registry struct {
 	Clock  orc.Clock
 	// Schemas holds the compiled schemas of versions.
 	Schemas Schemas
+	// Policies keeps the installation's policy, which registrations must
+	// follow; nil: none (tests).
+	Policies orc.PolicyService
 
 	plugins *ttlcache.Cache[*orc.Plugin]
 }
@@ -96,7 +99,10 @@ func (r *Registry) Register(ctx context.Context, p *orc.Principal, v *orc.Versio
 	if err := ValidateVersion(ctx, v); err != nil {
 		return nil, err
 	}
-	if err := r.checkHooks(ctx, v); err != nil {
+	if err := r.checkHooks(ctx, p, v); err != nil {
+		return nil, err
+	}
+	if err := r.admit(ctx, p, v); err != nil {
 		return nil, err
 	}
 	created, err := r.Plugins.CreateVersion(ctx, p, v)
@@ -115,12 +121,15 @@ func (r *Registry) Register(ctx context.Context, p *orc.Principal, v *orc.Versio
 	return created, nil
 }
 
-// checkHooks makes sure every hook a version names exists.
-func (r *Registry) checkHooks(ctx context.Context, v *orc.Version) error {
+// checkHooks makes sure every hook a version names exists and is the
+// principal's (an admin may name anyone's): naming another's hook would
+// keep its owner from deleting it.
+func (r *Registry) checkHooks(ctx context.Context, p *orc.Principal, v *orc.Version) error {
 	var ps []orc.Problem
 	for phase, names := range map[string][]string{"pre": v.Hooks.Pre, "post": v.Hooks.Post} {
 		for i, name := range names {
-			if _, err := r.HookStore.FindHook(ctx, name); orc.ErrorCode(err) == orc.ENOTFOUND {
+			h, err := r.HookStore.FindHook(ctx, name)
+			if orc.ErrorCode(err) == orc.ENOTFOUND || (err == nil && !p.CanSee(h.OwnerID)) {
 				ps = append(ps, orc.Problem{Pointer: fmt.Sprintf("/hooks/%s/%d", phase, i), Message: fmt.Sprintf("no hook named %q", name)})
 			} else if err != nil {
 				return err
@@ -156,12 +165,17 @@ func (r *Registry) DeletePlugin(ctx context.Context, p *orc.Principal, name stri
 	return nil
 }
 
-// AddHook checks a hook module, stores it under h.Name and loads it, so
-// that it is ready when AddHook returns. It sets h's digest and owner (the
-// store its size and creation time). Developers may add hooks, only admins global ones.
-// Returns EFORBIDDEN, EINVALID (a bad name, or a module that does not
-// compile or lacks the ABI), ECONFLICT when the name is taken, and
-// EUNAVAILABLE when hooks are disabled.
+// AddHook checks a hook module (it must compile and start: one whose
+// _initialize traps is refused, not stored), stores it under h.Name and
+// loads it, so that it is ready when AddHook returns. It sets h's digest and owner (the store its size and creation
+// time). Developers may add hooks (within their quota), only admins global
+// ones.
+//
+// # Errors
+//
+// EFORBIDDEN (the role, a global hook, the quota), EINVALID (a bad name,
+// or a module that does not compile, lacks the ABI or does not start),
+// ECONFLICT when the name is taken, EUNAVAILABLE when hooks are disabled.
 func (r *Registry) AddHook(ctx context.Context, p *orc.Principal, h *orc.Hook) error {
 	if !p.Role.CanPublish() {
 		return orc.Errorf(orc.EFORBIDDEN, "your role may not upload hooks")
@@ -174,6 +188,9 @@ func (r *Registry) AddHook(ctx context.Context, p *orc.Principal, h *orc.Hook) e
 	}
 	if r.Hooks == nil {
 		return orc.Errorf(orc.EUNAVAILABLE, "hooks are not enabled on this gateway")
+	}
+	if err := r.checkHookQuota(ctx, p); err != nil {
+		return err
 	}
 	if err := r.Hooks.Host.Validate(ctx, h.Module); err != nil {
 		return err

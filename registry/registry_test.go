@@ -171,3 +171,42 @@ func TestSchemaBoundsAreCheap(t *testing.T) {
 		t.Error("a compile under an ended context reported success")
 	}
 }
+
+func TestCheckPolicy(t *testing.T) {
+	if err := CheckPolicy(orc.DefaultPolicy()); err != nil {
+		t.Fatalf("the default policy: %v", err)
+	}
+	for _, tc := range []struct {
+		name    string
+		change  func(p *orc.Policy)
+		pointer string
+	}{
+		{"caps for admins", func(p *orc.Policy) { p.Roles[orc.RoleAdmin] = orc.RoleCaps{CPU: 1} }, "/roles/admin"},
+		{"unknown role", func(p *orc.Policy) { p.Roles["root"] = orc.RoleCaps{} }, "/roles/root"},
+		{"cpu over the bound", func(p *orc.Policy) {
+			c := p.Roles[orc.RoleDeveloper]
+			c.CPU = 5000
+			p.Roles[orc.RoleDeveloper] = c
+		}, "/roles/developer/cpu"},
+		{"bad network", func(p *orc.Policy) {
+			c := p.Roles[orc.RoleDeveloper]
+			c.Networks = []orc.Network{"host"}
+			p.Roles[orc.RoleDeveloper] = c
+		}, "/roles/developer/networks"},
+		{"bad pattern", func(p *orc.Policy) { p.Images = []string{"[a-"} }, "/images/0"},
+		{"ray-job shared", func(p *orc.Policy) { p.SharedPools[orc.RayJobPool] = orc.PoolSize{MaxWorkers: 1} }, "/shared_pools/ray-job"},
+		{"shared pool without replicas", func(p *orc.Policy) {
+			p.SharedPools["gpu"] = orc.PoolSize{Resources: orc.Resources{CPU: 1, MemoryMB: 512}}
+		}, "/shared_pools/gpu/max_workers"},
+		{"negative quota", func(p *orc.Policy) { p.Quotas[orc.RoleViewer] = orc.Quota{APIKeys: -1} }, "/quotas/viewer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := orc.DefaultPolicy()
+			tc.change(p)
+			ps := problems(t, CheckPolicy(p))
+			if ps[0].Pointer != tc.pointer {
+				t.Fatalf("problems = %+v, want one at %s", ps, tc.pointer)
+			}
+		})
+	}
+}

@@ -93,6 +93,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	}
 	m.Registry = registry.New(cacheTTL)
 	m.Registry.Plugins, m.Registry.HookStore, m.Registry.Hooks, m.Registry.Logger = m.DB, m.DB, m.Hooks, m.Logger
+	m.Registry.Policies = m.DB
 
 	metrics := prometheus.NewRegistry()
 	m.Invoke = invoke.New(invoke.Config{SyncGrace: cfg.Gateway.SyncGrace}, invoke.NewMetrics(metrics))
@@ -109,14 +110,14 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 		PublicURL: cfg.Identity.PublicURL, Limits: cfg.Identity.Limits, TrustedProxies: proxies,
 	})
 	m.Identity.Users, m.Identity.Keys, m.Identity.SignIns, m.Identity.AuditLog = m.DB, m.DB, m.DB, m.DB
-	m.Identity.InFlight, m.Identity.Logger = m.DB, m.Logger
+	m.Identity.InFlight, m.Identity.Policies, m.Identity.Logger = m.DB, m.DB, m.Logger
 
 	m.Server = gateway.New(gateway.Config{
 		MaxBodyBytes: cfg.Gateway.MaxBodyBytes, MetricsToken: cfg.Gateway.MetricsToken, Metrics: metrics,
 	})
 	m.Server.Invoke, m.Server.Registry, m.Server.Identity = m.Invoke, m.Registry, m.Identity
 	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
-	m.Server.HookStore, m.Server.Keys, m.Server.Audit = m.DB, m.DB, m.DB
+	m.Server.HookStore, m.Server.Keys, m.Server.Audit, m.Server.Policies = m.DB, m.DB, m.DB, m.DB
 	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger
 	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB}
 	if cfg.RayAddress != "" {

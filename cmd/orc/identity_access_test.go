@@ -34,6 +34,7 @@ func echoManifest(t testing.TB, name string, public bool) map[string]any {
 // TestRoleChecks tries every route that changes something with each role.
 func TestRoleChecks(t *testing.T) {
 	s := newStack(t, nil, true)
+	s.shareImages("orc-*")
 	ctx := context.Background()
 	tokens := s.roleUsers("")
 	roles := []orc.Role{orc.RoleAdmin, orc.RoleDeveloper, orc.RoleInvoker, orc.RoleViewer}
@@ -135,6 +136,7 @@ func TestRoleChecks(t *testing.T) {
 // 404, as if it did not exist. Private plugins are hidden the same way.
 func TestCrossTenant(t *testing.T) {
 	s := newStack(t, nil, true)
+	s.shareImages("orc-*")
 	a := s.addUser("a@example.com", orc.RoleDeveloper)
 	b := s.addUser("b@example.com", orc.RoleInvoker)
 	s.token = a

@@ -221,6 +221,7 @@ type errorBodyForTest struct {
 		Details      []struct {
 			Pointer string `json:"pointer"`
 			Message string `json:"message"`
+			Rule    string `json:"rule"`
 		} `json:"details"`
 	} `json:"error"`
 }

@@ -16,7 +16,8 @@ var _ orc.PoolStore = (*DB)(nil)
 // PoolDemands returns the demand of the pools that run a plugin's latest
 // version with pooled execution, or have unfinished invocations (of any
 // version). The versions' specs are read whole: bounds and resources are
-// merged in Go, with the defaults versions get when read.
+// merged in Go, with the defaults versions get when read; a pool the
+// policy shares has the policy's size instead.
 func (db *DB) PoolDemands(ctx context.Context) ([]*orc.PoolDemand, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+versionColumns+` FROM plugin_versions v
 		JOIN plugins p ON p.id = v.plugin_id
@@ -75,9 +76,19 @@ func (db *DB) PoolDemands(ctx context.Context) ([]*orc.PoolDemand, error) {
 	if err := counts.Err(); err != nil {
 		return nil, dbError(err, "")
 	}
+	// A shared pool's replicas have the policy's size, whatever its
+	// versions ask: no version widens a pool others share.
+	policy, err := db.Policy(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*orc.PoolDemand, 0, len(order))
 	for _, name := range order {
-		out = append(out, byPool[name])
+		d := byPool[name]
+		if size, ok := policy.SharedPools[name]; ok {
+			d.Resources, d.MinWorkers, d.MaxWorkers = size.Resources, size.MinWorkers, size.MaxWorkers
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }

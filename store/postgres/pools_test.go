@@ -56,12 +56,18 @@ func TestPoolDemands(t *testing.T) {
 		}
 	}
 
-	// Pool default: two latest versions, the bounds and resources of the
+	// Pool work: two latest versions, the bounds and resources of the
 	// larger win.
-	small := create(poolVersion("small", "1.0.0", nil))
+	small := create(poolVersion("small", "1.0.0", func(v *orc.Version) { v.Pool = "work" }))
 	big := create(poolVersion("big", "1.0.0", func(v *orc.Version) {
+		v.Pool = "work"
 		v.Resources = orc.Resources{CPU: 2, MemoryMB: 2048, Custom: map[string]float64{"accelerator": 1}}
 		v.MinWorkers, v.MaxWorkers = intp(2), intp(6)
+	}))
+	// Pool default is shared (the default policy): its replicas have the
+	// policy's size, whatever a version asks.
+	greedy := create(poolVersion("greedy", "1.0.0", func(v *orc.Version) {
+		v.Resources, v.MinWorkers, v.MaxWorkers = orc.Resources{CPU: 64, MemoryMB: 1 << 20}, intp(100), intp(100)
 	}))
 	// Pool gpu: a latest version without invocations still has demand.
 	create(poolVersion("vision", "1.0.0", func(v *orc.Version) {
@@ -78,13 +84,14 @@ func TestPoolDemands(t *testing.T) {
 	// ray-job versions have no worker replicas.
 	batch := create(poolVersion("batch", "1.0.0", func(v *orc.Version) { v.Execution = orc.ExecutionRayJob }))
 
-	invoke(small, orc.DefaultPool)
-	invoke(small, orc.DefaultPool)
-	running := invoke(big, orc.DefaultPool)
+	invoke(small, "work")
+	invoke(small, "work")
+	running := invoke(big, "work")
 	if _, err := db.StartAttempt(ctx, running.ID, "w1", "n1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	cancel(invoke(big, orc.DefaultPool))
+	cancel(invoke(big, "work"))
+	invoke(greedy, orc.DefaultPool)
 	legacyInv := invoke(legacy, "legacy")
 	cancel(invoke(moved, "retired"))
 	// A hook routed these to a pool no version names.
@@ -108,8 +115,10 @@ func TestPoolDemands(t *testing.T) {
 	}
 	got := demands()
 	want := map[string]*orc.PoolDemand{
-		"default": {Pool: "default", MinWorkers: 2, MaxWorkers: 6, Unfinished: 3,
+		"work": {Pool: "work", MinWorkers: 2, MaxWorkers: 6, Unfinished: 3,
 			Resources: orc.Resources{CPU: 2, MemoryMB: 2048, Custom: map[string]float64{"accelerator": 1}}},
+		"default": {Pool: "default", MinWorkers: orc.DefaultMinWorkers, MaxWorkers: orc.DefaultMaxWorkers, Unfinished: 1,
+			Resources: orc.DefaultPolicy().SharedPools[orc.DefaultPool].Resources},
 		"gpu": {Pool: "gpu", MinWorkers: 0, MaxWorkers: orc.DefaultMaxWorkers, Unfinished: 0,
 			Resources: orc.Resources{CPU: orc.DefaultCPU, MemoryMB: orc.DefaultMemoryMB, GPU: 1}},
 		"legacy": {Pool: "legacy", MinWorkers: orc.DefaultMinWorkers, MaxWorkers: orc.DefaultMaxWorkers, Unfinished: 1,
@@ -141,11 +150,26 @@ func TestPoolDemands(t *testing.T) {
 		cancel(inv)
 	}
 	got = demands()
-	if got["legacy"] != nil || got["hooked"] != nil || got["default"] == nil || got["gpu"] == nil {
-		t.Fatalf("pools after the invocations ended: %v, want default and gpu", got)
+	if got["legacy"] != nil || got["hooked"] != nil || got["work"] == nil || got["default"] == nil || got["gpu"] == nil {
+		t.Fatalf("pools after the invocations ended: %v, want work, default and gpu", got)
 	}
-	if got["default"].Unfinished != 3 {
-		t.Fatalf("default unfinished = %d, want 3", got["default"].Unfinished)
+	if got["work"].Unfinished != 3 {
+		t.Fatalf("work unfinished = %d, want 3", got["work"].Unfinished)
+	}
+
+	// A policy that shares work sizes its replicas; one that does not share
+	// default lets its versions size it.
+	policy := orc.DefaultPolicy()
+	policy.SharedPools = map[string]orc.PoolSize{"work": {Resources: orc.Resources{CPU: 0.5, MemoryMB: 256}, MinWorkers: 0, MaxWorkers: 2}}
+	if err := db.SetPolicy(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	got = demands()
+	if w := got["work"]; w.Resources.CPU != 0.5 || w.Resources.MemoryMB != 256 || w.MinWorkers != 0 || w.MaxWorkers != 2 {
+		t.Fatalf("shared work: %+v", w)
+	}
+	if d := got["default"]; d.Resources.CPU != 64 || d.MaxWorkers != 100 {
+		t.Fatalf("default, no longer shared: %+v", d)
 	}
 }
 
