@@ -84,6 +84,11 @@ type SchedulerConfig struct {
 	MaxRayJobs        int
 	Interval          time.Duration
 	ScaleDownAfter    time.Duration
+	// NodeEnvFile is where the processes Ray starts read the database and
+	// broker URLs on their node (default: a folder of the temporary
+	// directory named for the installation). The scheduler writes it on
+	// its own node; on other nodes it must be put there.
+	NodeEnvFile string
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -245,7 +250,11 @@ type service interface {
 // runService parses a service's command line, then opens, runs and closes
 // the service that build makes once the configuration is complete.
 func runService(ctx context.Context, fs *flag.FlagSet, args []string, c *Config, stderr io.Writer, build func(*slog.Logger) service) error {
-	if err := parse(fs, args, os.Getenv); err != nil {
+	getenv, err := processEnv()
+	if err != nil {
+		return err
+	}
+	if err := parse(fs, args, getenv); err != nil {
 		return err
 	}
 	logger, err := newLogger(c, stderr)

@@ -217,6 +217,7 @@ var (
 	_ runtime.Replier          = (*rabbitmq.Broker)(nil)
 	_ identity.InFlightCounter = (*postgres.DB)(nil)
 	_ gateway.Broker           = (*rabbitmq.Broker)(nil)
+	_ ray.TaskStore            = (*postgres.DB)(nil)
 )
 
 // cacheTTL is how long the invoke path caches a token's principal and a

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -236,6 +238,8 @@ func TestRayPlacement(t *testing.T) {
 			t.Fatalf("echo-general ran on node %q (status %s), want one of %v", inv.Node, inv.Status, general)
 		}
 	}
+	// The replicas read the credentials from their node's file.
+	s.noSecretsInRay(t)
 
 	id := s.invokeAsync(t, "echo-huge", `{"big":true}`)
 	deadline := time.Now().Add(20 * time.Second)
@@ -404,6 +408,10 @@ func TestRayJobExecution(t *testing.T) {
 	if j.Status != ray.JobSucceeded || j.Metadata["orc_role"] != "invocation" || j.DriverNodeID != inv.Node {
 		t.Fatalf("ray job %s: %s on %s, metadata %v", j.SubmissionID, j.Status, j.DriverNodeID, j.Metadata)
 	}
+	// Ray's records (which its dashboard shows to anyone who reaches it)
+	// hold neither the credentials nor the invocation's input or output:
+	// replicas and entrypoints read them on their node.
+	s.noSecretsInRay(t, `"heavy"`, `heavy\"`)
 	waitRayJobGone(t, s.ray, inv.ID, 30*time.Second)
 
 	// A plugin failure flows back with its message and exit code.
@@ -523,5 +531,53 @@ func TestRayUnreachable(t *testing.T) {
 	s.startWorker()
 	if inv := s.waitFor(id, 30*time.Second, terminal); inv.Status != orc.StatusSucceeded {
 		t.Fatalf("after a worker started: %s", inv.Status)
+	}
+}
+
+// noSecretsInRay fails the test when a Ray job record of this stack (which
+// Ray's dashboard shows to anyone who reaches it) holds the stack's
+// database or broker credentials, any of also, or an environment variable
+// other than the few that hold neither (the task of a ray-job travels as
+// its id, its input never).
+func (s *rayStack) noSecretsInRay(t *testing.T, also ...string) {
+	t.Helper()
+	resp, err := http.Get(strings.TrimRight(s.cfg.RayAddress, "/") + "/api/jobs/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var jobs []struct {
+		SubmissionID string            `json:"submission_id"`
+		Metadata     map[string]string `json:"metadata"`
+		RuntimeEnv   struct {
+			EnvVars map[string]string `json:"env_vars"`
+		} `json:"runtime_env"`
+	}
+	if err := json.Unmarshal(body, &jobs); err != nil {
+		t.Fatalf("Ray's job list: %v", err)
+	}
+	allowed := map[string]bool{"ORC_ENV_FILE": true, "ORC_QUEUE_PREFIX": true, "ORC_DELIVERY_LIMIT": true, "ORC_LOG_LEVEL": true,
+		"ORC_LOG_FORMAT": true, "ORC_RAY_ADDRESS": true, "ORC_HOOK_TIMEOUT": true, "ORC_HOOK_MEMORY_MB": true,
+		"ORC_HOOK_CACHE_DIR": true, "DOCKER_HOST": true, ray.TaskIDEnv: true, ray.TaskAttemptEnv: true}
+	seen := 0
+	for _, j := range jobs {
+		if j.Metadata["orc_prefix"] != s.cfg.QueuePrefix {
+			continue
+		}
+		seen++
+		for k := range j.RuntimeEnv.EnvVars {
+			if !allowed[k] {
+				t.Errorf("Ray job %s (%s) carries %s in its environment", j.SubmissionID, j.Metadata["orc_role"], k)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatalf("no Ray job of this stack listed")
+	}
+	for _, secret := range append([]string{s.cfg.DatabaseURL, s.cfg.AMQPURL, "orc:orc@"}, also...) {
+		if strings.Contains(string(body), secret) {
+			t.Errorf("Ray's job records hold %q", secret)
+		}
 	}
 }

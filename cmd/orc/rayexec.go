@@ -2,52 +2,82 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 
+	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/runtime/docker"
 	"github.com/orc-gateway/orc/scheduler/ray"
+	"github.com/orc-gateway/orc/store/postgres"
 )
 
-// runRayExec is the entrypoint of a per-invocation Ray job: it runs the
-// container of the task in its environment with this node's Docker engine
-// and writes the result as the last line of its output, where the
-// scheduler reads it from the job's log. When Ray stops the job (a cancel
-// or a timeout), ctx ends and the container is killed and removed.
+// runRayExec is the entrypoint of a per-invocation Ray job: it reads the
+// task its environment names (ORC_RAY_TASK, ORC_RAY_ATTEMPT) from the
+// database, runs its container with this node's Docker engine and stores
+// the result, where the scheduler reads it. Neither the task (the input,
+// the version's environment) nor the result goes through Ray, whose
+// dashboard shows job environments and logs; the database's URL comes
+// from the node's file (ORC_ENV_FILE). When Ray stops the job (a cancel or
+// a timeout), ctx ends and the container is killed and removed.
 func runRayExec(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := DefaultConfig()
 	fs := newFlagSet("ray-exec", "Run the container of a ray-job invocation (the entrypoint of its Ray job).", stderr)
+	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL (usually from the node's ORC_ENV_FILE)")
 	fs.StringVar(&cfg.Worker.DockerHost, "docker-host", cfg.Worker.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
-	if err := parse(fs, args, os.Getenv); err != nil {
-		return err
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	spec, err := ray.DecodeTask(os.Environ())
+	getenv, err := processEnv()
 	if err != nil {
 		return err
+	}
+	if err := parse(fs, args, getenv); err != nil {
+		return err
+	}
+	id := os.Getenv(ray.TaskIDEnv)
+	attempt, err := strconv.Atoi(os.Getenv(ray.TaskAttemptEnv))
+	if id == "" || err != nil {
+		return fmt.Errorf("%w: %s and %s name the task", errUsage, ray.TaskIDEnv, ray.TaskAttemptEnv)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	raw, err := db.RayTask(ctx, id, attempt)
+	if err != nil {
+		return fmt.Errorf("read task: %w", err)
+	}
+	spec := &orc.ContainerSpec{}
+	if err := json.Unmarshal(raw, spec); err != nil {
+		return fmt.Errorf("decode task: %w", err)
 	}
 	driver, err := docker.New(docker.Config{Host: cfg.Worker.DockerHost, Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer driver.Close()
-	ctx, cancel := context.WithDeadline(ctx, spec.Deadline)
+	runCtx, cancel := context.WithDeadline(ctx, spec.Deadline)
 	defer cancel()
 	fmt.Fprintf(stderr, "orc ray-exec: running invocation %s (attempt %d) with image %s\n", spec.InvocationID, spec.Attempt, spec.Image)
-	res, err := driver.Run(ctx, spec)
+	res, err := driver.Run(runCtx, spec)
 	if err != nil {
 		return fmt.Errorf("run container: %w", err)
 	}
-	if ctx.Err() != nil {
-		res.TimedOut = res.TimedOut || ctx.Err() == context.DeadlineExceeded
-		res.Canceled = res.Canceled || ctx.Err() == context.Canceled
+	if runCtx.Err() != nil {
+		res.TimedOut = res.TimedOut || runCtx.Err() == context.DeadlineExceeded
+		res.Canceled = res.Canceled || runCtx.Err() == context.Canceled
 	}
-	line, err := ray.EncodeResult(res)
+	out, err := json.Marshal(res)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(stdout, line)
+	// Stored even when Ray stopped the job: the scheduler waits for it.
+	if err := db.SetRayTaskResult(context.WithoutCancel(ctx), id, attempt, out); err != nil {
+		return fmt.Errorf("store result: %w", err)
+	}
+	_, err = fmt.Fprintln(stdout, ray.ResultLine)
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -35,6 +36,7 @@ func runScheduler(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&s.MaxRayJobs, "max-ray-jobs", s.MaxRayJobs, "ray-job invocations in flight at once")
 	fs.DurationVar(&s.Interval, "interval", s.Interval, "time between two reconciliations")
 	fs.DurationVar(&s.ScaleDownAfter, "scale-down-after", s.ScaleDownAfter, "time a pool must want fewer replicas before one drains")
+	fs.StringVar(&s.NodeEnvFile, "node-env-file", s.NodeEnvFile, "file where the processes Ray starts find the database and broker URLs on their node (written here; put it on the other nodes)")
 	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
 		return &Scheduler{Config: cfg, Logger: logger}
 	})
@@ -88,6 +90,9 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 	m.Broker = rabbitmq.Open(rabbitmq.Config{
 		URL: cfg.AMQPURL, Prefix: cfg.QueuePrefix, DeliveryLimit: cfg.DeliveryLimit, Logger: m.Logger,
 	})
+	if err := writeNodeEnv(nodeEnvFile(&cfg), nodeSecrets(&cfg)); err != nil {
+		return fmt.Errorf("node env file: %w", err)
+	}
 	env := replicaEnv(&cfg)
 
 	m.Reconciler = ray.NewReconciler(ray.ReconcilerConfig{
@@ -101,8 +106,8 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 	m.Reconciler.Ray, m.Reconciler.Pools, m.Reconciler.Invocations = m.Ray, m.DB, m.DB
 	m.Reconciler.Logger = m.Logger
 
-	driver := ray.NewJobDriver(ray.JobDriverConfig{Prefix: cfg.QueuePrefix, Command: []string{orcBin, "ray-exec"}, Env: rayExecEnv()}, m.Ray)
-	driver.Logger = m.Logger
+	driver := ray.NewJobDriver(ray.JobDriverConfig{Prefix: cfg.QueuePrefix, Command: []string{orcBin, "ray-exec"}, Env: env}, m.Ray)
+	driver.Logger, driver.Tasks = m.Logger, m.DB
 	host, _ := os.Hostname()
 	m.Runner = runtime.NewWorker(runtime.Config{ID: "scheduler-" + host + "-" + strconv.Itoa(os.Getpid()), Node: host, Pool: orc.RayJobPool}, nil)
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = m.DB, m.DB, driver
@@ -116,14 +121,28 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 	return nil
 }
 
-// replicaEnv is the environment of worker replicas: how to reach the
-// database, the broker and Ray. Ray keeps it with the job, where only
-// those who reach the dashboard (and so could run code on the cluster
-// anyway) can read it.
+// nodeEnvFile is the file of the settings the processes Ray starts read on
+// their node.
+func nodeEnvFile(cfg *Config) string {
+	if cfg.Scheduler.NodeEnvFile != "" {
+		return cfg.Scheduler.NodeEnvFile
+	}
+	return filepath.Join(os.TempDir(), "orc-"+cfg.QueuePrefix, "node.env")
+}
+
+// nodeSecrets are the settings of worker replicas and ray-job entrypoints
+// that hold credentials: they go in the node's file, never in a Ray job's
+// record, which Ray's dashboard shows to anyone who reaches it.
+func nodeSecrets(cfg *Config) map[string]string {
+	return map[string]string{"ORC_DATABASE_URL": cfg.DatabaseURL, "ORC_AMQP_URL": cfg.AMQPURL}
+}
+
+// replicaEnv is the environment of worker replicas and ray-job
+// entrypoints, as Ray keeps it with each job: how to reach Ray, the file
+// of the node's secrets, and the settings that hold none.
 func replicaEnv(cfg *Config) map[string]string {
 	env := map[string]string{
-		"ORC_DATABASE_URL":   cfg.DatabaseURL,
-		"ORC_AMQP_URL":       cfg.AMQPURL,
+		nodeEnvVar:           nodeEnvFile(cfg),
 		"ORC_QUEUE_PREFIX":   cfg.QueuePrefix,
 		"ORC_DELIVERY_LIMIT": strconv.Itoa(cfg.DeliveryLimit),
 		"ORC_LOG_LEVEL":      cfg.LogLevel,
@@ -133,15 +152,6 @@ func replicaEnv(cfg *Config) map[string]string {
 		"ORC_HOOK_MEMORY_MB": strconv.Itoa(cfg.Hooks.MemoryMB),
 		"ORC_HOOK_CACHE_DIR": cfg.Hooks.CacheDir,
 	}
-	for k, v := range rayExecEnv() {
-		env[k] = v
-	}
-	return env
-}
-
-// rayExecEnv passes the Docker engine's address on, when it is set.
-func rayExecEnv() map[string]string {
-	env := map[string]string{}
 	if h := os.Getenv("DOCKER_HOST"); h != "" {
 		env["DOCKER_HOST"] = h
 	}

@@ -30,7 +30,8 @@ func (d *Driver) containerConfig(spec *orc.ContainerSpec) *container.Config {
 
 // hostConfig returns the hardened host settings of one run (see "Plugin
 // container protocol v1" in the design). A network other than bridge,
-// unknown ones included, is no network; zero resources take Orc's defaults.
+// unknown ones included, is no network; bridge is WarmBridgeNetwork, where
+// containers cannot reach each other; zero resources take Orc's defaults.
 func (d *Driver) hostConfig(spec *orc.ContainerSpec) *container.HostConfig {
 	res := spec.Resources
 	if res.CPU <= 0 {
@@ -45,7 +46,9 @@ func (d *Driver) hostConfig(spec *orc.ContainerSpec) *container.HostConfig {
 	memory := res.MemoryMB << 20
 	network := container.NetworkMode(orc.NetworkNone)
 	if spec.Network == orc.NetworkBridge {
-		network = container.NetworkMode(orc.NetworkBridge)
+		// Not Docker's default bridge, where containers reach each other:
+		// a network of Orc's without traffic between containers.
+		network = container.NetworkMode(WarmBridgeNetwork)
 	}
 	hc := &container.HostConfig{
 		NetworkMode:    network,

@@ -23,6 +23,11 @@ import (
 // after.
 func (d *Driver) create(ctx context.Context, log *slog.Logger, spec *orc.ContainerSpec) (string, error) {
 	cc, hc := d.containerConfig(spec), d.hostConfig(spec)
+	if spec.Network == orc.NetworkBridge {
+		if err := d.ensureWarmNetwork(ctx, WarmBridgeNetwork, false); err != nil {
+			return "", err
+		}
+	}
 	createOnce := func() (container.CreateResponse, error) {
 		if err := ctx.Err(); err != nil {
 			return container.CreateResponse{}, err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -729,4 +730,52 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
+}
+
+// A plugin container that asked for network reaches the outside (here: the
+// host), never another plugin's container: bridge runs are on Orc's
+// network without traffic between containers, not on Docker's default
+// bridge, where they could reach each other.
+func TestBridgeContainersAreIsolated(t *testing.T) {
+	d := newDriver(t, docker.Config{})
+	listener := invocationID(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Run(context.Background(), &orc.ContainerSpec{InvocationID: listener, Image: probeImage, //nolint:errcheck
+			Args: []string{"listen", "8080", "6000"}, Network: orc.NetworkBridge})
+	}()
+	t.Cleanup(func() { <-done })
+	var addr string
+	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		out, _ := exec.Command("docker", "ps", "-q", "--filter", "label="+docker.LabelInvocation+"="+listener).Output()
+		id := strings.TrimSpace(string(out))
+		if id == "" {
+			continue
+		}
+		ip, _ := exec.Command("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id).Output()
+		if s := strings.TrimSpace(string(ip)); s != "" {
+			addr = s + ":8080"
+		}
+	}
+	if addr == "" {
+		t.Fatal("the listening plugin container did not start")
+	}
+	// It answers the host: a refusal below is the network's.
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host cannot reach the listener at %s: %v", addr, err)
+		}
+	}
+	res := run(t, d, context.Background(), &orc.ContainerSpec{InvocationID: invocationID(t), Image: probeImage,
+		Args: []string{"dial", addr}, Network: orc.NetworkBridge})
+	if got := strings.TrimSpace(string(res.Stdout)); !strings.HasPrefix(got, "blocked") {
+		t.Fatalf("a bridge container dialed another: %q, want blocked", got)
+	}
 }

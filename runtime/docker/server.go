@@ -23,14 +23,15 @@ const (
 // ServerPort is the port a plugin server listens on inside its container.
 const ServerPort = 8080
 
-// Networks of plugin servers. Both forbid traffic between containers, so a
-// server is reachable from its worker only, never from another tenant's
-// container.
+// Networks of plugin containers. Both forbid traffic between containers,
+// so a container is reachable from its worker only, never from another
+// tenant's container.
 const (
 	// WarmNetwork is for versions that asked for no network: internal, no
 	// route out of the machine.
 	WarmNetwork = "orc-warm"
-	// WarmBridgeNetwork is for versions that asked for network.
+	// WarmBridgeNetwork is for versions that asked for network, warm
+	// servers and exec runs alike.
 	WarmBridgeNetwork = "orc-warm-bridge"
 )
 

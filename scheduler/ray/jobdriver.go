@@ -1,17 +1,11 @@
 package ray
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,16 +13,33 @@ import (
 	"github.com/orc-gateway/orc"
 )
 
-// The task of a per-invocation Ray job travels in its environment, in
-// chunks: one environment string may not exceed 128 KiB on Linux.
+// What a per-invocation Ray job carries in its environment: the id and
+// attempt of its task, which the entrypoint reads from the store. The task
+// (the input, the version's environment) and the result never travel
+// through Ray, whose dashboard shows its jobs' environments and logs to
+// anyone who reaches it.
 const (
-	taskEnv       = "ORC_RAY_TASK_"
-	taskChunk     = 96 << 10
-	maxTaskBytes  = 1 << 20
-	resultMarker  = "orc-result "
-	stopWait      = 30 * time.Second
-	defaultPollMS = 250
+	TaskIDEnv      = "ORC_RAY_TASK"
+	TaskAttemptEnv = "ORC_RAY_ATTEMPT"
+	resultMarker   = "orc-result stored"
+	stopWait       = 30 * time.Second
+	defaultPollMS  = 250
+	// taskKept is how long a task is kept whose scheduler died before it
+	// deleted it.
+	taskKept = 48 * time.Hour
 )
+
+// TaskStore keeps the tasks of ray-job invocations and their results
+// (store/postgres implements it).
+type TaskStore interface {
+	// PutRayTask stores the task of an attempt (again, on a redelivery).
+	PutRayTask(ctx context.Context, id string, attempt int, spec []byte) error
+	// RayTaskResult returns an attempt's result, nil while it has none.
+	RayTaskResult(ctx context.Context, id string, attempt int) ([]byte, error)
+	// DeleteRayTasks removes an invocation's tasks and those older than
+	// before.
+	DeleteRayTasks(ctx context.Context, id string, before time.Time) error
+}
 
 // JobDriverConfig tunes a JobDriver.
 type JobDriverConfig struct {
@@ -45,14 +56,16 @@ type JobDriverConfig struct {
 
 // JobDriver is a orc.Driver that runs each container as its own Ray
 // job: Ray reserves the invocation's resources and chooses the node, where
-// the job's entrypoint (orc ray-exec) runs the container with that node's
-// Docker engine and writes the result to the job's log.
+// the job's entrypoint (orc ray-exec) reads the task from the store, runs
+// the container with that node's Docker engine and stores the result.
 //
 // The submission id is the invocation id, so a redelivered task attaches to
 // the job already sent instead of starting a second one, and reads its
 // result if it has finished.
 type JobDriver struct {
-	Ray    *Client
+	Ray *Client
+	// Tasks carries tasks and results between the driver and the jobs.
+	Tasks  TaskStore
 	Logger *slog.Logger
 	cfg    JobDriverConfig
 }
@@ -75,10 +88,19 @@ func NewJobDriver(cfg JobDriverConfig, c *Client) *JobDriver {
 // entrypoint kills and removes the container.
 func (d *JobDriver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.ContainerResult, error) {
 	start := time.Now()
-	env, err := EncodeTask(spec)
+	task, err := json.Marshal(spec)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode task: %w", err)
 	}
+	if err := d.Tasks.PutRayTask(ctx, spec.InvocationID, spec.Attempt, task); err != nil {
+		return nil, fmt.Errorf("store ray task: %w", err)
+	}
+	defer func() {
+		if err := d.Tasks.DeleteRayTasks(context.WithoutCancel(ctx), spec.InvocationID, time.Now().Add(-taskKept)); err != nil {
+			d.Logger.Warn("delete ray task", "invocation_id", spec.InvocationID, "err", err)
+		}
+	}()
+	env := map[string]string{TaskIDEnv: spec.InvocationID, TaskAttemptEnv: strconv.Itoa(spec.Attempt)}
 	for k, v := range d.cfg.Env {
 		env[k] = v
 	}
@@ -104,7 +126,13 @@ func (d *JobDriver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.Cont
 	if err != nil {
 		return nil, err
 	}
-	res, err := d.result(context.WithoutCancel(ctx), j)
+	// A job submitted by an earlier attempt (this is a redelivery that
+	// attached to it) stored its result under its own attempt.
+	attempt := spec.Attempt
+	if n, err := strconv.Atoi(j.Metadata["orc_attempt"]); err == nil {
+		attempt = n
+	}
+	res, err := d.result(context.WithoutCancel(ctx), j, attempt)
 	if err != nil {
 		return nil, err
 	}
@@ -159,14 +187,18 @@ func (d *JobDriver) wait(ctx context.Context, id string) (*JobDetails, error) {
 	}
 }
 
-// result reads a finished job's result from its log.
-func (d *JobDriver) result(ctx context.Context, j *JobDetails) (*orc.ContainerResult, error) {
-	logs, err := d.Ray.JobLogs(ctx, j.SubmissionID)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		d.Logger.Warn("read ray job logs", "invocation_id", j.SubmissionID, "err", err)
+// result reads a finished job's result from the store.
+func (d *JobDriver) result(ctx context.Context, j *JobDetails, attempt int) (*orc.ContainerResult, error) {
+	raw, err := d.Tasks.RayTaskResult(ctx, j.SubmissionID, attempt)
+	if err != nil && orc.ErrorCode(err) != orc.ENOTFOUND {
+		return nil, fmt.Errorf("read ray task result: %w", err)
 	}
-	if res, ok := decodeResult(logs); ok {
-		return res, nil
+	if len(raw) > 0 {
+		res := &orc.ContainerResult{}
+		if err := json.Unmarshal(raw, res); err == nil {
+			return res, nil
+		}
+		d.Logger.Warn("ray task result is not a result", "invocation_id", j.SubmissionID)
 	}
 	// The entrypoint did not get to write a result: it was killed, its node
 	// died, or it could not start the container.
@@ -183,119 +215,9 @@ func (d *JobDriver) result(ctx context.Context, j *JobDetails) (*orc.ContainerRe
 	return res, nil
 }
 
-// EncodeTask turns a spec into the environment of its Ray job.
-func EncodeTask(spec *orc.ContainerSpec) (map[string]string, error) {
-	raw, err := json.Marshal(spec)
-	if err != nil {
-		return nil, fmt.Errorf("encode task: %w", err)
-	}
-	enc := pack(raw)
-	if len(enc) > maxTaskBytes {
-		return nil, orc.Errorf(orc.EINVALID, "the input is too large for a ray-job invocation (%d KiB compressed; the limit is %d KiB)",
-			len(enc)>>10, maxTaskBytes>>10)
-	}
-	env := map[string]string{}
-	for i := 0; len(enc) > 0; i++ {
-		n := min(len(enc), taskChunk)
-		env[taskEnv+strconv.Itoa(i)] = enc[:n]
-		enc = enc[n:]
-	}
-	return env, nil
-}
-
-// DecodeTask reads the spec that EncodeTask put in an environment
-// (os.Environ's form).
-func DecodeTask(environ []string) (*orc.ContainerSpec, error) {
-	chunks := map[int]string{}
-	for _, kv := range environ {
-		k, v, _ := strings.Cut(kv, "=")
-		if n, ok := strings.CutPrefix(k, taskEnv); ok {
-			i, err := strconv.Atoi(n)
-			if err != nil {
-				continue
-			}
-			chunks[i] = v
-		}
-	}
-	if len(chunks) == 0 {
-		return nil, errors.New("no task in the environment (" + taskEnv + "*)")
-	}
-	keys := make([]int, 0, len(chunks))
-	for i := range chunks {
-		keys = append(keys, i)
-	}
-	sort.Ints(keys)
-	var b strings.Builder
-	for want, i := range keys {
-		if i != want {
-			return nil, fmt.Errorf("task chunk %d missing", want)
-		}
-		b.WriteString(chunks[i])
-	}
-	raw, err := unpack(b.String())
-	if err != nil {
-		return nil, fmt.Errorf("decode task: %w", err)
-	}
-	spec := &orc.ContainerSpec{}
-	if err := json.Unmarshal(raw, spec); err != nil {
-		return nil, fmt.Errorf("decode task: %w", err)
-	}
-	return spec, nil
-}
-
-// EncodeResult is the line a job's entrypoint writes last: the marker and
-// the result, compressed.
-func EncodeResult(res *orc.ContainerResult) (string, error) {
-	raw, err := json.Marshal(res)
-	if err != nil {
-		return "", err
-	}
-	return resultMarker + pack(raw), nil
-}
-
-// decodeResult finds the last result line in a job's log.
-func decodeResult(logs string) (*orc.ContainerResult, bool) {
-	var last string
-	sc := bufio.NewScanner(strings.NewReader(logs))
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	for sc.Scan() {
-		if line, ok := strings.CutPrefix(sc.Text(), resultMarker); ok {
-			last = line
-		}
-	}
-	if last == "" {
-		return nil, false
-	}
-	raw, err := unpack(strings.TrimSpace(last))
-	if err != nil {
-		return nil, false
-	}
-	res := &orc.ContainerResult{}
-	if err := json.Unmarshal(raw, res); err != nil {
-		return nil, false
-	}
-	return res, true
-}
-
-func pack(raw []byte) string {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(raw) //nolint:errcheck // writes to memory
-	zw.Close()
-	return base64.StdEncoding.EncodeToString(buf.Bytes())
-}
-
-func unpack(s string) ([]byte, error) {
-	z, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, err
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(z))
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(io.LimitReader(zr, 256<<20))
-}
+// ResultLine is what a job's entrypoint writes last once it stored the
+// result: the log says that it did, not what it was.
+const ResultLine = resultMarker
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)

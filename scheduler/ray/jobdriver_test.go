@@ -2,27 +2,20 @@ package ray
 
 import (
 	"context"
-	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/orc-gateway/orc"
 )
-
-// randomBytes returns n bytes that do not compress, the same in every run.
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.NewChaCha8([32]byte{'o', 'r', 'c'}).Read(b) //nolint:errcheck // never fails
-	return b
-}
 
 func testSpec() *orc.ContainerSpec {
 	return &orc.ContainerSpec{
@@ -39,17 +32,6 @@ func testSpec() *orc.ContainerSpec {
 	}
 }
 
-// environ turns an environment map into os.Environ's form, in random order
-// and among other variables.
-func environ(env map[string]string) []string {
-	out := []string{"PATH=/usr/bin:/bin", "HOME=/home/ray", taskEnv + "X=not a chunk", "ORC_RAY_TASK=nor this"}
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	rand.Shuffle(len(out), func(i, k int) { out[i], out[k] = out[k], out[i] })
-	return out
-}
-
 // sameSpec fails the test unless two specs are equal.
 func sameSpec(t *testing.T, got, want *orc.ContainerSpec) {
 	t.Helper()
@@ -63,190 +45,64 @@ func sameSpec(t *testing.T, got, want *orc.ContainerSpec) {
 	}
 }
 
-// chunks returns the task chunks of an environment, by index.
-func chunks(t *testing.T, env map[string]string) []string {
+// tasks keeps ray tasks in memory, as the store does.
+type tasks struct {
+	mu      sync.Mutex
+	specs   map[string][]byte
+	results map[string][]byte
+	deleted []string
+	err     error // returned by PutRayTask
+}
+
+func newTasks() *tasks { return &tasks{specs: map[string][]byte{}, results: map[string][]byte{}} }
+
+func taskKey(id string, attempt int) string { return id + "/" + strconv.Itoa(attempt) }
+
+func (s *tasks) PutRayTask(ctx context.Context, id string, attempt int, spec []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.specs[taskKey(id, attempt)] = spec
+	return nil
+}
+
+func (s *tasks) RayTaskResult(ctx context.Context, id string, attempt int) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.results[taskKey(id, attempt)], nil
+}
+
+func (s *tasks) DeleteRayTasks(ctx context.Context, id string, before time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deleted = append(s.deleted, id)
+	return nil
+}
+
+// store stores the result of an attempt, as the job's entrypoint does.
+func (s *tasks) store(t *testing.T, id string, attempt int, res *orc.ContainerResult) {
 	t.Helper()
-	out := make([]string, len(env))
-	for k, v := range env {
-		n, ok := strings.CutPrefix(k, taskEnv)
-		i, err := strconv.Atoi(n)
-		if !ok || err != nil || i < 0 || i >= len(env) || out[i] != "" {
-			t.Fatalf("environment variable %s: want %s0 to %s%d", k, taskEnv, taskEnv, len(env)-1)
-		}
-		out[i] = v
-	}
-	return out
-}
-
-func TestEncodeDecodeTask(t *testing.T) {
-	big := testSpec()
-	big.Stdin = randomBytes(300_000)
-	empty := &orc.ContainerSpec{InvocationID: "6f1c1f9e-7a51-4a8e-9d35-2b1b7c0e2f10", Image: "echo"}
-	cases := []struct {
-		name       string
-		spec       *orc.ContainerSpec
-		minChunks  int
-		maxChunks  int
-		fullChunks bool // every chunk but the last is exactly taskChunk long
-	}{
-		{"small spec is one chunk", testSpec(), 1, 1, false},
-		{"empty fields", empty, 1, 1, false},
-		{"300 KB input spans several chunks", big, 4, 6, true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			env, err := EncodeTask(tc.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			parts := chunks(t, env)
-			if len(parts) < tc.minChunks || len(parts) > tc.maxChunks {
-				t.Fatalf("%d chunks, want %d to %d", len(parts), tc.minChunks, tc.maxChunks)
-			}
-			for i, p := range parts {
-				// One environment string may not exceed 128 KiB on Linux.
-				if len(p) > 96<<10 || len(taskEnv)+3+len(p) > 128<<10 {
-					t.Errorf("chunk %d is %d bytes, more than 96 KiB", i, len(p))
-				}
-				if p == "" {
-					t.Errorf("chunk %d is empty", i)
-				}
-				if tc.fullChunks && i < len(parts)-1 && len(p) != taskChunk {
-					t.Errorf("chunk %d is %d bytes, want %d: only the last may be short", i, len(p), taskChunk)
-				}
-			}
-			got, err := DecodeTask(environ(env))
-			if err != nil {
-				t.Fatalf("decode: %v", err)
-			}
-			sameSpec(t, got, tc.spec)
-		})
-	}
-}
-
-func TestEncodeTaskTooLarge(t *testing.T) {
-	spec := testSpec()
-	spec.Stdin = randomBytes(1 << 20)
-	env, err := EncodeTask(spec)
-	if orc.ErrorCode(err) != orc.EINVALID || env != nil {
-		t.Fatalf("EncodeTask(1 MiB of input) = %d chunks, %v; want EINVALID", len(env), err)
-	}
-	if msg := orc.ErrorMessage(err); !strings.Contains(msg, "too large") || !strings.Contains(msg, "1024 KiB") {
-		t.Fatalf("message = %q, want it to say the input is too large and name the limit", msg)
-	}
-}
-
-func TestDecodeTaskErrors(t *testing.T) {
-	spec := testSpec()
-	spec.Stdin = randomBytes(300_000)
-	env, err := EncodeTask(spec)
+	raw, err := json.Marshal(res)
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := len(env) - 1
-	if last < 2 {
-		t.Fatalf("%d chunks, want at least 3 for these cases", len(env))
-	}
-	without := func(i int) map[string]string {
-		out := map[string]string{}
-		for k, v := range env {
-			if k != taskEnv+strconv.Itoa(i) {
-				out[k] = v
-			}
-		}
-		return out
-	}
-	with := func(k, v string) map[string]string {
-		out := map[string]string{}
-		for k, v := range env {
-			out[k] = v
-		}
-		out[k] = v
-		return out
-	}
-	cases := []struct {
-		name    string
-		environ []string
-		want    string // in the error
-	}{
-		{"no environment", nil, "no task in the environment"},
-		{"no chunks", []string{"PATH=/bin", "ORC_RAY_TASK=x"}, "no task in the environment"},
-		{"first chunk missing", environ(without(0)), "task chunk 0 missing"},
-		{"middle chunk missing", environ(without(1)), "task chunk 1 missing"},
-		{"last chunk missing", environ(without(last)), "decode task"},
-		{"chunk not base64", environ(with(taskEnv+"0", "%%%not base64%%%")), "decode task"},
-		{"not gzip", []string{taskEnv + "0=" + base64.StdEncoding.EncodeToString([]byte("plain text"))}, "decode task"},
-		{"not json", []string{taskEnv + "0=" + pack([]byte("not json"))}, "decode task"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			spec, err := DecodeTask(tc.environ)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("DecodeTask = %+v, %v; want an error with %q", spec, err, tc.want)
-			}
-		})
-	}
-}
-
-// resultLine is the line ray-exec writes last.
-func resultLine(t *testing.T, res *orc.ContainerResult) string {
-	t.Helper()
-	line, err := EncodeResult(res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(line, "\n") || !strings.HasPrefix(line, resultMarker) {
-		t.Fatalf("result line %q: want one line starting with %q", line, resultMarker)
-	}
-	return line
-}
-
-func TestDecodeResult(t *testing.T) {
-	first := &orc.ContainerResult{ExitCode: 1, Stderr: []byte("first attempt\n"), Run: time.Second}
-	second := &orc.ContainerResult{ExitCode: 0, Stdout: []byte(`{"ok": true}` + "\n"), Stderr: []byte("log\n"),
-		StderrTruncated: true, Cold: 300 * time.Millisecond, Run: 1500 * time.Millisecond}
-	huge := &orc.ContainerResult{Stdout: randomBytes(1 << 20), StdoutTruncated: true}
-	cases := []struct {
-		name string
-		logs string
-		want *orc.ContainerResult // nil: no result
-	}{
-		{"result after other log lines", "orc ray-exec: running invocation x\npulling image\n" + resultLine(t, second) + "\n", second},
-		{"result without a final newline", "starting\n" + resultLine(t, second), second},
-		{"last result line wins", resultLine(t, first) + "\nretrying\n" + resultLine(t, second) + "\ndone\n", second},
-		{"crlf line endings", "starting\r\n" + resultLine(t, second) + "\r\n", second},
-		{"line longer than a scanner's default buffer", "x\n" + resultLine(t, huge) + "\n", huge},
-		{"no marker", "orc ray-exec: running invocation x\nError: no such image\n", nil},
-		{"empty log", "", nil},
-		{"marker only", resultMarker + "\n", nil},
-		{"marker not at the line's start", "INFO " + resultLine(t, second) + "\n", nil},
-		{"garbage after the marker", resultMarker + "not base64 !!\n", nil},
-		{"base64 that is not gzip", resultMarker + base64.StdEncoding.EncodeToString([]byte("hello")) + "\n", nil},
-		{"gzip that is not json", resultMarker + pack([]byte("{oops")) + "\n", nil},
-		{"truncated result", resultLine(t, second)[:40] + "\n", nil},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := decodeResult(tc.logs)
-			if ok != (tc.want != nil) {
-				t.Fatalf("decodeResult: ok = %v, want %v (result %+v)", ok, tc.want != nil, got)
-			}
-			if tc.want != nil && !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("result = %+v\nwant %+v", got, tc.want)
-			}
-		})
-	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.results[taskKey(id, attempt)] = raw
 }
 
 // newTestDriver returns a driver of a fake dashboard that polls every
 // millisecond.
-func newTestDriver(t *testing.T) (*JobDriver, *fakeRay) {
+func newTestDriver(t *testing.T) (*JobDriver, *fakeRay, *tasks) {
 	t.Helper()
 	f, c := newFakeRay(t, time.Now)
 	d := NewJobDriver(JobDriverConfig{Prefix: testPrefix, Command: []string{"/usr/local/bin/orc", "ray-exec"},
 		Env: map[string]string{"ORC_DOCKER_HOST": "unix:///run/docker.sock"}, Poll: time.Millisecond}, c)
 	d.Logger = slog.New(slog.DiscardHandler)
-	return d, f
+	d.Tasks = newTasks()
+	return d, f, d.Tasks.(*tasks)
 }
 
 // finish makes a job terminal.
@@ -257,14 +113,23 @@ func finish(j *JobDetails, status JobStatus, exitCode *int, message string) {
 func intPtr(n int) *int { return &n }
 
 func TestJobDriverRunSucceeds(t *testing.T) {
-	d, f := newTestDriver(t)
+	d, f, ts := newTestDriver(t)
 	spec := testSpec()
 	want := &orc.ContainerResult{Stdout: []byte(`{"echo": "héllo"}` + "\n"), Stderr: []byte("plugin log\n"), Run: 1500 * time.Millisecond}
-	f.logs[spec.InvocationID] = "orc ray-exec: running invocation " + spec.InvocationID + "\n" + resultLine(t, want) + "\n"
+	var stored *orc.ContainerSpec
 	f.onGet = func(j *JobDetails, n int) {
 		switch {
 		case n == 1:
 			j.Status, j.DriverNodeID = JobRunning, "node-accel"
+			// The entrypoint reads its task and stores its result.
+			ts.mu.Lock()
+			raw := ts.specs[taskKey(spec.InvocationID, spec.Attempt)]
+			ts.mu.Unlock()
+			stored = &orc.ContainerSpec{}
+			if err := json.Unmarshal(raw, stored); err != nil {
+				t.Errorf("stored task: %v", err)
+			}
+			ts.store(t, spec.InvocationID, spec.Attempt, want)
 		case n >= 3:
 			finish(j, JobSucceeded, intPtr(0), "Job finished successfully.")
 		}
@@ -311,14 +176,24 @@ func TestJobDriverRunSucceeds(t *testing.T) {
 	if got := string(s.Raw["entrypoint_memory"]); got != "268435456" {
 		t.Errorf("entrypoint_memory sent as %s, want the integer 268435456", got)
 	}
-	if job.RuntimeEnv == nil || job.RuntimeEnv.EnvVars["ORC_DOCKER_HOST"] != "unix:///run/docker.sock" {
-		t.Fatalf("runtime env = %+v, want the driver's env", job.RuntimeEnv)
+	// Ray's record of the job holds the task's id and attempt, never the
+	// task: its dashboard shows job environments to anyone who reaches it.
+	wantEnv := map[string]string{"ORC_DOCKER_HOST": "unix:///run/docker.sock", TaskIDEnv: spec.InvocationID, TaskAttemptEnv: "2"}
+	if job.RuntimeEnv == nil || !reflect.DeepEqual(job.RuntimeEnv.EnvVars, wantEnv) {
+		t.Fatalf("runtime env = %+v, want %v", job.RuntimeEnv, wantEnv)
 	}
-	got, err := DecodeTask(environ(job.RuntimeEnv.EnvVars))
-	if err != nil {
-		t.Fatalf("the job's environment does not carry the task: %v", err)
+	if strings.Contains(string(s.Raw["runtime_env"]), "héllo") || strings.Contains(string(s.Raw["runtime_env"]), "C.UTF-8") {
+		t.Fatalf("the job's record carries the task: %s", s.Raw["runtime_env"])
 	}
-	sameSpec(t, got, spec)
+	if stored == nil {
+		t.Fatal("the task was not stored for the entrypoint")
+	}
+	sameSpec(t, stored, spec)
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if !slices.Equal(ts.deleted, []string{spec.InvocationID}) {
+		t.Errorf("deleted tasks %v, want the invocation's once read", ts.deleted)
+	}
 }
 
 func TestJobDriverAttachesToSubmittedJob(t *testing.T) {
@@ -333,16 +208,17 @@ func TestJobDriverAttachesToSubmittedJob(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d, f := newTestDriver(t)
+			d, f, ts := newTestDriver(t)
 			spec := testSpec()
-			// A redelivered task: an earlier attempt sent the job.
+			// A redelivered task: an earlier attempt sent the job, whose
+			// entrypoint stores its result under that attempt.
 			earlier := &JobDetails{SubmissionID: spec.InvocationID, Entrypoint: "earlier entrypoint", Status: tc.state,
 				DriverNodeID: "node-1", Metadata: map[string]string{metaPrefix: testPrefix, metaRole: roleInvoke, "orc_attempt": "1"}}
 			if tc.state.Terminal() {
 				finish(earlier, tc.state, intPtr(0), "")
 			}
 			f.add(earlier)
-			f.logs[spec.InvocationID] = resultLine(t, want) + "\n"
+			ts.store(t, spec.InvocationID, 1, want)
 			f.onGet = func(j *JobDetails, n int) {
 				if n >= 3 && !j.Status.Terminal() {
 					finish(j, JobSucceeded, intPtr(0), "")
@@ -374,32 +250,27 @@ func TestJobDriverJobEndsWithoutResult(t *testing.T) {
 		status       JobStatus
 		exitCode     *int
 		message      string
-		logs         string
-		logsStatus   int
 		wantExit     int
 		wantStderr   string
 		wantCanceled bool
 	}{
 		{"entrypoint failed", JobFailed, intPtr(3),
 			"Job entrypoint command failed with exit code 3, last available logs (truncated to 20,000 chars):\nTraceback (most recent call last):\n  ...",
-			"orc ray-exec: running invocation x\nError: run container: no such image\n", 0,
 			3, "the Ray job ended without a result: FAILED: Job entrypoint command failed with exit code 3, last available logs (truncated to 20,000 chars):\n", false},
 		{"node died without an exit code", JobFailed, nil,
-			"Job supervisor actor died: the node was terminated", "", 0,
+			"Job supervisor actor died: the node was terminated",
 			-1, "the Ray job ended without a result: FAILED: Job supervisor actor died: the node was terminated\n", false},
-		{"entrypoint exited 0 without a result", JobSucceeded, intPtr(0), "", "just logs\n", 0,
+		{"entrypoint exited 0 without a result", JobSucceeded, intPtr(0), "",
 			-1, "the Ray job ended without a result: SUCCEEDED\n", false},
-		{"logs unreadable", JobFailed, intPtr(137), "killed", "", http.StatusInternalServerError,
+		{"killed", JobFailed, intPtr(137), "killed",
 			137, "the Ray job ended without a result: FAILED: killed\n", false},
-		{"stopped by someone else", JobStopped, nil, "Job was intentionally stopped.", "", 0,
+		{"stopped by someone else", JobStopped, nil, "Job was intentionally stopped.",
 			-1, "the Ray job ended without a result: STOPPED: Job was intentionally stopped.\n", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d, f := newTestDriver(t)
+			d, f, _ := newTestDriver(t)
 			spec := testSpec()
-			f.logs[spec.InvocationID] = tc.logs
-			f.logsStatus = tc.logsStatus
 			f.onGet = func(j *JobDetails, n int) {
 				if n == 1 {
 					j.Status, j.DriverNodeID = JobRunning, "node-2"
@@ -430,21 +301,23 @@ func TestJobDriverStopsJobWhenContextEnds(t *testing.T) {
 	cases := []struct {
 		name         string
 		timeout      time.Duration // 0: canceled while running
-		logs         string
+		stored       bool          // the entrypoint stored its result
 		wantExit     int
 		wantCanceled *bool // nil: not checked
 		wantTimedOut bool
 	}{
-		{"canceled, no result line", 0, "", -1, &yes, false},
-		{"canceled, the entrypoint wrote its result", 0, resultLine(t, onStop) + "\n", 137, &yes, false},
-		{"deadline passes", 50 * time.Millisecond, "", -1, nil, true},
-		{"deadline passes, the entrypoint wrote its result", 50 * time.Millisecond, resultLine(t, onStop) + "\n", 137, &no, true},
+		{"canceled, no result", 0, false, -1, &yes, false},
+		{"canceled, the entrypoint stored its result", 0, true, 137, &yes, false},
+		{"deadline passes", 50 * time.Millisecond, false, -1, nil, true},
+		{"deadline passes, the entrypoint stored its result", 50 * time.Millisecond, true, 137, &no, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d, f := newTestDriver(t)
+			d, f, ts := newTestDriver(t)
 			spec := testSpec()
-			f.logs[spec.InvocationID] = tc.logs
+			if tc.stored {
+				ts.store(t, spec.InvocationID, spec.Attempt, onStop)
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			if tc.timeout > 0 {
 				ctx, cancel = context.WithTimeout(context.Background(), tc.timeout)
@@ -484,23 +357,23 @@ func TestJobDriverStopsJobWhenContextEnds(t *testing.T) {
 }
 
 func TestJobDriverSubmitErrors(t *testing.T) {
-	tooLarge := testSpec()
-	tooLarge.Stdin = randomBytes(1 << 20)
 	cases := []struct {
 		name      string
 		spec      *orc.ContainerSpec
 		status    int
 		body      string
+		storeErr  error
 		wantCode  string
 		wantPosts int
 	}{
-		{"dashboard unavailable", testSpec(), http.StatusServiceUnavailable, "not ready", orc.EUNAVAILABLE, 1},
-		{"Ray refuses the job", testSpec(), http.StatusBadRequest, "TypeError: entrypoint_memory must be an integer", orc.EINTERNAL, 1},
-		{"input too large", tooLarge, 0, "", orc.EINVALID, 0},
+		{"dashboard unavailable", testSpec(), http.StatusServiceUnavailable, "not ready", nil, orc.EUNAVAILABLE, 1},
+		{"Ray refuses the job", testSpec(), http.StatusBadRequest, "TypeError: entrypoint_memory must be an integer", nil, orc.EINTERNAL, 1},
+		{"store unavailable", testSpec(), 0, "", orc.Errorf(orc.EUNAVAILABLE, "database down"), orc.EUNAVAILABLE, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d, f := newTestDriver(t)
+			d, f, ts := newTestDriver(t)
+			ts.err = tc.storeErr
 			f.submitStatus, f.submitBody = tc.status, tc.body
 			res, err := d.Run(context.Background(), tc.spec)
 			if res != nil || orc.ErrorCode(err) != tc.wantCode {
@@ -518,7 +391,7 @@ func TestJobDriverSubmitErrors(t *testing.T) {
 }
 
 func TestJobDriverDeadlineIsNotCancel(t *testing.T) {
-	d, f := newTestDriver(t)
+	d, f, _ := newTestDriver(t)
 	f.onGet = func(j *JobDetails, n int) {} // stays PENDING until stopped
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()

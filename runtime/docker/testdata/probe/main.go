@@ -9,6 +9,8 @@
 //	probe spam N [stderr]    write N bytes to stdout (or stderr), then "END"
 //	probe oom                allocate memory until killed
 //	probe sandbox            print a JSON report of the sandbox
+//	probe listen PORT MS     accept connections on PORT for MS
+//	probe dial ADDR          print "connected" or "blocked: <error>"
 package main
 
 import (
@@ -30,6 +32,30 @@ func main() {
 	}
 	args := os.Args[2:]
 	switch os.Args[1] {
+	case "listen":
+		ln, err := net.Listen("tcp", ":"+arg(args, 0))
+		if err != nil {
+			fatal(err.Error())
+		}
+		ms, _ := strconv.Atoi(arg(args, 1))
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	case "dial":
+		c, err := net.DialTimeout("tcp", arg(args, 0), 2*time.Second)
+		if err != nil {
+			fmt.Println("blocked: " + err.Error())
+			return
+		}
+		c.Close()
+		fmt.Println("connected")
 	case "stdin":
 		if _, err := io.Copy(os.Stdout, os.Stdin); err != nil {
 			fatal(err.Error())
