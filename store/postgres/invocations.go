@@ -175,15 +175,11 @@ func (db *DB) MarkPublished(ctx context.Context, ids ...string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	us := make([]pgtype.UUID, len(ids))
-	for i, id := range ids {
-		u, err := parseID(id)
-		if err != nil {
-			return err
-		}
-		us[i] = u
+	us, err := parseIDs(ids)
+	if err != nil {
+		return err
 	}
-	_, err := db.pool.Exec(ctx, `UPDATE invocations SET published_at = $2
+	_, err = db.pool.Exec(ctx, `UPDATE invocations SET published_at = $2
 		WHERE id = ANY($1) AND published_at IS NULL AND status = 'queued'`, us, db.clock.Now())
 	return dbError(err, "")
 }
@@ -220,6 +216,19 @@ func (db *DB) UnpublishedInvocations(ctx context.Context, before time.Time, limi
 	return list, dbError(rows.Err(), "")
 }
 
+// parseIDs parses invocation ids. Returns EINVALID for a malformed one.
+func parseIDs(ids []string) ([]pgtype.UUID, error) {
+	us := make([]pgtype.UUID, len(ids))
+	for i, id := range ids {
+		u, err := parseID(id)
+		if err != nil {
+			return nil, err
+		}
+		us[i] = u
+	}
+	return us, nil
+}
+
 // DropTask records that a worker dropped the task of an invocation it did
 // not find.
 func (db *DB) DropTask(ctx context.Context, id string, at time.Time) error {
@@ -235,15 +244,11 @@ func (db *DB) DropTask(ctx context.Context, id string, at time.Time) error {
 // ForgetDroppedTasks removes the drop records of ids, and those dropped
 // before the given time whose invocation is not queued.
 func (db *DB) ForgetDroppedTasks(ctx context.Context, before time.Time, ids ...string) error {
-	us := make([]pgtype.UUID, len(ids))
-	for i, id := range ids {
-		u, err := parseID(id)
-		if err != nil {
-			return err
-		}
-		us[i] = u
+	us, err := parseIDs(ids)
+	if err != nil {
+		return err
 	}
-	_, err := db.pool.Exec(ctx, `DELETE FROM dropped_tasks d WHERE invocation_id = ANY($1)
+	_, err = db.pool.Exec(ctx, `DELETE FROM dropped_tasks d WHERE invocation_id = ANY($1)
 		OR (dropped_at < $2 AND NOT EXISTS (SELECT 1 FROM invocations i WHERE i.id = d.invocation_id AND i.status = 'queued'))`, us, before)
 	return dbError(err, "")
 }
