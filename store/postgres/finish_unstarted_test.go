@@ -89,11 +89,20 @@ func TestFinishUnstarted(t *testing.T) {
 		t.Fatalf("after a refused result: %+v", got)
 	}
 
+	// The same input without its white space (as a task carries it once
+	// encoding/json compacted it): wins.
+	inv = newInv()
+	compact := result(v.ID)
+	compact.Input = json.RawMessage(`{"b":1,"a":[2]}`)
+	if won, err := db.FinishUnstarted(ctx, inv.ID, compact); err != nil || !won {
+		t.Fatalf("the compacted input: won %v, %v", won, err)
+	}
+
 	// A run on another input than the row's (the message said otherwise):
 	// loses, and the row stays queued for a run on what was recorded.
 	inv = newInv()
 	other := result(v.ID)
-	other.Input = json.RawMessage(`{"b":1,"a":[2]}`) // the same value, other bytes
+	other.Input = json.RawMessage(`{"b":2,"a":[2]}`)
 	if won, err := db.FinishUnstarted(ctx, inv.ID, other); err != nil || won {
 		t.Fatalf("other input: won %v, %v", won, err)
 	}

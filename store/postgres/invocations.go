@@ -399,12 +399,14 @@ const finishStarted = `UPDATE invocations SET ` + finishSet + `
 // finishUnstarted is FinishUnstarted's UPDATE: it counts the attempt that
 // started at $12 and wins only while no attempt has started, the
 // invocation still queued with version $13 and input $14: what ran is
-// what was recorded, whatever the message said.
+// what was recorded, whatever the message said. The inputs compare as
+// values (jsonb): the message's copy went through encoding/json, which
+// drops the white space a client sent.
 const finishUnstarted = `UPDATE invocations SET ` + finishSet + `,
 		attempts = attempts + 1, started_at = $12,
 		queue_ms = CASE WHEN attempts = 0
 			THEN greatest(extract(epoch FROM ($12 - created_at)) * 1000, 0) ELSE queue_ms END
-	WHERE id = $1 AND status = 'queued' AND version_id = $13 AND input::text = $14::text`
+	WHERE id = $1 AND status = 'queued' AND version_id = $13 AND input::jsonb = $14::jsonb`
 
 // withLogs wraps a finishing UPDATE whose last parameter is $last so that
 // the result's log lines are stored in the same statement, only if the
