@@ -87,8 +87,8 @@ type Service struct {
 	cfg        Config
 	publicURL  *url.URL
 	limits     *limiters
-	throttle   signinGuard
-	starts     addrLimiter // single sign-ons started, per address
+	throttle   *signinGuard
+	starts     *addrLimiter // single sign-ons started, per address
 	principals *ttlcache.Cache[*orc.Principal]
 }
 
@@ -97,7 +97,8 @@ func New(cfg Config) *Service {
 	cfg.setDefaults()
 	s := &Service{cfg: cfg, Logger: slog.Default(), Clock: orc.SystemClock{},
 		limits: newLimiters(cfg.Limits), principals: ttlcache.New[*orc.Principal](cfg.CacheTTL),
-		starts: addrLimiter{burst: signInStarts, refill: signInStartRefill}}
+		throttle: newSigninGuard(),
+		starts:   &addrLimiter{limiterTable{burst: signInStarts, refill: signInStartRefill}}}
 	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
 		s.publicURL = u
 	}

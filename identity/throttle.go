@@ -26,19 +26,51 @@ const (
 	throttleEntries = 100000
 )
 
-// signinGuard slows password guessing down. Its zero value is ready.
-type signinGuard struct {
-	once      sync.Once
-	mu        sync.Mutex
-	byAddr    *lru.Cache[string, *rate.Limiter]
-	byAccount *lru.Cache[string, *rate.Limiter]
+// limiterTable keeps a token bucket per key: burst tokens, one more every
+// refill. When it holds throttleEntries, the least recently used goes. Its
+// zero value is ready.
+type limiterTable struct {
+	burst  int
+	refill time.Duration
+
+	once sync.Once
+	mu   sync.Mutex
+	m    *lru.Cache[string, *rate.Limiter]
 }
 
-func (g *signinGuard) init() {
-	g.once.Do(func() {
-		g.byAddr, _ = lru.New[string, *rate.Limiter](throttleEntries)
-		g.byAccount, _ = lru.New[string, *rate.Limiter](throttleEntries)
-	})
+func (t *limiterTable) init() {
+	t.once.Do(func() { t.m, _ = lru.New[string, *rate.Limiter](throttleEntries) })
+}
+
+// peek returns the bucket of key, if it has one, without adding one.
+func (t *limiterTable) peek(key string) (*rate.Limiter, bool) {
+	t.init()
+	return t.m.Peek(key)
+}
+
+// get returns the bucket of key, adding a full one when it has none.
+func (t *limiterTable) get(key string) *rate.Limiter {
+	t.init()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l, ok := t.m.Get(key)
+	if !ok {
+		l = rate.NewLimiter(rate.Every(t.refill), t.burst)
+		t.m.Add(key, l)
+	}
+	return l
+}
+
+// signinGuard slows password guessing down.
+type signinGuard struct {
+	byAddr, byAccount limiterTable
+}
+
+func newSigninGuard() *signinGuard {
+	return &signinGuard{
+		byAddr:    limiterTable{burst: failuresPerAddr, refill: failureRefill},
+		byAccount: limiterTable{burst: failuresPerAccount, refill: failureRefill},
+	}
 }
 
 // accountKey is the account a sign-in names, as the user look-up reads
@@ -59,12 +91,11 @@ func addrKey(addr string) string {
 // wait says how long a sign-in from addr to account must wait, or 0. It
 // adds no entry: a refused request costs the guard nothing.
 func (g *signinGuard) wait(addr, account string, now time.Time) time.Duration {
-	g.init()
 	var d time.Duration
-	if l, ok := g.byAddr.Peek(addrKey(addr)); ok {
+	if l, ok := g.byAddr.peek(addrKey(addr)); ok {
 		d = untilToken(l, now)
 	}
-	if l, ok := g.byAccount.Peek(accountKey(account)); ok {
+	if l, ok := g.byAccount.peek(accountKey(account)); ok {
 		d = max(d, untilToken(l, now))
 	}
 	return d
@@ -72,19 +103,8 @@ func (g *signinGuard) wait(addr, account string, now time.Time) time.Duration {
 
 // failed spends a try of addr and of account.
 func (g *signinGuard) failed(addr, account string, now time.Time) {
-	g.init()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	get := func(c *lru.Cache[string, *rate.Limiter], key string, burst int) *rate.Limiter {
-		l, ok := c.Get(key)
-		if !ok {
-			l = rate.NewLimiter(rate.Every(failureRefill), burst)
-			c.Add(key, l)
-		}
-		return l
-	}
-	get(g.byAddr, addrKey(addr), failuresPerAddr).AllowN(now, 1)
-	get(g.byAccount, accountKey(account), failuresPerAccount).AllowN(now, 1)
+	g.byAddr.get(addrKey(addr)).AllowN(now, 1)
+	g.byAccount.get(accountKey(account)).AllowN(now, 1)
 }
 
 func untilToken(l *rate.Limiter, now time.Time) time.Duration {
@@ -97,30 +117,13 @@ func untilToken(l *rate.Limiter, now time.Time) time.Duration {
 	return d
 }
 
-// addrLimiter limits something per client address (an IPv6 client's /64):
-// burst at once, then one more every refill. Its zero value needs burst
-// and refill set.
-type addrLimiter struct {
-	burst  int
-	refill time.Duration
-
-	once sync.Once
-	mu   sync.Mutex
-	m    *lru.Cache[string, *rate.Limiter]
-}
+// addrLimiter limits something per client address (an IPv6 client's /64).
+type addrLimiter struct{ limiterTable }
 
 // take spends one of addr's allowance at now, or says how long addr must
 // wait for one.
 func (a *addrLimiter) take(addr string, now time.Time) time.Duration {
-	a.once.Do(func() { a.m, _ = lru.New[string, *rate.Limiter](throttleEntries) })
-	a.mu.Lock()
-	l, ok := a.m.Get(addrKey(addr))
-	if !ok {
-		l = rate.NewLimiter(rate.Every(a.refill), a.burst)
-		a.m.Add(addrKey(addr), l)
-	}
-	a.mu.Unlock()
-	r := l.ReserveN(now, 1)
+	r := a.get(addrKey(addr)).ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return d

@@ -32,7 +32,7 @@ func TestSigninGuard(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g := &signinGuard{}
+			g := newSigninGuard()
 			tc.failures(g)
 			d := g.wait(tc.addr, tc.account, now.Add(tc.after))
 			if (d > 0) != tc.blocked {
@@ -71,7 +71,7 @@ func spread(account string, n int) func(g *signinGuard) {
 func TestSigninGuardBypasses(t *testing.T) {
 	now := t0Guard
 	t.Run("spaces and case name the same account", func(t *testing.T) {
-		g := &signinGuard{}
+		g := newSigninGuard()
 		spread("ada@example.com", 20)(g)
 		for _, name := range []string{" ada@example.com", "ADA@example.com ", "\tAda@Example.com"} {
 			if g.wait("10.9.9.9", name, now) == 0 {
@@ -80,7 +80,7 @@ func TestSigninGuardBypasses(t *testing.T) {
 		}
 	})
 	t.Run("an IPv6 client is its /64", func(t *testing.T) {
-		g := &signinGuard{}
+		g := newSigninGuard()
 		for i := 0; i < 10; i++ {
 			g.failed("2001:db8:1:2::"+strconv.Itoa(i+1), "x"+strconv.Itoa(i)+"@example.com", now)
 		}
@@ -92,16 +92,16 @@ func TestSigninGuardBypasses(t *testing.T) {
 		}
 	})
 	t.Run("a refused request adds nothing", func(t *testing.T) {
-		g := &signinGuard{}
+		g := newSigninGuard()
 		for i := 0; i < 1000; i++ {
 			g.wait("10.0.0.1", "user"+strconv.Itoa(i)+"@example.com", now)
 		}
-		if n := g.byAccount.Len() + g.byAddr.Len(); n != 0 {
+		if n := g.byAccount.m.Len() + g.byAddr.m.Len(); n != 0 {
 			t.Errorf("%d entries after only waits", n)
 		}
 	})
 	t.Run("other failures do not flush an account", func(t *testing.T) {
-		g := &signinGuard{}
+		g := newSigninGuard()
 		spread("victim@example.com", 20)(g)
 		for i := 0; i < 50000; i++ {
 			g.failed("10.2."+strconv.Itoa(i/250)+"."+strconv.Itoa(i%250), "u"+strconv.Itoa(i)+"@example.com", now)

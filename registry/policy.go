@@ -28,9 +28,10 @@ func CheckPolicy(p *orc.Policy) error {
 			bad(at, "admins are bound by the versions' bounds only; the policy has no caps for them")
 			continue
 		}
-		v := &orc.Version{Resources: orc.Resources{CPU: max(caps.CPU, orc.MinCPU), MemoryMB: max(caps.MemoryMB, orc.MinMemoryMB),
-			GPU: caps.GPU, Pids: orc.MinPids, Custom: caps.Custom}}
-		checkResources(v.Resources, func(ptr, format string, args ...any) { bad(at+ptr[len("/resources"):], format, args...) })
+		// Zero caps are allowed (none of it); the floors apply above zero.
+		r := orc.Resources{CPU: max(caps.CPU, orc.MinCPU), MemoryMB: max(caps.MemoryMB, orc.MinMemoryMB),
+			GPU: caps.GPU, Pids: orc.MinPids, Custom: caps.Custom}
+		checkResources(r, func(ptr, format string, args ...any) { bad(at+ptr[len("/resources"):], format, args...) })
 		if caps.TimeoutS < 0 || caps.TimeoutS > orc.MaxTimeoutS {
 			bad(at+"/timeout_s", "timeout_s must be between 0 and %d", orc.MaxTimeoutS)
 		}

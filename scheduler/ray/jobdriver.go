@@ -21,7 +21,6 @@ import (
 const (
 	TaskIDEnv      = "ORC_RAY_TASK"
 	TaskAttemptEnv = "ORC_RAY_ATTEMPT"
-	resultMarker   = "orc-result stored"
 	stopWait       = 30 * time.Second
 	defaultPollMS  = 250
 	// taskKept is how long a task is kept whose scheduler died before it
@@ -217,7 +216,7 @@ func (d *JobDriver) result(ctx context.Context, j *JobDetails, attempt int) (*or
 
 // ResultLine is what a job's entrypoint writes last once it stored the
 // result: the log says that it did, not what it was.
-const ResultLine = resultMarker
+const ResultLine = "orc-result stored"
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)

@@ -56,7 +56,6 @@ type fakeRay struct {
 
 	mu      sync.Mutex
 	jobs    map[string]*JobDetails
-	logs    map[string]string
 	nodes   []*Node
 	posts   int          // submissions received, accepted or not
 	submits []fakeSubmit // submissions accepted
@@ -70,8 +69,6 @@ type fakeRay struct {
 	// submitBody instead of accepting it.
 	submitStatus int
 	submitBody   string
-	// logsStatus, when set, answers every log read with it.
-	logsStatus int
 }
 
 // fakeSubmit is a submission as the dashboard received it.
@@ -84,12 +81,11 @@ type fakeSubmit struct {
 // that does not retry.
 func newFakeRay(t *testing.T, now func() time.Time) (*fakeRay, *Client) {
 	t.Helper()
-	f := &fakeRay{t: t, now: now, jobs: map[string]*JobDetails{}, logs: map[string]string{}, gets: map[string]int{}}
+	f := &fakeRay{t: t, now: now, jobs: map[string]*JobDetails{}, gets: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/jobs/{$}", f.list)
 	mux.HandleFunc("POST /api/jobs/{$}", f.submit)
 	mux.HandleFunc("GET /api/jobs/{id}", f.get)
-	mux.HandleFunc("GET /api/jobs/{id}/logs", f.getLogs)
 	mux.HandleFunc("POST /api/jobs/{id}/stop", f.stop)
 	mux.HandleFunc("DELETE /api/jobs/{id}", f.delete)
 	mux.HandleFunc("GET /api/v0/nodes", f.listNodes)
@@ -181,21 +177,6 @@ func (f *fakeRay) get(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, j)
 }
 
-func (f *fakeRay) getLogs(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.logsStatus != 0 {
-		http.Error(w, "RuntimeError: the log agent is gone", f.logsStatus)
-		return
-	}
-	if _, ok := f.jobs[id]; !ok {
-		jobNotFound(w, id)
-		return
-	}
-	writeJSON(w, map[string]string{"logs": f.logs[id]})
-}
-
 func (f *fakeRay) stop(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	f.mu.Lock()
@@ -230,7 +211,6 @@ func (f *fakeRay) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	delete(f.jobs, id)
-	delete(f.logs, id)
 	writeJSON(w, true)
 }
 
