@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -58,9 +59,21 @@ func (db *DB) ListHooks(ctx context.Context) ([]*orc.Hook, error) {
 	return hooks, dbError(err, "")
 }
 
-// DeleteHook removes a hook that no plugin version names.
+// DeleteHook removes a hook that no plugin version names. It locks the
+// hook's row before it looks for versions naming it, and CreateVersion
+// holds a share lock on the hooks it names until it commits: either the
+// version is stored first and the delete sees it, or the hook is gone first
+// and the registration fails.
 func (db *DB) DeleteHook(ctx context.Context, name string) error {
 	return dbError(pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var found string
+		err := tx.QueryRow(ctx, `SELECT name FROM hooks WHERE name = $1 FOR UPDATE`, name).Scan(&found)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return orc.Errorf(orc.ENOTFOUND, "hook %q not found", name)
+		}
+		if err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT p.name || ' ' || v.version FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
 			WHERE v.spec->'hooks'->'pre' ? $1 OR v.spec->'hooks'->'post' ? $1 ORDER BY 1 LIMIT 10`, name)
 		if err != nil {

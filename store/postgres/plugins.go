@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -88,6 +89,9 @@ func (db *DB) CreateVersion(ctx context.Context, owner *orc.Principal, v *orc.Ve
 		case p.OwnerID != owner.UserID && !owner.IsAdmin():
 			return orc.Errorf(orc.EFORBIDDEN, "plugin %q belongs to another user", v.Plugin)
 		}
+		if err := lockHooks(ctx, tx, v); err != nil {
+			return err
+		}
 		row := tx.QueryRow(ctx, `WITH v AS (
 				INSERT INTO plugin_versions (plugin_id, version, description, image, protocol, input_schema, output_schema, spec)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *)
@@ -116,6 +120,38 @@ func (db *DB) CreateVersion(ctx context.Context, owner *orc.Principal, v *orc.Ve
 		return nil, dbError(err, "")
 	}
 	return created, nil
+}
+
+// lockHooks holds a share lock on every hook v names until the transaction
+// ends, so that DeleteHook cannot remove one between the registry's check
+// and the commit; a hook deleted meanwhile is EINVALID, as if it had never
+// existed.
+func lockHooks(ctx context.Context, tx pgx.Tx, v *orc.Version) error {
+	names := append(slices.Clone(v.Hooks.Pre), v.Hooks.Post...)
+	if len(names) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT name FROM hooks WHERE name = ANY($1) FOR SHARE`, names)
+	if err != nil {
+		return err
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, phase := range []struct {
+		name  string
+		hooks []string
+	}{{"pre", v.Hooks.Pre}, {"post", v.Hooks.Post}} {
+		for i, name := range phase.hooks {
+			if !slices.Contains(found, name) {
+				msg := fmt.Sprintf("no hook named %q", name)
+				return &orc.Error{Code: orc.EINVALID, Message: msg,
+					Details: []orc.Problem{{Pointer: fmt.Sprintf("/hooks/%s/%d", phase.name, i), Message: msg}}}
+			}
+		}
+	}
+	return nil
 }
 
 // newer reports whether version a should replace b as the latest.
