@@ -62,6 +62,13 @@ type Config struct {
 	// queue or keep the old limit.
 	DeliveryLimit int
 
+	// DeadDeliveryLimit is how many times a dead-lettered task is handed to
+	// the dead handler before, if the handler still fails, it is parked on
+	// the "<prefix>.dead.parked" queue, which nothing consumes; default 10.
+	// Handlers wait out an unavailable database themselves, so what fails
+	// ten times is a task no retry will settle.
+	DeadDeliveryLimit int
+
 	// ReconnectMin and ReconnectMax bound the backoff between dials;
 	// default 100ms and 5s.
 	ReconnectMin, ReconnectMax time.Duration
@@ -91,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DeliveryLimit <= 0 {
 		c.DeliveryLimit = 5
+	}
+	if c.DeadDeliveryLimit <= 0 {
+		c.DeadDeliveryLimit = 10
 	}
 	if c.ReconnectMin <= 0 {
 		c.ReconnectMin = 100 * time.Millisecond

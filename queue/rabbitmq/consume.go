@@ -281,7 +281,53 @@ func (b *Broker) handleDead(ctx context.Context, d *amqp.Delivery, h DeadHandler
 		t = orc.Task{InvocationID: d.MessageId}
 	}
 	err := safely(func() error { return h(context.WithoutCancel(ctx), &t, reason) })
+	if n := deliveryCount(d.Headers) + 1; err != nil && n >= b.cfg.DeadDeliveryLimit {
+		perr := b.park(ctx, d, err)
+		if perr == nil {
+			b.log.Error("dead-lettered task parked: its handler kept failing", "invocation_id", t.InvocationID,
+				"reason", reason, "deliveries", n, "queue", b.parkedQueue(), "err", err)
+			if err := d.Ack(false); err != nil {
+				b.log.Warn("ack failed; the broker will redeliver", "invocation_id", t.InvocationID, "err", err)
+			}
+			return
+		}
+		err = fmt.Errorf("%w; parking it failed: %w", err, perr)
+	}
 	b.settle(ctx, d, err, "invocation_id", t.InvocationID, "reason", reason)
+}
+
+// park copies d, headers and all, onto the parked queue and waits for the
+// broker's confirm; the caller acks d only then, so a task is never in
+// neither queue.
+func (b *Broker) park(ctx context.Context, d *amqp.Delivery, cause error) error {
+	s, err := b.live()
+	if err != nil {
+		return err
+	}
+	p, err := s.publisher()
+	if err != nil {
+		return err
+	}
+	headers := amqp.Table{}
+	for k, v := range d.Headers {
+		headers[k] = v
+	}
+	msg := cause.Error()
+	if len(msg) > 1024 {
+		msg = msg[:1024]
+	}
+	headers["x-orc-parked-error"] = msg
+	headers["x-orc-parked-at"] = time.Now().UTC().Format(time.RFC3339)
+	ctx, cancel := context.WithTimeoutCause(context.WithoutCancel(ctx), b.cfg.PublishTimeout, errOpTimeout)
+	defer cancel()
+	returned, err := b.publish(ctx, p, "", b.parkedQueue(), true, amqp.Publishing{
+		Headers: headers, ContentType: d.ContentType, DeliveryMode: amqp.Persistent,
+		MessageId: d.MessageId, Timestamp: d.Timestamp, Type: d.Type, Body: d.Body,
+	})
+	if err == nil && returned {
+		err = errUnroutable
+	}
+	return err
 }
 
 // settle acks d after a handler succeeded, or requeues it after RetryDelay

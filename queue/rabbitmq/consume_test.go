@@ -116,6 +116,52 @@ func TestDeliveryLimitDeadLetters(t *testing.T) {
 	}
 }
 
+// A dead letter whose handler keeps failing is tried DeadDeliveryLimit
+// times and then parked, headers and all, not requeued forever.
+func TestDeadLetterThatKeepsFailingIsParked(t *testing.T) {
+	t.Parallel()
+	const limit = 3
+	b := newBroker(t, Config{DeadDeliveryLimit: limit})
+	ctx := context.Background()
+	calls := make(chan string, 100)
+	runInBackground(t, func(ctx context.Context) error {
+		return b.ConsumeDead(ctx, func(ctx context.Context, task *orc.Task, reason string) error {
+			calls <- task.InvocationID
+			return errors.New("invocation id is not valid UTF-8")
+		})
+	})
+	eventually(t, 10*time.Second, "dead queue declared", func() bool {
+		b.declMu.Lock()
+		defer b.declMu.Unlock()
+		return b.declared[b.parkedQueue()]
+	})
+	ch := rawChannel(t)
+	err := ch.PublishWithContext(ctx, b.deadExchange(), "", true, false, amqp.Publishing{
+		MessageId: "inv-poison", Body: []byte(`{"invocation_id":"inv-poison","pool":"p"}`),
+		DeliveryMode: amqp.Persistent, Headers: amqp.Table{"x-first-death-reason": "delivery_limit"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parked amqp.Queue
+	eventually(t, 10*time.Second, "task parked", func() bool {
+		parked, err = ch.QueueDeclarePassive(b.parkedQueue(), true, false, false, false, nil)
+		return err == nil && parked.Messages == 1
+	})
+	// No more attempts once parked.
+	time.Sleep(300 * time.Millisecond)
+	if n := len(calls); n != limit {
+		t.Errorf("handler ran %d times, want %d", n, limit)
+	}
+	d, ok, err := ch.Get(b.parkedQueue(), false)
+	if err != nil || !ok {
+		t.Fatalf("get parked: %v %v", ok, err)
+	}
+	if d.MessageId != "inv-poison" || d.Headers["x-orc-parked-error"] != "invocation id is not valid UTF-8" || d.Headers["x-first-death-reason"] != "delivery_limit" {
+		t.Errorf("parked message %q headers %v", d.MessageId, d.Headers)
+	}
+}
+
 func TestMalformedTaskDeadLetters(t *testing.T) {
 	t.Parallel()
 	b := newBroker(t, Config{})

@@ -17,6 +17,7 @@ const cancelKey = "invocation.cancel"
 func (b *Broker) invokeExchange() string { return b.cfg.Prefix + ".invoke" }
 func (b *Broker) deadExchange() string   { return b.cfg.Prefix + ".dead" }
 func (b *Broker) deadQueue() string      { return b.cfg.Prefix + ".dead" }
+func (b *Broker) parkedQueue() string    { return b.cfg.Prefix + ".dead.parked" }
 func (b *Broker) eventsExchange() string { return b.cfg.Prefix + ".events" }
 func (b *Broker) cancelQueue() string    { return b.cfg.Prefix + ".cancel." + b.cfg.Instance }
 func (b *Broker) poolQueue(pool string) string {
@@ -83,6 +84,13 @@ func (b *Broker) declareDead(ch *amqp.Channel) error {
 		return fmt.Errorf("bind queue %s: %w", q, err)
 	}
 	b.remember(q)
+	// The parked queue has no consumer: it keeps the dead letters that no
+	// handler could settle, for an operator, reached through the default
+	// exchange.
+	if _, err := ch.QueueDeclare(b.parkedQueue(), true, false, false, false, args); err != nil {
+		return fmt.Errorf("declare queue %s: %w", b.parkedQueue(), err)
+	}
+	b.remember(b.parkedQueue())
 	return nil
 }
 
