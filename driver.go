@@ -2,8 +2,15 @@ package orc
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrHandedBack is the cause a run's context ends with when its worker
+// stops before the run finished and hands the task back to the queue for
+// another worker. A driver whose runs outlive it (a Ray job) may leave the
+// run going for the next attempt to attach to; others kill it.
+var ErrHandedBack = errors.New("worker stopped before the run finished")
 
 // Driver runs plugin containers. It is the one interface every driver must
 // implement; optional abilities are separate interfaces found by type
@@ -13,7 +20,8 @@ import (
 type Driver interface {
 	// Run runs one container to its end and returns what it wrote. When ctx
 	// ends first (the plugin's timeout or a cancel), the container is killed
-	// and the result has TimedOut or Canceled set. The container is always
+	// and the result has TimedOut or Canceled set; when it ends with the
+	// cause ErrHandedBack, what Run returns is not used. The container is always
 	// removed before Run returns. An error means the container could not be
 	// run at all (bad image, engine down); a plugin that fails is a result
 	// with a non-zero ExitCode, not an error.

@@ -131,7 +131,7 @@ func outcomeOf(runCtx context.Context, res *orc.ContainerResult, err error) outc
 // Causes of a run's end other than its timeout.
 var (
 	errCanceled = errors.New("canceled")
-	errDrained  = errors.New("worker stopped before the run finished")
+	errDrained  = orc.ErrHandedBack
 )
 
 // NewWorker returns a worker. Set its service fields before use.

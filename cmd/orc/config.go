@@ -89,6 +89,10 @@ type SchedulerConfig struct {
 	// directory named for the installation). The scheduler writes it on
 	// its own node; on other nodes it must be put there.
 	NodeEnvFile string
+	// Drain is how long a stopping scheduler waits for its ray-job
+	// invocations before it hands their tasks back, leaving their Ray jobs
+	// running for the next scheduler to attach to.
+	Drain time.Duration
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -127,6 +131,7 @@ func DefaultConfig() Config {
 			MaxRayJobs:        8,
 			Interval:          2 * time.Second,
 			ScaleDownAfter:    30 * time.Second,
+			Drain:             10 * time.Second,
 		},
 	}
 }

@@ -24,6 +24,8 @@ type rayStack struct {
 	*stack
 	ray   *ray.Client
 	sched *Scheduler
+	// stopScheduler stops the scheduler last started.
+	stopScheduler func()
 }
 
 func newRayStack(t testing.TB, change ...func(*Config)) *rayStack {
@@ -52,25 +54,34 @@ func newRayStack(t testing.TB, change ...func(*Config)) *rayStack {
 	return rs
 }
 
-func (s *rayStack) startScheduler() {
+// startScheduler starts a scheduler; stop (also run at cleanup) stops it
+// as SIGTERM does and returns once Run returned.
+func (s *rayStack) startScheduler() (stop func()) {
 	t := s.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s.sched = &Scheduler{Config: s.cfg, Logger: testLogger(t)}
-	if err := s.sched.Open(ctx); err != nil {
+	sched := &Scheduler{Config: s.cfg, Logger: testLogger(t)}
+	if err := sched.Open(ctx); err != nil {
 		t.Fatalf("open scheduler: %v", err)
 	}
-	sctx, stop := context.WithCancel(context.Background())
+	s.sched = sched
+	sctx, cancelRun := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.sched.Run(sctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("scheduler: %v", err)
-		}
-		s.sched.Close()
-	})
+	go func() { done <- sched.Run(sctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancelRun()
+			if err := <-done; err != nil {
+				t.Errorf("scheduler: %v", err)
+			}
+			sched.Close()
+		})
+	}
+	t.Cleanup(stop)
+	s.stopScheduler = stop
+	return stop
 }
 
 // jobsOf lists this stack's Ray jobs.
@@ -486,6 +497,38 @@ func TestRayJobsInFlightAreCapped(t *testing.T) {
 	if most != 1 {
 		t.Fatalf("at most %d Ray jobs of invocations were in flight at once, want 1", most)
 	}
+}
+
+// TestRaySchedulerHandsOverRayJobs: a scheduler that stops does not wait
+// for its ray-job invocations past its drain time, nor stop their Ray jobs:
+// it hands their tasks back, releases the lead, and the next scheduler
+// attaches to the same Ray job and commits its result.
+func TestRaySchedulerHandsOverRayJobs(t *testing.T) {
+	s := newRayStack(t, func(c *Config) { c.Scheduler.Drain = 500 * time.Millisecond })
+	s.register(manifest(t, "echo", func(m map[string]any) {
+		m["name"], m["execution"], m["timeout_s"] = "echo-rj", "ray-job", 120
+		m["resources"] = map[string]any{"cpu": 0.5}
+	}))
+	id := s.invokeAsync(t, "echo-rj", `{"sleep_ms":10000,"handed":"over"}`)
+	s.waitFor(id, 60*time.Second, func(inv *orc.Invocation) bool { return inv.Status == orc.StatusRunning })
+	waitContainers(t, id, 1)
+
+	s.stopScheduler()
+	j, err := s.ray.Job(context.Background(), id)
+	if err != nil || j.Status.Terminal() {
+		t.Fatalf("after the scheduler stopped, its Ray job is %+v (%v); want it still running", j, err)
+	}
+	if inv := s.waitFor(id, time.Second, func(*orc.Invocation) bool { return true }); inv.Status.Terminal() {
+		t.Fatalf("the invocation ended when its scheduler stopped: %s %+v", inv.Status, inv.Error)
+	}
+
+	s.startScheduler()
+	inv := s.waitFor(id, 90*time.Second, terminal)
+	if inv.Status != orc.StatusSucceeded || !strings.Contains(string(inv.Output), `"handed":"over"`) {
+		t.Fatalf("after the handover: %s output %s (%+v)", inv.Status, inv.Output, inv.Error)
+	}
+	// Had the first scheduler stopped the job, the second would have
+	// attached to a stopped job (same submission id) and failed.
 }
 
 func waitRayJobGone(t *testing.T, c *ray.Client, id string, limit time.Duration) {

@@ -36,6 +36,7 @@ func runScheduler(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&s.MaxRayJobs, "max-ray-jobs", s.MaxRayJobs, "ray-job invocations in flight at once")
 	fs.DurationVar(&s.Interval, "interval", s.Interval, "time between two reconciliations")
 	fs.DurationVar(&s.ScaleDownAfter, "scale-down-after", s.ScaleDownAfter, "time a pool must want fewer replicas before one drains")
+	fs.DurationVar(&s.Drain, "drain", s.Drain, "time in-flight ray-job invocations get at shutdown before their Ray jobs are left to the next scheduler")
 	fs.StringVar(&s.NodeEnvFile, "node-env-file", s.NodeEnvFile, "file where the processes Ray starts find the database and broker URLs on their node (written here; put it on the other nodes)")
 	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
 		return &Scheduler{Config: cfg, Logger: logger}
@@ -185,8 +186,12 @@ func (m *Scheduler) Run(ctx context.Context) error {
 		m.Hooks.Keep(gctx, hookSyncEvery)
 		return nil
 	})
-	err = g.Wait()
-	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+	// Past the drain time, stop waiting for the Ray jobs in flight: they
+	// run on, and the next scheduler, taking their tasks, attaches to
+	// them. The lock is released on return, so it can.
+	err = drain(ctx, g, m.Config.Scheduler.Drain, m.Runner.CancelAll, m.Logger)
+	if errors.Is(err, errHandedBack) {
+		m.Logger.Info("ray jobs in flight left running for the next scheduler")
 		return nil
 	}
 	return err

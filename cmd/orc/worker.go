@@ -200,6 +200,21 @@ func (m *Worker) Run(ctx context.Context) error {
 		m.Hooks.Keep(gctx, hookSyncEvery)
 		return nil
 	})
+	// Past the drain time, kill what still runs rather than leave
+	// containers behind: their results are committed as canceled only if
+	// the invocation was, and otherwise their tasks are delivered again to
+	// other workers.
+	return drain(ctx, g, cfg.Drain, m.Runner.CancelAll, m.Logger)
+}
+
+// drainStop is how long a drain waits for the runs it handed back to
+// settle their deliveries.
+const drainStop = 30 * time.Second
+
+// drain waits for g until ctx ends, then up to limit more for the runs in
+// flight to finish; past it, it hands them back (handBack) and waits at
+// most drainStop for g to return. It returns g's error, or errHandedBack.
+func drain(ctx context.Context, g *errgroup.Group, limit time.Duration, handBack func(), log *slog.Logger) error {
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
 	select {
@@ -207,26 +222,25 @@ func (m *Worker) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	m.Logger.Info("worker draining", "limit", cfg.Drain)
+	log.Info("draining", "limit", limit)
 	select {
 	case err := <-done:
 		if errors.Is(err, context.Canceled) {
 			err = nil
 		}
-		m.Logger.Info("worker drained")
+		log.Info("drained")
 		return err
-	case <-time.After(cfg.Drain):
+	case <-time.After(limit):
 	}
-	// Kill what still runs rather than leave containers behind: their
-	// results are committed as canceled only if the invocation was, and
-	// otherwise their tasks are delivered again to other workers.
-	m.Runner.CancelAll()
+	handBack()
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
+	case <-time.After(drainStop):
 	}
-	return errors.New("drain: running invocations did not finish in time; they are delivered again")
+	return errHandedBack
 }
+
+var errHandedBack = errors.New("drain: running invocations did not finish in time; they are delivered again")
 
 // Close releases everything Open acquired and stops the warm containers.
 func (m *Worker) Close() error {

@@ -84,7 +84,9 @@ func NewJobDriver(cfg JobDriverConfig, c *Client) *JobDriver {
 
 // Run submits the spec as a Ray job (or attaches to the one already sent)
 // and waits for its result. When ctx ends first, the job is stopped: its
-// entrypoint kills and removes the container.
+// entrypoint kills and removes the container. Unless ctx ends with
+// orc.ErrHandedBack (the scheduler stops): then the job runs on, and the
+// next attempt, by the next scheduler, attaches to it.
 func (d *JobDriver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.ContainerResult, error) {
 	start := time.Now()
 	task, err := json.Marshal(spec)
@@ -95,6 +97,9 @@ func (d *JobDriver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.Cont
 		return nil, fmt.Errorf("store ray task: %w", err)
 	}
 	defer func() {
+		if errors.Is(context.Cause(ctx), orc.ErrHandedBack) {
+			return // the job runs on and stores its result there
+		}
 		if err := d.Tasks.DeleteRayTasks(context.WithoutCancel(ctx), spec.InvocationID, time.Now().Add(-taskKept)); err != nil {
 			d.Logger.Warn("delete ray task", "invocation_id", spec.InvocationID, "err", err)
 		}
@@ -170,6 +175,10 @@ func (d *JobDriver) wait(ctx context.Context, id string) (*JobDetails, error) {
 		case <-t.C:
 			continue
 		case <-ctx.Done():
+		}
+		if errors.Is(context.Cause(ctx), orc.ErrHandedBack) {
+			d.Logger.Info("leaving ray job running for the next attempt", "invocation_id", id)
+			return nil, context.Cause(ctx)
 		}
 		d.Logger.Info("stopping ray job", "invocation_id", id, "cause", context.Cause(ctx))
 		if _, err := d.Ray.StopJob(bg, id); err != nil && !errors.Is(err, ErrNotFound) {

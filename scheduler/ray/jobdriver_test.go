@@ -356,6 +356,36 @@ func TestJobDriverStopsJobWhenContextEnds(t *testing.T) {
 	}
 }
 
+// A run handed back (the scheduler stops) leaves its Ray job running and its
+// task stored, for the next attempt to attach to.
+func TestJobDriverHandedBackLeavesJobRunning(t *testing.T) {
+	d, f, ts := newTestDriver(t)
+	spec := testSpec()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	f.onGet = func(j *JobDetails, n int) {
+		if j.Status.Terminal() {
+			return
+		}
+		j.Status = JobRunning
+		if n == 2 {
+			cancel(orc.ErrHandedBack)
+		}
+	}
+	if _, err := d.Run(ctx, spec); !errors.Is(err, orc.ErrHandedBack) {
+		t.Fatalf("run: %v, want orc.ErrHandedBack", err)
+	}
+	f.mu.Lock()
+	stops, status := slices.Clone(f.stops), f.jobs[spec.InvocationID].Status
+	f.mu.Unlock()
+	ts.mu.Lock()
+	deleted := slices.Clone(ts.deleted)
+	ts.mu.Unlock()
+	if len(stops) != 0 || status != JobRunning || len(deleted) != 0 {
+		t.Fatalf("stops %v, job %s, tasks deleted for %v; want the job running and its task kept", stops, status, deleted)
+	}
+}
+
 func TestJobDriverSubmitErrors(t *testing.T) {
 	cases := []struct {
 		name      string
