@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/orc-gateway/orc"
@@ -15,11 +16,27 @@ const (
 	// deadAfter is how long a worker may stay silent before the others
 	// remove its warm containers.
 	deadAfter = time.Minute
+	// reapSteady is how long a worker must itself have been heard before it
+	// removes others' warm containers: after an outage of the database,
+	// live workers report again within a heartbeat, and must have had the
+	// chance to.
+	reapSteady = 3 * TendEvery
+	// reapEvery is how many tend rounds pass between two reaps.
+	reapEvery = 15
+)
+
+// Labels of the warm containers a worker starts (set on Warm.Labels).
+const (
+	LabelWorker        = "orc.worker"         // the worker's id
+	LabelWorkerStarted = "orc.worker-started" // when it started (Unix seconds)
 )
 
 // Tend reports the worker alive and keeps its warm pools (min_warm, idle
-// timeout) every TendEvery until ctx ends; every so often it also removes
-// the warm containers of workers that stopped reporting.
+// timeout) every TendEvery until ctx ends. Once it has been heard for
+// reapSteady, and every reapEvery rounds after, it also removes the warm
+// containers of its installation on its engine whose workers stopped
+// reporting (killed, or stopped with the engine down): so a worker that
+// starts cleans up after one that died, whether or not another runs.
 func (w *Worker) Tend(ctx context.Context) {
 	started := w.Clock.Now()
 	// Heartbeats have a loop of their own: tending (which may wait for a
@@ -43,10 +60,7 @@ func (w *Worker) Tend(ctx context.Context) {
 			}
 		}
 	}()
-	// Reaping others' containers waits until this worker has itself been
-	// heard for deadAfter: after an outage, the others have had the same
-	// time to report.
-	var steadySince time.Time
+	var steadySince, reaped time.Time
 	last := started
 	t := time.NewTicker(TendEvery)
 	defer t.Stop()
@@ -59,7 +73,11 @@ func (w *Worker) Tend(ctx context.Context) {
 			last = at
 		default:
 		}
-		reap := i%15 == 0 && !steadySince.IsZero() && w.Clock.Now().Sub(steadySince) > deadAfter
+		now := w.Clock.Now()
+		reap := !steadySince.IsZero() && now.Sub(steadySince) >= reapSteady && now.Sub(reaped) >= reapEvery*TendEvery
+		if reap {
+			reaped = now
+		}
 		w.tendOnce(ctx, reap)
 		select {
 		case <-t.C:
@@ -121,7 +139,12 @@ func (w *Worker) reapOrphanServers(ctx context.Context, now time.Time) {
 		alive[l.ID] = true
 	}
 	err = w.Warm.Servers.ReapServers(ctx, func(labels map[string]string) bool {
-		return alive[labels["orc.worker"]]
+		// A worker that started within deadAfter may not have reported
+		// yet: its containers stay.
+		if at, err := strconv.ParseInt(labels[LabelWorkerStarted], 10, 64); err == nil && now.Sub(time.Unix(at, 0)) < deadAfter {
+			return true
+		}
+		return alive[labels[LabelWorker]]
 	})
 	if err != nil {
 		w.Logger.Warn("remove orphaned plugin servers", "err", err)

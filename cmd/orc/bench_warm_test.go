@@ -19,13 +19,13 @@ func BenchmarkWarm(b *testing.B) {
 		c.LogLevel = "warn"
 	}, false)
 	s.register(warmEcho(b, "echo-warm", 1, 2, 8))
-	waitServers(b, "echo-warm", "1.0.0", 1, 30*time.Second)
+	waitServers(b, s.cfg.QueuePrefix, "echo-warm", "1.0.0", 1, 30*time.Second)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	post := func(url, token string) error { return postJSON(client, url, token) }
 	// The warm container's address, as the worker reaches it.
 	var ip string
 	for deadline := time.Now().Add(10 * time.Second); ip == "" && time.Now().Before(deadline); {
-		for _, id := range serversOf(b, "echo-warm", "1.0.0") {
+		for _, id := range serversOf(b, s.cfg.QueuePrefix, "echo-warm", "1.0.0") {
 			out, _ := exec.Command("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id).Output()
 			if ip = strings.TrimSpace(string(out)); ip != "" {
 				break

@@ -54,7 +54,7 @@ func runRayExec(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := json.Unmarshal(raw, spec); err != nil {
 		return fmt.Errorf("decode task: %w", err)
 	}
-	driver, err := docker.New(docker.Config{Host: cfg.Worker.DockerHost, Logger: logger})
+	driver, err := docker.New(docker.Config{Host: cfg.Worker.DockerHost, Installation: cfg.QueuePrefix, Logger: logger})
 	if err != nil {
 		return err
 	}

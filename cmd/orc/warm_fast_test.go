@@ -19,7 +19,7 @@ import (
 func TestWarmFastPath(t *testing.T) {
 	s := newStack(t, nil, false)
 	s.register(warmEcho(t, "echo-fast", 1, 2, 4))
-	waitServers(t, "echo-fast", "1.0.0", 1, 30*time.Second)
+	waitServers(t, s.cfg.QueuePrefix, "echo-fast", "1.0.0", 1, 30*time.Second)
 
 	check := func(inv *orc.Invocation, what string) {
 		t.Helper()
@@ -75,7 +75,7 @@ func TestWarmConcurrentSyncCalls(t *testing.T) {
 	m := warmEcho(t, "echo-conc", 1, 2, 8)
 	m["timeout_s"] = 5
 	s.register(m)
-	waitServers(t, "echo-conc", "1.0.0", 1, 30*time.Second)
+	waitServers(t, s.cfg.QueuePrefix, "echo-conc", "1.0.0", 1, 30*time.Second)
 	var wg sync.WaitGroup
 	errs := make(chan string, 8*30)
 	for c := 0; c < 8; c++ {

@@ -12,23 +12,25 @@ import (
 	"github.com/orc-gateway/orc"
 )
 
-// serversOf lists the running warm containers of a plugin version.
-func serversOf(t testing.TB, plugin, version string) []string {
+// serversOf lists the running warm containers of a plugin version of an
+// installation (queue prefix): other installations on the engine may run
+// the same plugin.
+func serversOf(t testing.TB, prefix, plugin, version string) []string {
 	t.Helper()
 	out, err := exec.Command("docker", "ps", "-q", "--filter", "label=orc.server",
-		"--filter", "label=orc.plugin="+plugin, "--filter", "label=orc.version="+version).CombinedOutput()
+		"--filter", "label=orc.installation="+prefix, "--filter", "label=orc.plugin="+plugin, "--filter", "label=orc.version="+version).CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker ps: %v %s", err, out)
 	}
 	return strings.Fields(string(out))
 }
 
-func waitServers(t testing.TB, plugin, version string, n int, limit time.Duration) {
+func waitServers(t testing.TB, prefix, plugin, version string, n int, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
-	for len(serversOf(t, plugin, version)) != n {
+	for len(serversOf(t, prefix, plugin, version)) != n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s %s has %d warm containers, want %d", plugin, version, len(serversOf(t, plugin, version)), n)
+			t.Fatalf("%s %s has %d warm containers, want %d", plugin, version, len(serversOf(t, prefix, plugin, version)), n)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -47,7 +49,7 @@ func TestWarmPool(t *testing.T) {
 	s.register(warmEcho(t, "echo-warm", 1, 2, 2))
 
 	// min_warm: a ready container before the first call.
-	waitServers(t, "echo-warm", "1.0.0", 1, 30*time.Second)
+	waitServers(t, s.cfg.QueuePrefix, "echo-warm", "1.0.0", 1, 30*time.Second)
 	for i := 0; i < 3; i++ {
 		resp := s.do("POST", "/invoke/echo-warm", fmt.Sprintf(`{"call": %d}`, i))
 		if resp.status != http.StatusOK || string(resp.body) != fmt.Sprintf(`{"call":%d}`, i) {
@@ -61,7 +63,7 @@ func TestWarmPool(t *testing.T) {
 			t.Fatalf("Server-Timing = %q", resp.header.Get("Server-Timing"))
 		}
 	}
-	if n := len(serversOf(t, "echo-warm", "1.0.0")); n != 1 {
+	if n := len(serversOf(t, s.cfg.QueuePrefix, "echo-warm", "1.0.0")); n != 1 {
 		t.Fatalf("sequential calls started %d containers, want the one warm container", n)
 	}
 
@@ -82,7 +84,7 @@ func TestWarmPool(t *testing.T) {
 			t.Fatalf("concurrent call %d: %d", i, st)
 		}
 	}
-	if n := len(serversOf(t, "echo-warm", "1.0.0")); n != 2 {
+	if n := len(serversOf(t, s.cfg.QueuePrefix, "echo-warm", "1.0.0")); n != 2 {
 		t.Fatalf("%d containers under load, want max_replicas 2", n)
 	}
 
@@ -97,7 +99,7 @@ func TestWarmPool(t *testing.T) {
 	id := resp.header.Get("X-Orc-Invocation-Id")
 	s.waitFor(id, 10*time.Second, func(inv *orc.Invocation) bool { return inv.Status == orc.StatusRunning })
 	time.Sleep(300 * time.Millisecond)
-	for _, c := range serversOf(t, "echo-warm", "1.0.0") {
+	for _, c := range serversOf(t, s.cfg.QueuePrefix, "echo-warm", "1.0.0") {
 		exec.Command("docker", "kill", c).Run() //nolint:errcheck
 	}
 	inv := s.waitFor(id, 30*time.Second, terminal)
@@ -112,7 +114,7 @@ func TestWarmPool(t *testing.T) {
 func TestWarmScaleToZero(t *testing.T) {
 	s := newStack(t, func(c *Config) { c.Worker.IdleTimeout = 2 * time.Second }, false)
 	s.register(warmEcho(t, "echo-idle", 0, 1, 1))
-	if n := len(serversOf(t, "echo-idle", "1.0.0")); n != 0 {
+	if n := len(serversOf(t, s.cfg.QueuePrefix, "echo-idle", "1.0.0")); n != 0 {
 		t.Fatalf("min_warm 0 started %d containers", n)
 	}
 	resp := s.do("POST", "/invoke/echo-idle", `{"x": 1}`)
@@ -123,8 +125,8 @@ func TestWarmScaleToZero(t *testing.T) {
 	if !inv.ColdStart || inv.Timing.ColdMS <= 0 {
 		t.Fatalf("the first call started a container but recorded no cold start: %+v", inv.Timing)
 	}
-	waitServers(t, "echo-idle", "1.0.0", 1, time.Second)
-	waitServers(t, "echo-idle", "1.0.0", 0, 20*time.Second)
+	waitServers(t, s.cfg.QueuePrefix, "echo-idle", "1.0.0", 1, time.Second)
+	waitServers(t, s.cfg.QueuePrefix, "echo-idle", "1.0.0", 0, 20*time.Second)
 
 	// A new version never reuses the old version's containers.
 	m := warmEcho(t, "echo-idle", 0, 1, 1)
@@ -133,7 +135,7 @@ func TestWarmScaleToZero(t *testing.T) {
 	if resp := s.do("POST", "/invoke/echo-idle", `{"x": 2}`); resp.status != http.StatusOK || resp.header.Get("X-Orc-Version") != "1.1.0" {
 		t.Fatalf("new version: %d %v", resp.status, resp.header)
 	}
-	if n := len(serversOf(t, "echo-idle", "1.0.0")); n != 0 {
+	if n := len(serversOf(t, s.cfg.QueuePrefix, "echo-idle", "1.0.0")); n != 0 {
 		t.Fatalf("old version's containers: %d", n)
 	}
 }
@@ -143,7 +145,7 @@ func TestWarmScaleToZero(t *testing.T) {
 func TestClassifier(t *testing.T) {
 	s := newStack(t, nil, false)
 	s.register(manifest(t, "classifier", nil))
-	waitServers(t, "classifier", "1.0.0", 1, 60*time.Second)
+	waitServers(t, s.cfg.QueuePrefix, "classifier", "1.0.0", 1, 60*time.Second)
 	for _, tc := range []struct {
 		features string
 		class    string
@@ -176,7 +178,7 @@ func TestClassifier(t *testing.T) {
 	if resp := s.do("POST", "/invoke/classifier", `{"features": [1, 2]}`); resp.status != http.StatusBadRequest {
 		t.Fatalf("short features: %d %s", resp.status, resp.body)
 	}
-	if n := len(serversOf(t, "classifier", "1.0.0")); n != 1 {
+	if n := len(serversOf(t, s.cfg.QueuePrefix, "classifier", "1.0.0")); n != 1 {
 		t.Fatalf("%d classifier containers for sequential calls, want 1", n)
 	}
 }

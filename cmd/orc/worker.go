@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -122,7 +123,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	if m.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
-	if m.Driver, err = docker.New(docker.Config{Host: cfg.Worker.DockerHost, Logger: m.Logger}); err != nil {
+	if m.Driver, err = docker.New(docker.Config{Host: cfg.Worker.DockerHost, Installation: cfg.QueuePrefix, Logger: m.Logger}); err != nil {
 		return err
 	}
 	info, err := m.Driver.Fingerprint(ctx)
@@ -150,7 +151,10 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	m.Invoke = invoke.New(invoke.Config{}, nil)
 	m.Invoke.Invocations, m.Invoke.Broker, m.Invoke.Logger = m.DB, m.Broker, m.Logger
 	m.Runner.Warm = runtime.NewWarm(runtime.WarmConfig{IdleTimeout: cfg.Worker.IdleTimeout}, m.Driver, m.Logger)
-	m.Runner.Warm.Labels = map[string]string{"orc.worker": cfg.Worker.ID}
+	m.Runner.Warm.Labels = map[string]string{
+		runtime.LabelWorker:        cfg.Worker.ID,
+		runtime.LabelWorkerStarted: strconv.FormatInt(time.Now().Unix(), 10),
+	}
 	m.Broker.OnCancel(m.Runner.Cancel)
 	m.Runner.OnDrain = m.requestDrain
 

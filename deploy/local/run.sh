@@ -12,6 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# Every request has a bound: a hung dashboard or gateway must not hang the
+# script.
+curl() { command curl --connect-timeout 5 --max-time 30 "$@"; }
+
 eval "$(deploy/local/services.sh env)"
 export ORC_ADMIN_EMAIL=${ORC_ADMIN_EMAIL:-admin@example.com}
 export ORC_ADMIN_PASSWORD=${ORC_ADMIN_PASSWORD:-admin123}

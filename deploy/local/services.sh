@@ -14,6 +14,8 @@
 #   deploy/local/services.sh env        print the ORC_* variables for them
 #
 # It runs as root (it installs Debian packages) and does not need systemd.
+# The daemons it starts run in sessions of their own (setsid): Ctrl-C in the
+# terminal that ran it, or `make run`, reaches Orc and not them.
 set -euo pipefail
 
 ORC_DB_USER=${ORC_DB_USER:-orc}
@@ -91,7 +93,7 @@ start_postgres() {
 	fi
 	if ! pg_lsclusters -h | awk -v v="$ver" '$1==v && $2=="main" {print $4}' | grep -q online; then
 		log "starting PostgreSQL ${ver}"
-		pg_ctlcluster "$ver" main start
+		setsid -w pg_ctlcluster "$ver" main start </dev/null
 	fi
 	wait_for 30 PostgreSQL su postgres -c "psql -Atqc 'select 1'"
 	su postgres -c "psql -v ON_ERROR_STOP=1 -Atq" <<SQL
@@ -136,8 +138,8 @@ start_rabbitmq() {
 		# /var/lib/rabbitmq; run the server as the rabbitmq user.
 		mkdir -p /var/log/rabbitmq /var/lib/rabbitmq
 		chown -R rabbitmq:rabbitmq /var/log/rabbitmq /var/lib/rabbitmq
-		su rabbitmq -s /bin/sh -c 'HOME=/var/lib/rabbitmq rabbitmq-server -detached' ||
-			HOME=/var/lib/rabbitmq rabbitmq-server -detached
+		setsid -w su rabbitmq -s /bin/sh -c 'HOME=/var/lib/rabbitmq rabbitmq-server -detached' </dev/null ||
+			HOME=/var/lib/rabbitmq setsid -w rabbitmq-server -detached </dev/null
 		wait_for 90 RabbitMQ rabbitmqctl -q await_startup
 	fi
 	rabbitmqctl -q await_startup
@@ -152,8 +154,8 @@ start_docker() {
 	if ! docker version >/dev/null 2>&1; then
 		log "starting dockerd"
 		# cgroup v2 machines without systemd need the cgroupfs driver.
-		nohup dockerd --exec-opt native.cgroupdriver=cgroupfs \
-			>"$STATE_DIR/dockerd.log" 2>&1 &
+		setsid nohup dockerd --exec-opt native.cgroupdriver=cgroupfs \
+			</dev/null >"$STATE_DIR/dockerd.log" 2>&1 &
 		wait_for 60 "the Docker engine" docker version
 	fi
 }
@@ -186,14 +188,14 @@ start_ray() {
 	# Small object stores: Orc passes no objects through Ray, and each node
 	# would otherwise reserve 30% of the machine's memory in /dev/shm.
 	local common=(--object-store-memory=100000000 --disable-usage-stats)
-	"$ray" start --head --node-ip-address=127.0.0.1 --port="$RAY_GCS_PORT" \
+	setsid -w "$ray" start --head --node-ip-address=127.0.0.1 --port="$RAY_GCS_PORT" \
 		--dashboard-host=127.0.0.1 --dashboard-port="$RAY_DASHBOARD_PORT" \
 		--num-cpus=0 --num-gpus=0 "${common[@]}" >"$STATE_DIR/ray-head.log" 2>&1
 	# Nodes on one machine need their own dashboard-agent and metrics ports.
-	"$ray" start --address="127.0.0.1:$RAY_GCS_PORT" --node-ip-address=127.0.0.1 \
+	setsid -w "$ray" start --address="127.0.0.1:$RAY_GCS_PORT" --node-ip-address=127.0.0.1 \
 		--num-cpus=8 --num-gpus=0 --memory=6000000000 --resources='{"general": 1}' \
 		--dashboard-agent-listen-port=52366 --metrics-export-port=0 "${common[@]}" >"$STATE_DIR/ray-general.log" 2>&1
-	"$ray" start --address="127.0.0.1:$RAY_GCS_PORT" --node-ip-address=127.0.0.1 \
+	setsid -w "$ray" start --address="127.0.0.1:$RAY_GCS_PORT" --node-ip-address=127.0.0.1 \
 		--num-cpus=8 --num-gpus=0 --memory=6000000000 --resources='{"accelerator": 2}' \
 		--dashboard-agent-listen-port=52367 --metrics-export-port=0 "${common[@]}" >"$STATE_DIR/ray-accelerator.log" 2>&1
 	wait_for 60 "the Ray cluster (3 nodes)" bash -c "[[ \$($(declare -f ray_nodes_alive); RAY_DASHBOARD_PORT=$RAY_DASHBOARD_PORT ray_nodes_alive) == 3 ]]"

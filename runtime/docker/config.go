@@ -47,12 +47,20 @@ type Config struct {
 	// container behind) and the kill, inspect and remove at the end.
 	CleanupTimeout time.Duration
 
+	// Installation is the installation the driver's containers belong to
+	// (Orc passes its queue prefix); default "orc". Containers are labelled
+	// with it and the driver reaps no other installation's.
+	Installation string
+
 	// Logger receives the driver's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
 
 // withDefaults returns c with every empty field set to its default.
 func (c Config) withDefaults() Config {
+	if c.Installation == "" {
+		c.Installation = "orc"
+	}
 	if c.StdoutLimit <= 0 {
 		c.StdoutLimit = DefaultStdoutLimit
 	}

@@ -18,7 +18,7 @@ func (d *Driver) containerConfig(spec *orc.ContainerSpec) *container.Config {
 		Image:        spec.Image,
 		Cmd:          spec.Args,
 		Env:          env(spec.Env),
-		Labels:       labels(spec),
+		Labels:       d.labels(spec),
 		User:         d.cfg.User,
 		AttachStdin:  true,
 		AttachStdout: true,
@@ -80,10 +80,11 @@ func (d *Driver) hostConfig(spec *orc.ContainerSpec) *container.HostConfig {
 
 // labels returns the spec's labels with Orc's own on top, so that a spec
 // cannot hide a container from Reap.
-func labels(spec *orc.ContainerSpec) map[string]string {
-	l := make(map[string]string, len(spec.Labels)+3)
+func (d *Driver) labels(spec *orc.ContainerSpec) map[string]string {
+	l := make(map[string]string, len(spec.Labels)+5)
 	maps.Copy(l, spec.Labels)
 	l[LabelManaged] = "true"
+	l[LabelInstallation] = d.cfg.Installation
 	l[LabelInvocation] = spec.InvocationID
 	l[LabelAttempt] = strconv.Itoa(spec.Attempt)
 	if !spec.Deadline.IsZero() {

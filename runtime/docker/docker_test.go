@@ -470,14 +470,16 @@ func TestReapExpired(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	expired, live, unlabelled := invocationID(t)+"-expired", invocationID(t)+"-live", invocationID(t)+"-unlabelled"
+	others := invocationID(t) + "-another-installation"
 	startLeftover(t, expired, 1, true, now.Add(-time.Minute))
 	startLeftover(t, live, 1, true, now.Add(time.Hour))
 	startLeftover(t, unlabelled, 1, true, time.Time{})
+	startLeftoverOf(t, testInstallation+"-other", others, 1, true, now.Add(-time.Minute))
 	if err := d.ReapExpired(context.Background(), now); err != nil {
 		t.Fatalf("ReapExpired: %v", err)
 	}
 	wantRemoved(t, expired)
-	for _, id := range []string{live, unlabelled} {
+	for _, id := range []string{live, unlabelled, others} {
 		if n := len(listInvocation(t, id)); n != 1 {
 			t.Errorf("ReapExpired removed %s: %d left, want 1", id, n)
 		}
@@ -489,8 +491,10 @@ func TestReapExpired(t *testing.T) {
 func TestReapExited(t *testing.T) {
 	d := newDriver(t, docker.Config{})
 	exited, running := invocationID(t)+"-exited", invocationID(t)+"-running"
+	others := invocationID(t) + "-another-installation"
 	startLeftover(t, exited, 1, false, time.Time{})
 	startLeftover(t, running, 1, true, time.Time{})
+	startLeftoverOf(t, testInstallation+"-other", others, 1, false, time.Time{})
 
 	if err := d.ReapExited(context.Background()); err != nil {
 		t.Fatalf("ReapExited: %v", err)
@@ -499,15 +503,25 @@ func TestReapExited(t *testing.T) {
 	if n := len(listInvocation(t, running)); n != 1 {
 		t.Errorf("ReapExited removed a running container: %d left, want 1", n)
 	}
+	if n := len(listInvocation(t, others)); n != 1 {
+		t.Errorf("ReapExited removed another installation's container: %d left, want 1", n)
+	}
 }
 
 // newDriver returns a driver for the engine of the environment, checked
 // with Fingerprint, and makes sure the probe image exists. A missing engine
 // fails the test: only -short skips it.
+// testInstallation is the installation of this run's drivers: an Orc on
+// the same engine ("orc") keeps its containers through the reaps.
+var testInstallation = fmt.Sprintf("orct-docker-%d", os.Getpid())
+
 func newDriver(t *testing.T, cfg docker.Config) *docker.Driver {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test against the docker engine (-short)")
+	}
+	if cfg.Installation == "" {
+		cfg.Installation = testInstallation
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -679,6 +693,12 @@ func waitRunning(t *testing.T, invocationID string) container.InspectResponse {
 // The test's cleanup removes it if the test did not.
 func startLeftover(t *testing.T, invocationID string, attempt int, running bool, deadline time.Time) {
 	t.Helper()
+	startLeftoverOf(t, testInstallation, invocationID, attempt, running, deadline)
+}
+
+// startLeftoverOf is startLeftover for a container of another installation.
+func startLeftoverOf(t *testing.T, installation, invocationID string, attempt int, running bool, deadline time.Time) {
+	t.Helper()
 	ctx := context.Background()
 	cli := engine(t)
 	cmd := []string{"fail", "0", "done"}
@@ -686,9 +706,10 @@ func startLeftover(t *testing.T, invocationID string, attempt int, running bool,
 		cmd = []string{"sleep", "60000"}
 	}
 	labels := map[string]string{
-		docker.LabelManaged:    "true",
-		docker.LabelInvocation: invocationID,
-		docker.LabelAttempt:    fmt.Sprint(attempt),
+		docker.LabelManaged:      "true",
+		docker.LabelInvocation:   invocationID,
+		docker.LabelAttempt:      fmt.Sprint(attempt),
+		docker.LabelInstallation: installation,
 	}
 	if !deadline.IsZero() {
 		labels[docker.LabelDeadline] = fmt.Sprint(deadline.Unix())

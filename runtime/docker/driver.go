@@ -25,6 +25,11 @@ const (
 	LabelInvocation = "orc.invocation" // the invocation id
 	LabelAttempt    = "orc.attempt"    // the attempt number
 	LabelDeadline   = "orc.deadline"   // when the run must be over (Unix seconds)
+	// LabelInstallation names the installation (its queue prefix) whose
+	// worker created the container. Every reap is confined to its own, so
+	// that installations (and test runs) sharing an engine leave each
+	// other's containers alone.
+	LabelInstallation = "orc.installation"
 )
 
 var (

@@ -77,12 +77,14 @@ func (d *Driver) ReapExited(ctx context.Context) error {
 	return err
 }
 
-// removeAll force-removes the containers f selects (and keep, when not
-// nil, accepts by their labels) and returns how many it removed.
+// removeAll force-removes the containers of this installation that f
+// selects (and keep, when not nil, accepts by their labels) and returns how
+// many it removed.
 func (d *Driver) removeAll(ctx context.Context, f filters.Args, keep func(labels map[string]string) bool) (int, error) {
 	if err := d.negotiate(ctx); err != nil {
 		return 0, err
 	}
+	f.Add("label", LabelInstallation+"="+d.cfg.Installation)
 	list, err := d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	if err != nil {
 		return 0, engineError("list", err)
