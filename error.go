@@ -18,6 +18,7 @@ const (
 	EUNAVAILABLE  = "unavailable"   // the broker or database cannot be reached
 	EPLUGIN       = "plugin_failed" // the plugin ran and failed
 	ETIMEOUT      = "timeout"       // the plugin or the wait ran out of time
+	EEXPIRED      = "expired"       // the invocation waited in its queue too long
 	ECANCELED     = "canceled"      // the invocation was canceled
 	EDENIED       = "denied"        // a hook refused the invocation (its Status says how)
 	EHOOK         = "hook_failed"   // a hook trapped, timed out or answered nonsense

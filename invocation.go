@@ -20,12 +20,13 @@ const (
 	StatusCanceled  Status = "canceled"
 	StatusDead      Status = "dead"     // dead-lettered after too many deliveries
 	StatusRejected  Status = "rejected" // refused by a pre hook; never queued
+	StatusExpired   Status = "expired"  // waited in its queue past its version's queue_timeout_s
 )
 
 // Terminal reports whether s is a final status.
 func (s Status) Terminal() bool {
 	switch s {
-	case StatusSucceeded, StatusFailed, StatusTimedOut, StatusCanceled, StatusDead, StatusRejected:
+	case StatusSucceeded, StatusFailed, StatusTimedOut, StatusCanceled, StatusDead, StatusRejected, StatusExpired:
 		return true
 	}
 	return false

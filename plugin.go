@@ -80,11 +80,14 @@ type Version struct {
 	Protocol     Protocol        `json:"protocol"`
 	Resources    Resources       `json:"resources"`
 	TimeoutS     int             `json:"timeout_s"`
-	Concurrency  int             `json:"concurrency"`
-	MinWarm      int             `json:"min_warm"`
-	MaxReplicas  int             `json:"max_replicas"`
-	Pool         string          `json:"pool"`
-	Execution    Execution       `json:"execution"`
+	// QueueTimeoutS is the longest an invocation may wait in its queue
+	// before a worker starts it; past it, it ends expired (default 1 h).
+	QueueTimeoutS int       `json:"queue_timeout_s"`
+	Concurrency   int       `json:"concurrency"`
+	MinWarm       int       `json:"min_warm"`
+	MaxReplicas   int       `json:"max_replicas"`
+	Pool          string    `json:"pool"`
+	Execution     Execution `json:"execution"`
 	// MinWorkers and MaxWorkers bound the worker replicas the scheduler
 	// keeps on Ray for the version's pool (defaults 1 and 4; pooled
 	// execution only). A pool gets the largest bounds of its versions.
@@ -107,9 +110,12 @@ type HookRefs struct {
 const (
 	DefaultTimeoutS = 60
 	MaxTimeoutS     = 24 * 60 * 60
-	DefaultCPU      = 1.0
-	DefaultMemoryMB = 512
-	DefaultPids     = 256
+	// DefaultQueueTimeoutS and MaxQueueTimeoutS bound the wait in a queue.
+	DefaultQueueTimeoutS = 60 * 60
+	MaxQueueTimeoutS     = 24 * 60 * 60
+	DefaultCPU           = 1.0
+	DefaultMemoryMB      = 512
+	DefaultPids          = 256
 	// DefaultMinWorkers keeps one worker per pool in use ready, so that no
 	// invocation waits for Ray to start one.
 	DefaultMinWorkers = 1
@@ -147,6 +153,9 @@ func (v *Version) SetDefaults() {
 	}
 	if v.TimeoutS == 0 {
 		v.TimeoutS = DefaultTimeoutS
+	}
+	if v.QueueTimeoutS == 0 {
+		v.QueueTimeoutS = DefaultQueueTimeoutS
 	}
 	if v.Concurrency == 0 {
 		v.Concurrency = 1

@@ -41,7 +41,7 @@ func statusOf(code string) int {
 		return http.StatusBadGateway
 	case orc.EDENIED:
 		return http.StatusForbidden
-	case orc.EUNAVAILABLE:
+	case orc.EUNAVAILABLE, orc.EEXPIRED:
 		return http.StatusServiceUnavailable
 	case orc.ETIMEOUT:
 		return http.StatusGatewayTimeout

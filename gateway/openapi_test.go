@@ -304,7 +304,7 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	}
 	codes := []string{orc.EINVALID, orc.ENOTFOUND, orc.ECONFLICT, orc.EUNAUTHORIZED, orc.EFORBIDDEN,
 		orc.ETOOLARGE, orc.ERATELIMIT, orc.EUNAVAILABLE, orc.EPLUGIN, orc.ETIMEOUT, orc.ECANCELED,
-		orc.EINTERNAL, orc.EDENIED, orc.EHOOK, codeMethodNotAllowed}
+		orc.EINTERNAL, orc.EDENIED, orc.EHOOK, orc.EEXPIRED, codeMethodNotAllowed}
 	sort.Strings(documented)
 	sort.Strings(codes)
 	if !slices.Equal(documented, codes) {

@@ -42,6 +42,9 @@ type Config struct {
 	// PollInterval is how often a synchronous call also reads its
 	// invocation from the database, in case its reply was lost (2s).
 	PollInterval time.Duration
+	// SweepEvery is how often KeepSweeping sweeps (30s); LostAfter (2m)
+	// and StrandedAfter (5m) are the sweeps' bounds (Sweep).
+	SweepEvery, LostAfter, StrandedAfter time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -50,6 +53,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = 2 * time.Second
+	}
+	if c.SweepEvery == 0 {
+		c.SweepEvery = DefaultSweepEvery
+	}
+	if c.LostAfter == 0 {
+		c.LostAfter = DefaultLostAfter
+	}
+	if c.StrandedAfter == 0 {
+		c.StrandedAfter = DefaultStrandedAfter
 	}
 }
 
@@ -90,7 +102,11 @@ type Service struct {
 	Broker      Broker
 	Schemas     Schemas
 	// Hooks runs the pre hooks (registry.Hooks); nil runs none.
-	Hooks  orc.HookRunner
+	Hooks orc.HookRunner
+	// Sweeps and Depths serve Sweep; without Sweeps it only republishes,
+	// without Depths it does not look for lost tasks.
+	Sweeps Sweeper
+	Depths QueueDepths
 	Logger *slog.Logger
 	Clock  orc.Clock
 

@@ -18,6 +18,7 @@ type Metrics struct {
 	accepted *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	swept    *prometheus.CounterVec
 }
 
 // NewMetrics returns the invoke path's metrics, registered on reg when it
@@ -37,9 +38,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Latency of synchronous invocations at the gateway, by plugin and final status.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}, []string{"plugin", "mode", "status"}),
+		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orc_invocations_swept_total",
+			Help: "Invocations the sweeps ended or queued again, by action (expired, requeued_lost, requeued_stranded).",
+		}, []string{"action"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.accepted, m.rejected, m.duration)
+		reg.MustRegister(m.accepted, m.rejected, m.duration, m.swept)
 	}
 	return m
 }

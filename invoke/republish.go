@@ -45,17 +45,3 @@ func (s *Service) Republish(ctx context.Context) {
 // droppedKept is how long a worker's record of a task it dropped is kept
 // when its invocation does not appear.
 const droppedKept = time.Hour
-
-// KeepRepublishing runs Republish every interval until ctx ends.
-func (s *Service) KeepRepublishing(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		s.Republish(ctx)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return
-		}
-	}
-}

@@ -69,6 +69,9 @@ func ValidateVersion(ctx context.Context, v *orc.Version) error {
 	if v.TimeoutS < 1 || v.TimeoutS > orc.MaxTimeoutS {
 		bad("/timeout_s", "timeout_s must be between 1 and %d", orc.MaxTimeoutS)
 	}
+	if v.QueueTimeoutS < 1 || v.QueueTimeoutS > orc.MaxQueueTimeoutS {
+		bad("/queue_timeout_s", "queue_timeout_s must be between 1 and %d", orc.MaxQueueTimeoutS)
+	}
 	if v.Concurrency < 1 || v.Concurrency > orc.MaxConcurrency {
 		bad("/concurrency", "concurrency must be between 1 and %d", orc.MaxConcurrency)
 	}

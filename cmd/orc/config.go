@@ -14,6 +14,7 @@ import (
 
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/hooks"
+	"github.com/orc-gateway/orc/invoke"
 	"github.com/orc-gateway/orc/registry"
 )
 
@@ -34,6 +35,10 @@ type Config struct {
 	// Orc places workers on; empty: no Ray.
 	RayAddress string
 
+	// Sweep bounds the sweeps that gateways and workers run so that every
+	// invocation reaches a final state (invoke.Service.Sweep).
+	Sweep SweepConfig
+
 	Gateway   GatewayConfig
 	Worker    WorkerConfig
 	Scheduler SchedulerConfig
@@ -46,6 +51,18 @@ type HooksConfig struct {
 	Timeout  time.Duration
 	MemoryMB int
 	CacheDir string
+}
+
+// SweepConfig configures the sweeps.
+type SweepConfig struct {
+	Every, LostAfter, StrandedAfter time.Duration
+}
+
+// sweepFlags registers the sweeps' flags (gateway and worker).
+func sweepFlags(fs *flag.FlagSet, c *Config) {
+	fs.DurationVar(&c.Sweep.Every, "sweep-every", c.Sweep.Every, "time between two sweeps for lost, stranded and expired invocations")
+	fs.DurationVar(&c.Sweep.LostAfter, "lost-after", c.Sweep.LostAfter, "age of a queued invocation's task past which an empty queue means it was lost")
+	fs.DurationVar(&c.Sweep.StrandedAfter, "stranded-after", c.Sweep.StrandedAfter, "silence of a worker past which its running invocations are queued again")
 }
 
 // GatewayConfig configures orc gateway.
@@ -105,6 +122,11 @@ func DefaultConfig() Config {
 		DeliveryLimit: 5,
 		LogLevel:      "info",
 		LogFormat:     "text",
+		Sweep: SweepConfig{
+			Every:         invoke.DefaultSweepEvery,
+			LostAfter:     invoke.DefaultLostAfter,
+			StrandedAfter: invoke.DefaultStrandedAfter,
+		},
 		Hooks: HooksConfig{
 			Timeout:  100 * time.Millisecond,
 			MemoryMB: 64,

@@ -27,6 +27,7 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := DefaultConfig()
 	fs := newFlagSet("gateway", "Serve the HTTP API.", stderr)
 	commonFlags(fs, &cfg)
+	sweepFlags(fs, &cfg)
 	g := &cfg.Gateway
 	fs.StringVar(&g.Addr, "addr", g.Addr, "address to serve HTTP on")
 	fs.BoolVar(&g.Migrate, "migrate", g.Migrate, "apply database migrations at start")
@@ -96,9 +97,11 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Registry.Policies = m.DB
 
 	metrics := prometheus.NewRegistry()
-	m.Invoke = invoke.New(invoke.Config{SyncGrace: cfg.Gateway.SyncGrace}, invoke.NewMetrics(metrics))
+	m.Invoke = invoke.New(invoke.Config{SyncGrace: cfg.Gateway.SyncGrace, SweepEvery: cfg.Sweep.Every,
+		LostAfter: cfg.Sweep.LostAfter, StrandedAfter: cfg.Sweep.StrandedAfter}, invoke.NewMetrics(metrics))
 	m.Invoke.Plugins, m.Invoke.Invocations, m.Invoke.Broker = m.Registry, m.DB, m.Broker
 	m.Invoke.Schemas, m.Invoke.Hooks, m.Invoke.Logger = &m.Registry.Schemas, m.Hooks, m.Logger
+	m.Invoke.Sweeps, m.Invoke.Depths = m.DB, m.Broker
 	m.Broker.OnReply(m.Invoke.Deliver)
 
 	proxies, err := parsePrefixes(cfg.Identity.TrustedProxies)
@@ -167,6 +170,9 @@ func (m *Gateway) Run(ctx context.Context) error {
 	hctx, stopHooks := context.WithCancel(ctx)
 	defer stopHooks()
 	go m.Hooks.Keep(hctx, hookSyncEvery)
+	// Gateways sweep as workers do: a pool with no worker at all still
+	// sees its queued invocations expire.
+	go m.Invoke.KeepSweeping(hctx)
 	select {
 	case err := <-errc:
 		return err
@@ -213,6 +219,8 @@ var (
 	_ invoke.Plugins           = (*registry.Registry)(nil)
 	_ invoke.Schemas           = (*registry.Schemas)(nil)
 	_ invoke.Broker            = (*rabbitmq.Broker)(nil)
+	_ invoke.QueueDepths       = (*rabbitmq.Broker)(nil)
+	_ invoke.Sweeper           = (*postgres.DB)(nil)
 	_ runtime.Schemas          = (*registry.Schemas)(nil)
 	_ runtime.Replier          = (*rabbitmq.Broker)(nil)
 	_ identity.InFlightCounter = (*postgres.DB)(nil)

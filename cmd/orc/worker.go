@@ -30,6 +30,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := DefaultConfig()
 	fs := newFlagSet("worker", "Run invocations from a pool's queue as Docker containers.", stderr)
 	commonFlags(fs, &cfg)
+	sweepFlags(fs, &cfg)
 	w := &cfg.Worker
 	fs.StringVar(&w.ID, "id", w.ID, "worker id (default: node name and a random suffix)")
 	fs.StringVar(&w.Node, "node", w.Node, "node name recorded on invocations")
@@ -148,8 +149,10 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.Runner.Hooks = m.Hooks
-	m.Invoke = invoke.New(invoke.Config{}, nil)
+	m.Invoke = invoke.New(invoke.Config{SweepEvery: cfg.Sweep.Every, LostAfter: cfg.Sweep.LostAfter,
+		StrandedAfter: cfg.Sweep.StrandedAfter}, invoke.NewMetrics(reg))
 	m.Invoke.Invocations, m.Invoke.Broker, m.Invoke.Logger = m.DB, m.Broker, m.Logger
+	m.Invoke.Sweeps, m.Invoke.Depths = m.DB, m.Broker
 	m.Runner.Warm = runtime.NewWarm(runtime.WarmConfig{IdleTimeout: cfg.Worker.IdleTimeout}, m.Driver, m.Logger)
 	m.Runner.Warm.Labels = map[string]string{
 		runtime.LabelWorker:        cfg.Worker.ID,
@@ -193,7 +196,7 @@ func (m *Worker) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
-		m.Invoke.KeepRepublishing(gctx, runtime.MaintainEvery)
+		m.Invoke.KeepSweeping(gctx)
 		return nil
 	})
 	g.Go(func() error {
