@@ -94,7 +94,10 @@ func (s *Server) errorFor(w http.ResponseWriter, r *http.Request, err error, inv
 		status = hs
 	}
 	switch {
-	case status >= 500 && code != orc.EPLUGIN && code != orc.ETIMEOUT && code != orc.EHOOK && code != orc.EDENIED:
+	case status >= 500 && code != orc.EPLUGIN && code != orc.ETIMEOUT && code != orc.EHOOK && code != orc.EDENIED &&
+		code != orc.EEXPIRED && orc.ErrorRetryAfter(err) == 0:
+		// Back-pressure (an answer with Retry-After) and the plugin's or
+		// the queue's own failures are not the gateway's.
 		s.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"code", code, "err", err, "invocation_id", invocationID)
 	case code == orc.EUNAUTHORIZED:

@@ -22,6 +22,10 @@ type readiness struct {
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, readiness{Status: "draining", Checks: map[string]string{}})
+		return
+	}
 	res := readiness{Status: "ok", Checks: map[string]string{"database": "ok", "broker": "ok"}}
 	if err := s.DB.Ping(ctx); err != nil {
 		res.Status, res.Checks["database"] = "unavailable", "unreachable"

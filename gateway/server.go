@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -84,11 +85,17 @@ type Server struct {
 	Logger  *slog.Logger
 	Clock   orc.Clock
 
-	cfg     Config
-	metrics http.Handler
-	once    sync.Once
-	router  chi.Router
+	cfg      Config
+	metrics  http.Handler
+	once     sync.Once
+	router   chi.Router
+	draining atomic.Bool
 }
+
+// Drain makes the gateway refuse new requests, but /healthz, with 503
+// unavailable and Retry-After, and /readyz report "draining", so that a
+// load balancer sends requests elsewhere while those under way finish.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // New returns a Server. Set its service fields before serving.
 func New(cfg Config) *Server {
@@ -102,6 +109,11 @@ func New(cfg Config) *Server {
 // the service fields are set.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.once.Do(func() { s.router = s.routes() })
+	if s.draining.Load() && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
+		w.Header().Set("Connection", "close")
+		s.errorFor(w, r, &orc.Error{Code: orc.EUNAVAILABLE, Message: "the gateway is shutting down; try again", RetryAfter: time.Second}, "")
+		return
+	}
 	s.router.ServeHTTP(w, r)
 }
 

@@ -75,7 +75,9 @@ type GatewayConfig struct {
 	TokenTTL      time.Duration
 	SyncGrace     time.Duration
 	ReadTimeout   time.Duration
-	MetricsToken  string
+	// ShutdownDelay and ShutdownGrace shape a stop (Gateway.Run).
+	ShutdownDelay, ShutdownGrace time.Duration
+	MetricsToken                 string
 }
 
 // WorkerConfig configures orc worker.
@@ -108,7 +110,8 @@ type SchedulerConfig struct {
 	NodeEnvFile string
 	// Drain is how long a stopping scheduler waits for its ray-job
 	// invocations before it hands their tasks back, leaving their Ray jobs
-	// running for the next scheduler to attach to.
+	// running for the next scheduler to attach to; default 0: at once, so
+	// that a standby takes the lead without waiting.
 	Drain time.Duration
 }
 
@@ -133,11 +136,13 @@ func DefaultConfig() Config {
 			CacheDir: defaultCacheDir(),
 		},
 		Gateway: GatewayConfig{
-			Addr:         ":5900",
-			MaxBodyBytes: 10 << 20,
-			TokenTTL:     24 * time.Hour,
-			SyncGrace:    30 * time.Second,
-			ReadTimeout:  2 * time.Minute,
+			Addr:          ":5900",
+			MaxBodyBytes:  10 << 20,
+			TokenTTL:      24 * time.Hour,
+			SyncGrace:     30 * time.Second,
+			ReadTimeout:   2 * time.Minute,
+			ShutdownDelay: 2 * time.Second,
+			ShutdownGrace: 30 * time.Second,
 		},
 		Worker: WorkerConfig{
 			Node:        host,
@@ -153,7 +158,6 @@ func DefaultConfig() Config {
 			MaxRayJobs:        8,
 			Interval:          2 * time.Second,
 			ScaleDownAfter:    30 * time.Second,
-			Drain:             10 * time.Second,
 		},
 	}
 }

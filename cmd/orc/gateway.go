@@ -36,6 +36,8 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Int64Var(&g.MaxBodyBytes, "max-body-bytes", g.MaxBodyBytes, "largest request body")
 	fs.DurationVar(&g.TokenTTL, "token-ttl", g.TokenTTL, "lifetime of tokens from /api/v1/auth/token")
 	fs.DurationVar(&g.SyncGrace, "sync-grace", g.SyncGrace, "time a synchronous call waits beyond the plugin's timeout")
+	fs.DurationVar(&g.ShutdownDelay, "shutdown-delay", g.ShutdownDelay, "time a stopping gateway answers new requests 503 (and /readyz draining) before it stops taking connections")
+	fs.DurationVar(&g.ShutdownGrace, "shutdown-grace", g.ShutdownGrace, "time requests under way, synchronous calls included, get to finish at shutdown")
 	fs.DurationVar(&g.ReadTimeout, "read-timeout", g.ReadTimeout, "time a client has to send a whole request, body included")
 	fs.StringVar(&g.MetricsToken, "metrics-token", g.MetricsToken, "bearer token a Prometheus scraper uses for /metrics (admins' tokens work too)")
 	fs.StringVar(&cfg.RayAddress, "ray-address", cfg.RayAddress, "Ray dashboard URL, for the cluster view and /readyz (empty: no Ray)")
@@ -178,12 +180,27 @@ func (m *Gateway) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	m.Logger.Info("gateway shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), m.Config.Gateway.SyncGrace)
-	defer cancel()
-	if err := m.http.Shutdown(sctx); err != nil {
+	// New requests are refused with 503 and Retry-After (and /readyz says
+	// draining) for the shutdown delay, so that a load balancer stops
+	// sending any; then the server stops taking connections, and the
+	// requests under way, synchronous calls included, get the grace to
+	// finish. Those that do not finish go on as invocations: their result
+	// is at their Location.
+	g := m.Config.Gateway
+	m.Logger.Info("gateway draining", "delay", g.ShutdownDelay, "grace", g.ShutdownGrace)
+	m.Server.Drain()
+	select {
+	case <-time.After(g.ShutdownDelay):
+	case err := <-errc:
 		return err
 	}
+	sctx, cancel := context.WithTimeout(context.Background(), g.ShutdownGrace)
+	defer cancel()
+	if err := m.http.Shutdown(sctx); err != nil {
+		m.Logger.Warn("requests still under way at the end of the grace; closing them", "grace", g.ShutdownGrace)
+		return err
+	}
+	m.Logger.Info("gateway drained")
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -44,10 +44,28 @@ var Version = "dev"
 
 func main() {
 	cli.Version = Version
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopOnSignal(os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// stopOnSignal returns a context that ends at the first SIGINT or SIGTERM,
+// when the services begin their graceful stop; a second one exits at once
+// (status 130), for whoever will not wait. Messages in flight go back to
+// their queues and the next worker reaps what was left running.
+func stopOnSignal(stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		sig := <-sigs
+		fmt.Fprintf(stderr, "orc: %v again: stopping at once\n", sig)
+		os.Exit(130)
+	}()
+	return ctx, func() { signal.Stop(sigs); cancel() }
 }
 
 // run runs one subcommand and returns the process's exit code.

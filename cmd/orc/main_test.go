@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,9 +63,12 @@ type stack struct {
 	gw     *Gateway
 	worker *Worker
 	stopW  context.CancelFunc
-	wdone  chan error
-	token  string
-	db     *postgres.DB
+	// stopGateway stops the gateway as SIGTERM does and returns what its
+	// Run returned.
+	stopGateway func() error
+	wdone       chan error
+	token       string
+	db          *postgres.DB
 }
 
 const (
@@ -101,6 +105,7 @@ func newStack(t testing.TB, change func(*Config), noWorker bool) *stack {
 	cfg.Gateway.Migrate = true
 	cfg.Gateway.AdminEmail, cfg.Gateway.AdminPassword = adminEmail, adminPassword
 	cfg.Gateway.SyncGrace = 20 * time.Second
+	cfg.Gateway.ShutdownDelay = 0
 	cfg.Worker.MetricsAddr = ""
 	cfg.Worker.Concurrency = 4
 	cfg.Worker.Drain = 30 * time.Second
@@ -118,9 +123,14 @@ func newStack(t testing.TB, change func(*Config), noWorker bool) *stack {
 	gctx, stopG := context.WithCancel(context.Background())
 	gdone := make(chan error, 1)
 	go func() { gdone <- s.gw.Run(gctx) }()
+	var stopOnce sync.Once
+	var runErr error
+	s.stopGateway = func() error {
+		stopOnce.Do(func() { stopG(); runErr = <-gdone })
+		return runErr
+	}
 	t.Cleanup(func() {
-		stopG()
-		<-gdone
+		s.stopGateway() //nolint:errcheck // the tests that stop it check
 		if err := s.gw.Broker.DeleteTopology(context.Background()); err != nil {
 			t.Logf("delete topology: %v", err)
 		}
