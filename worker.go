@@ -15,6 +15,9 @@ type WorkerInfo struct {
 	// Drain is set when the worker was asked to stop taking tasks, finish
 	// what it runs and exit (the scheduler scales its pool down).
 	Drain bool `json:"drain,omitempty"`
+	// Paused says why the worker takes no tasks (its container engine
+	// does not answer); empty while it takes them.
+	Paused string `json:"paused,omitempty"`
 }
 
 // WorkerRegistry keeps workers' heartbeats.

@@ -26,6 +26,8 @@ const (
 type ClusterView struct {
 	Nodes orc.ClusterInspector
 	Pools orc.PoolStore
+	// Workers lists the workers that report (with Ray or without).
+	Workers orc.WorkerRegistry
 
 	mu      sync.Mutex
 	checked time.Time
@@ -37,6 +39,42 @@ type clusterResponse struct {
 	Scheduler schedulerState     `json:"scheduler"`
 	Nodes     []*orc.ClusterNode `json:"nodes"`
 	Pools     []clusterPool      `json:"pools"`
+	// Workers are those heard from within workersSeen, with why any takes
+	// no tasks.
+	Workers []*orc.WorkerInfo `json:"workers"`
+}
+
+// workersSeen is how recent a worker's heartbeat must be for the cluster
+// view and /readyz to count it.
+const workersSeen = time.Minute
+
+// liveWorkers lists the workers heard from within workersSeen; nil when
+// there is no registry or it cannot answer.
+func (s *Server) liveWorkers(ctx context.Context) []*orc.WorkerInfo {
+	if s.Cluster == nil || s.Cluster.Workers == nil {
+		return nil
+	}
+	list, err := s.Cluster.Workers.ListWorkers(ctx, s.Clock.Now().Add(-workersSeen))
+	if err != nil {
+		s.Logger.WarnContext(ctx, "cluster: workers", "err", err)
+		return nil
+	}
+	return list
+}
+
+// workersCheck is the workers' line in /readyz: "" when none is paused.
+func (s *Server) workersCheck(ctx context.Context) string {
+	list := s.liveWorkers(ctx)
+	paused, why := 0, ""
+	for _, w := range list {
+		if w.Paused != "" {
+			paused, why = paused+1, w.Paused
+		}
+	}
+	if paused == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d workers paused: %s", paused, len(list), why)
 }
 
 type schedulerState struct {
@@ -57,7 +95,10 @@ func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	res := clusterResponse{Nodes: []*orc.ClusterNode{}, Pools: []clusterPool{}}
+	res := clusterResponse{Nodes: []*orc.ClusterNode{}, Pools: []clusterPool{}, Workers: []*orc.WorkerInfo{}}
+	if list := s.liveWorkers(ctx); list != nil {
+		res.Workers = list
+	}
 	cv := s.Cluster
 	if cv == nil || cv.Nodes == nil {
 		res.Scheduler = schedulerState{State: schedulerUnconfigured, Reason: "no Ray cluster is configured (--ray-address)"}

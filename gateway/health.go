@@ -42,6 +42,14 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 			res.Status = schedulerDegraded
 		}
 	}
+	// A paused worker (its container engine down) hands its tasks to the
+	// others: reported, the gateway still takes invocations.
+	if check := s.workersCheck(ctx); check != "" {
+		res.Checks["workers"] = check
+		if res.Status == "ok" {
+			res.Status = schedulerDegraded
+		}
+	}
 	status := http.StatusOK
 	if res.Status != "ok" && res.Status != schedulerDegraded {
 		status = http.StatusServiceUnavailable

@@ -10,6 +10,7 @@ import (
 type Metrics struct {
 	finished *prometheus.CounterVec
 	phase    *prometheus.HistogramVec
+	paused   prometheus.Gauge
 }
 
 // NewMetrics returns a worker's metrics, registered on reg when it is not nil.
@@ -24,9 +25,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time of each phase of an invocation (queue, cold, run), by plugin.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14),
 		}, []string{"plugin", "phase"}),
+		paused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "orc_worker_paused",
+			Help: "1 while the worker takes no tasks because its container engine does not answer.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.finished, m.phase)
+		reg.MustRegister(m.finished, m.phase, m.paused)
 	}
 	return m
 }

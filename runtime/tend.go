@@ -93,7 +93,7 @@ func (w *Worker) heartbeat(ctx context.Context, started time.Time) bool {
 		return false
 	}
 	info := &orc.WorkerInfo{ID: w.cfg.ID, Node: w.cfg.Node, Pool: w.cfg.Pool,
-		StartedAt: started, HeartbeatAt: w.Clock.Now()}
+		StartedAt: started, HeartbeatAt: w.Clock.Now(), Paused: w.Paused()}
 	if err := w.Registry.Heartbeat(ctx, info); err != nil {
 		w.Logger.Warn("heartbeat", "err", err)
 		return false

@@ -83,6 +83,7 @@ type Worker struct {
 	cfg       Config
 	drainOnce sync.Once
 	metrics   *Metrics
+	engine    *engine
 
 	// versions caches versions by id: they never change.
 	versions sync.Map
@@ -140,7 +141,7 @@ func NewWorker(cfg Config, m *Metrics) *Worker {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Worker{cfg: cfg, metrics: m, Logger: slog.Default(), Clock: orc.SystemClock{},
+	return &Worker{cfg: cfg, metrics: m, Logger: slog.Default(), Clock: orc.SystemClock{}, engine: newEngine(),
 		running: map[string]*run{}, canceled: map[string]time.Time{}}
 }
 
@@ -164,6 +165,11 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 			return ctx.Err()
 		}
 		return nil
+	}
+	if w.Paused() != "" {
+		// Taken before the pause stopped consumption: back to the queue,
+		// for a worker whose engine works.
+		return errEngineDown
 	}
 	if v := w.fastVersion(ctx, task); v != nil {
 		if handled, err := w.handleFast(ctx, log, task, v); handled {
@@ -210,13 +216,13 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 	log.Debug("running")
 	var res *orc.ContainerResult
 	if v.Protocol == orc.ProtocolHTTP && w.Warm != nil {
-		err = w.retry(runCtx, log, "call warm server", func() (err error) {
+		err = w.retryEngine(runCtx, log, "call warm server", func() (err error) {
 			res, err = w.Warm.Run(runCtx, v, inv.Input)
 			return err
 		})
 	} else {
 		spec := w.spec(inv, v)
-		err = w.retry(runCtx, log, "run", func() (err error) {
+		err = w.retryEngine(runCtx, log, "run", func() (err error) {
 			res, err = w.Driver.Run(runCtx, spec)
 			return err
 		})
@@ -280,6 +286,10 @@ const recordWait = 5 * time.Second
 func (w *Worker) conclude(ctx context.Context, a *attempt, o outcome) error {
 	if errors.Is(o.cause, errDrained) {
 		return errDrained
+	}
+	if errors.Is(o.err, errEngineDown) {
+		a.log.Warn("container engine down; the task goes back to the queue")
+		return errEngineDown
 	}
 	r, err := w.resultOf(ctx, a, o)
 	if err != nil {

@@ -124,7 +124,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
 	m.Server.HookStore, m.Server.Keys, m.Server.Audit, m.Server.Policies = m.DB, m.DB, m.DB, m.DB
 	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger
-	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB}
+	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB, Workers: m.DB}
 	if cfg.RayAddress != "" {
 		rc, err := ray.NewClient(cfg.RayAddress)
 		if err != nil {

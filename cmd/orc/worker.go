@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -167,6 +168,18 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+			writeStatus(w, http.StatusOK, "ok", "")
+		})
+		// Ready while the worker takes tasks: not while its container
+		// engine does not answer.
+		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+			if why := m.Runner.Paused(); why != "" {
+				writeStatus(w, http.StatusServiceUnavailable, "paused", why)
+				return
+			}
+			writeStatus(w, http.StatusOK, "ok", "")
+		})
 		m.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go m.metrics.Serve(m.ln) //nolint:errcheck // ends with Close
 	}
@@ -184,9 +197,11 @@ func (m *Worker) Run(ctx context.Context) error {
 	m.Logger.Info("worker consuming", "pool", cfg.Pool, "concurrency", cfg.Concurrency, "version", Version)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return m.Broker.Consume(gctx, cfg.Pool, cfg.Concurrency, func(ctx context.Context, d *rabbitmq.Delivery) error {
-			return m.Runner.Handle(ctx, &d.Task)
-		})
+		return m.consume(gctx)
+	})
+	g.Go(func() error {
+		m.Runner.WatchEngine(gctx)
+		return nil
 	})
 	g.Go(func() error {
 		return m.Broker.ConsumeDead(gctx, m.Runner.HandleDead)
@@ -212,6 +227,47 @@ func (m *Worker) Run(ctx context.Context) error {
 	// the invocation was, and otherwise their tasks are delivered again to
 	// other workers.
 	return drain(ctx, g, cfg.Drain, m.Runner.CancelAll, m.Logger)
+}
+
+// writeStatus writes a worker's health answer.
+func writeStatus(w http.ResponseWriter, code int, status, reason string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	body := map[string]string{"status": status}
+	if reason != "" {
+		body["reason"] = reason
+	}
+	json.NewEncoder(w).Encode(body) //nolint:errcheck // the client may have gone
+}
+
+// consume consumes the pool's queue while the container engine answers,
+// until ctx ends: a worker whose engine is down takes no tasks (those it
+// holds go back to the queue) and resumes when it answers again.
+func (m *Worker) consume(ctx context.Context) error {
+	cfg := m.Config.Worker
+	for {
+		select {
+		case <-m.Runner.EngineUp():
+		case <-ctx.Done():
+			return nil
+		}
+		cctx, pause := context.WithCancel(ctx)
+		lost := m.Runner.EngineLost()
+		go func() {
+			select {
+			case <-lost:
+				pause()
+			case <-cctx.Done():
+			}
+		}()
+		err := m.Broker.Consume(cctx, cfg.Pool, cfg.Concurrency, func(ctx context.Context, d *rabbitmq.Delivery) error {
+			return m.Runner.Handle(ctx, &d.Task)
+		})
+		pause()
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
 }
 
 // drainStop is how long a drain waits for the runs it handed back to

@@ -31,7 +31,9 @@ type Delivery struct {
 }
 
 // Handler runs one delivered task. Returning nil acknowledges the task;
-// returning an error requeues it after Config.RetryDelay.
+// returning an error requeues it after Config.RetryDelay, but an error that
+// wraps orc.ErrHandedBack queues a fresh copy at once, which spends none of
+// the delivery limit.
 type Handler func(ctx context.Context, d *Delivery) error
 
 // DeadHandler settles one dead-lettered task. reason is the broker's, e.g.
@@ -264,6 +266,21 @@ func (b *Broker) handleTask(ctx context.Context, d *amqp.Delivery, h Handler) {
 	}
 	del := &Delivery{Task: t, Redelivered: d.Redelivered, DeliveryCount: deliveryCount(d.Headers)}
 	err := safely(func() error { return h(context.WithoutCancel(ctx), del) })
+	if errors.Is(err, orc.ErrHandedBack) {
+		// The worker stops or cannot run containers: the task did nothing
+		// wrong. A fresh copy goes back to the queue, then the delivery
+		// is acked, so the hand-back spends none of the delivery limit
+		// (a requeue would).
+		perr := b.Publish(context.WithoutCancel(ctx), &t)
+		if perr == nil {
+			b.log.Info("task handed back to its queue", "invocation_id", t.InvocationID, "pool", t.Pool, "why", err)
+			if err := d.Ack(false); err != nil {
+				b.log.Warn("ack failed; the broker will redeliver", "invocation_id", t.InvocationID, "err", err)
+			}
+			return
+		}
+		err = fmt.Errorf("%w; handing it back failed: %w", err, perr)
+	}
 	b.settle(ctx, d, err, "invocation_id", t.InvocationID, "pool", t.Pool, "delivery_count", del.DeliveryCount)
 }
 
