@@ -88,6 +88,7 @@ func TestOutOfRangeValuesAreRefused(t *testing.T) {
 		wantInvalid(t, fmt.Sprintf("expires_in %d", secs), s.do("POST", "/api/v1/api-keys", map[string]any{"expires_in": secs}), "at most", "5 years")
 	}
 	wantInvalid(t, "expires_in past 64 bits", s.do("POST", "/api/v1/api-keys", `{"expires_in": 1e30}`), "expires_in", "integer")
+	wantInvalid(t, "?all=yes", s.do("GET", "/api/v1/api-keys?all=yes", nil), "all", "true or false")
 	wantInvalid(t, "a user id past 64 bits", s.do("GET", "/api/v1/api-keys?user_id=99999999999999999999", nil), "user_id")
 	if resp := s.do("GET", "/api/v1/api-keys?user_id=99999999999", nil); resp.status != http.StatusOK {
 		t.Fatalf("keys of a user id past 32 bits: %d %s", resp.status, resp.body)
