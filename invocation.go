@@ -120,11 +120,12 @@ type LogLine struct {
 
 // InvocationFilter selects invocations. Results are newest first.
 type InvocationFilter struct {
-	Plugin  string
-	Status  Status
-	OwnerID int64 // 0 means everyone's
-	Cursor  string
-	Limit   int
+	Plugin string
+	// Statuses selects invocations in any of them; none: every status.
+	Statuses []Status
+	OwnerID  int64 // 0 means everyone's
+	Cursor   string
+	Limit    int
 }
 
 // Invocation list page sizes.

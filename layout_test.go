@@ -35,7 +35,7 @@ var layers = map[string][]string{
 	"internal/jsondepth":   {},
 	"internal/testenv/...": {"internal/testenv"},
 	// The HTTP edge serves the services.
-	"gateway": {".", "invoke", "identity", "registry"},
+	"gateway": {".", "invoke", "identity", "registry", "internal/jsondepth"},
 	// The author CLI talks to a gateway through the client SDK.
 	"internal/cli": {".", "sdk/..."},
 	// SDKs and examples stand on their own.

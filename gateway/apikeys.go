@@ -56,7 +56,12 @@ func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	owner := p.UserID
 	if p.IsAdmin() {
-		if q.Get("all") == "true" {
+		all, err := queryBool(q, "all")
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		if all {
 			owner = 0
 		} else if n, err := queryID(q, "user_id"); err != nil {
 			s.error(w, r, err)

@@ -11,8 +11,9 @@ import (
 )
 
 // audited records an action of a route once its handler succeeded (2xx).
-// The target is the route's URL parameter, or else the last element of the
-// Location the handler answered with (a new plugin's or hook's name).
+// The target is the name in the Location the handler answered with (a new
+// plugin's or hook's name; a plugin's name also when the path gave its
+// id), or else the route's URL parameter.
 func (s *Server) audited(action, targetType, param string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -25,7 +26,7 @@ func (s *Server) audited(action, targetType, param string) func(http.Handler) ht
 			var details map[string]string
 			if loc := ww.Header().Get("Location"); loc != "" {
 				parts := strings.Split(strings.TrimPrefix(loc, "/api/v1/"), "/")
-				if target == "" && len(parts) > 1 {
+				if len(parts) > 1 {
 					target = parts[1]
 				}
 				details = map[string]string{"location": loc}

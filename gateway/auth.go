@@ -45,6 +45,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.error(w, r, orc.Errorf(orc.EINVALID, "malformed form body"))
 			return
 		}
+		if err := checkForm(r.Form); err != nil {
+			s.error(w, r, err)
+			return
+		}
 		switch f := r.PostForm; f.Get("grant_type") {
 		case "", "password":
 			username, pw = f.Get("username"), f.Get("password")

@@ -1,12 +1,16 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/orc-gateway/orc"
@@ -132,23 +136,28 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decodeJSON reads a JSON request body into v, refusing unknown fields so
-// that nothing can be set through a body that the API does not name.
-func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	dec := json.NewDecoder(body)
+// that nothing can be set through a body that the API does not name, and
+// text that cannot be stored (checkJSONText; opaque names the members that
+// are a plugin's input).
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any, opaque ...string) error {
+	data, err := readJSON(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	// Every body of the REST API is an object; null would decode into
+	// nothing and pass for an empty one.
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] != '{' && json.Valid(data) {
+		return orc.Errorf(orc.EINVALID, "malformed JSON body: the body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		var ne net.Error
-		if errors.As(err, &mbe) || errors.As(err, &ne) {
-			return bodyError(err)
-		}
 		return orc.Errorf(orc.EINVALID, "malformed JSON body: %s", jsonErrorText(err))
 	}
 	if dec.More() {
 		return orc.Errorf(orc.EINVALID, "malformed JSON body: more than one value")
 	}
-	return nil
+	return checkJSONText(data, opaque...)
 }
 
 // jsonErrorText describes a decoding error without echoing the body.
@@ -158,12 +167,49 @@ func jsonErrorText(err error) string {
 	switch {
 	case errors.As(err, &se):
 		return "syntax error at byte " + itoa(se.Offset)
+	case errors.As(err, &te) && te.Field == "":
+		return "the body must be " + jsonKind(te.Type) + ", not " + article(te.Value)
 	case errors.As(err, &te):
-		return "field " + te.Field + " has the wrong type"
+		return "field " + te.Field + " must be " + jsonKind(te.Type) + ", not " + article(te.Value)
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body ends too early"
 	}
 	msg := err.Error()
 	if len(msg) > 200 {
 		msg = msg[:200]
 	}
-	return msg
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+// jsonKind names the JSON kind a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer in range"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "another type"
+}
+
+// article puts "a" or "an" before the name of a JSON kind as
+// encoding/json reports it ("array", "number 1e400", "string").
+func article(kind string) string {
+	if kind != "" && strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -24,12 +23,10 @@ func (s *Server) handleCreateHook(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	h := &orc.Hook{Name: q.Get("name"), Description: q.Get("description")}
-	if g := q.Get("global"); g != "" {
-		var err error
-		if h.Global, err = strconv.ParseBool(g); err != nil {
-			s.error(w, r, orc.Errorf(orc.EINVALID, "global must be true or false"))
-			return
-		}
+	var err error
+	if h.Global, err = queryBool(q, "global"); err != nil {
+		s.error(w, r, err)
+		return
 	}
 	module, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxHookBytes))
 	if err != nil {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -23,15 +24,17 @@ func (s *Server) visibleInvocation(ctx context.Context, id string) (*orc.Invocat
 	return inv, nil
 }
 
-// invocationFilter reads the list filters of a request. Non-admins only
-// ever list their own invocations.
-func invocationFilter(r *http.Request) (orc.InvocationFilter, error) {
+// invocationFilter reads the list filters of a request; statuses reads
+// its ?status=. Non-admins only ever list their own invocations.
+func invocationFilter(r *http.Request, statuses func(string) ([]orc.Status, error)) (orc.InvocationFilter, error) {
 	q := r.URL.Query()
-	f := orc.InvocationFilter{Plugin: q.Get("plugin"), Status: orc.Status(q.Get("status")), Cursor: q.Get("cursor")}
-	if f.Status != "" && !f.Status.Valid() {
-		return f, orc.Errorf(orc.EINVALID, "unknown status %q", f.Status)
-	}
+	f := orc.InvocationFilter{Plugin: q.Get("plugin"), Cursor: q.Get("cursor")}
 	var err error
+	if st := q.Get("status"); st != "" {
+		if f.Statuses, err = statuses(st); err != nil {
+			return f, err
+		}
+	}
 	if f.Limit, err = queryLimit(q); err != nil {
 		return f, err
 	}
@@ -50,10 +53,18 @@ type invocationPage struct {
 	NextCursor string            `json:"next_cursor,omitempty"`
 }
 
+// invocationStatus reads an invocation status.
+func invocationStatus(s string) ([]orc.Status, error) {
+	if st := orc.Status(s); st.Valid() {
+		return []orc.Status{st}, nil
+	}
+	return nil, orc.Errorf(orc.EINVALID, "unknown status %q: statuses are queued, running, succeeded, failed, timed_out, canceled, dead or rejected", s)
+}
+
 // listInvocations answers a list request's errors itself and reports
 // whether it did.
-func (s *Server) listInvocations(w http.ResponseWriter, r *http.Request) ([]*orc.Invocation, string, bool) {
-	f, err := invocationFilter(r)
+func (s *Server) listInvocations(w http.ResponseWriter, r *http.Request, statuses func(string) ([]orc.Status, error)) ([]*orc.Invocation, string, bool) {
+	f, err := invocationFilter(r, statuses)
 	if err == nil {
 		var list []*orc.Invocation
 		var next string
@@ -66,7 +77,7 @@ func (s *Server) listInvocations(w http.ResponseWriter, r *http.Request) ([]*orc
 }
 
 func (s *Server) handleListInvocations(w http.ResponseWriter, r *http.Request) {
-	list, next, ok := s.listInvocations(w, r)
+	list, next, ok := s.listInvocations(w, r, invocationStatus)
 	if !ok {
 		return
 	}
@@ -101,8 +112,9 @@ func (s *Server) handleInvocationLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	after := 0
 	if a := r.URL.Query().Get("after"); a != "" {
-		if after, err = strconv.Atoi(a); err != nil || after < 0 {
-			s.error(w, r, orc.Errorf(orc.EINVALID, "after must be a sequence number"))
+		// Sequence numbers are PostgreSQL integers (32 bits).
+		if after, err = strconv.Atoi(a); err != nil || after < 0 || after > math.MaxInt32 {
+			s.error(w, r, orc.Errorf(orc.EINVALID, "after must be a sequence number from 0 to %d", math.MaxInt32))
 			return
 		}
 	}

@@ -27,8 +27,15 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, s.Invoke.Reject(bodyError(err)))
 		return
 	}
+	version := r.URL.Query().Get("version")
+	if strings.Contains(version, " ") {
+		// No version has a space: it was a '+' (semantic versions' build
+		// metadata), which a query string must send as %2B.
+		s.error(w, r, s.Invoke.Reject(orc.Errorf(orc.EINVALID, "version %q has a space; send a '+' in a query string as %%2B", version)))
+		return
+	}
 	req := invoke.Request{
-		Plugin: chi.URLParam(r, "plugin"), Version: r.URL.Query().Get("version"), Input: input,
+		Plugin: chi.URLParam(r, "plugin"), Version: version, Input: input,
 		IdempotencyKey: r.Header.Get(headerIdempotency), Async: preferAsync(r), Headers: r.Header,
 	}
 	ctx := r.Context()

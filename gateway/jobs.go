@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -26,19 +27,38 @@ type job struct {
 	CompletedAt   *time.Time      `json:"completed_at"`
 }
 
+// jobStatuses maps the seed's job statuses onto invocation statuses: a job
+// failed when its invocation ended any way but success or cancel.
+var jobStatuses = []struct {
+	job         string
+	invocations []orc.Status
+}{
+	{"pending", []orc.Status{orc.StatusQueued}},
+	{"running", []orc.Status{orc.StatusRunning}},
+	{"completed", []orc.Status{orc.StatusSucceeded}},
+	{"failed", []orc.Status{orc.StatusFailed, orc.StatusTimedOut, orc.StatusDead, orc.StatusRejected, orc.StatusExpired}},
+	{"cancelled", []orc.Status{orc.StatusCanceled}},
+}
+
 // jobStatus maps an invocation status onto the seed's job statuses.
 func jobStatus(s orc.Status) string {
-	switch s {
-	case orc.StatusQueued:
-		return "pending"
-	case orc.StatusRunning:
-		return "running"
-	case orc.StatusSucceeded:
-		return "completed"
-	case orc.StatusCanceled:
-		return "cancelled"
+	for _, js := range jobStatuses {
+		if slices.Contains(js.invocations, s) {
+			return js.job
+		}
 	}
 	return "failed"
+}
+
+// jobStatusFilter reads a job status, as the job API shows it, into the
+// invocation statuses it stands for.
+func jobStatusFilter(s string) ([]orc.Status, error) {
+	for _, js := range jobStatuses {
+		if js.job == s {
+			return js.invocations, nil
+		}
+	}
+	return nil, orc.Errorf(orc.EINVALID, "unknown status %q: job statuses are pending, running, completed, failed or cancelled", s)
 }
 
 func jobOf(inv *orc.Invocation) job {
@@ -66,7 +86,8 @@ type jobRequest struct {
 // handleCreateJob queues an asynchronous invocation from the seed's body.
 func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	var req jobRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
+	// input_data is the plugin's input, stored as sent, as an invoke's body.
+	if err := s.decodeJSON(w, r, &req, "/input_data"); err != nil {
 		s.error(w, r, err)
 		return
 	}
@@ -92,7 +113,7 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) {
-	list, next, ok := s.listInvocations(w, r)
+	list, next, ok := s.listInvocations(w, r, jobStatusFilter)
 	if !ok {
 		return
 	}
@@ -101,7 +122,10 @@ func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) {
 		jobs = append(jobs, jobOf(inv))
 	}
 	if next != "" {
-		w.Header().Set("Link", `</api/v1/jobs?cursor=`+next+`>; rel="next"`)
+		// The next page keeps the filters of this one.
+		q := r.URL.Query()
+		q.Set("cursor", next)
+		w.Header().Set("Link", `</api/v1/jobs?`+q.Encode()+`>; rel="next"`)
 	}
 	writeJSON(w, http.StatusOK, jobs)
 }

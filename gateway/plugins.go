@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -70,9 +71,19 @@ func (s *Server) handleCreatePlugin(w http.ResponseWriter, r *http.Request) {
 	s.createVersion(w, r, "")
 }
 
-// handleCreateVersion registers a version of the plugin named in the path.
+// handleCreateVersion registers a version of the plugin named in the path,
+// which may be its numeric id as on the other routes of a plugin.
 func (s *Server) handleCreateVersion(w http.ResponseWriter, r *http.Request) {
-	s.createVersion(w, r, chi.URLParam(r, "plugin"))
+	name := chi.URLParam(r, "plugin")
+	if _, err := strconv.ParseInt(name, 10, 64); err == nil {
+		p, err := s.visiblePlugin(r, name)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		name = p.Name
+	}
+	s.createVersion(w, r, name)
 }
 
 func (s *Server) createVersion(w http.ResponseWriter, r *http.Request, plugin string) {

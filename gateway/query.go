@@ -34,3 +34,17 @@ func queryLimit(q url.Values) (int, error) {
 	}
 	return n, nil
 }
+
+// queryBool reads an optional true/false parameter: false when absent,
+// EINVALID when it is something else (a typo must not mean false).
+func queryBool(q url.Values, name string) (bool, error) {
+	v := q.Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, orc.Errorf(orc.EINVALID, "%s must be true or false", name)
+	}
+	return b, nil
+}

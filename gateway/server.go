@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,84 +109,126 @@ func New(cfg Config) *Server {
 // ServeHTTP serves a request. The routes are built at the first one, once
 // the service fields are set.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.once.Do(func() { s.router = s.routes() })
+	router := s.built()
 	if s.draining.Load() && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
 		w.Header().Set("Connection", "close")
 		s.errorFor(w, r, &orc.Error{Code: orc.EUNAVAILABLE, Message: "the gateway is shutting down; try again", RetryAfter: time.Second}, "")
 		return
 	}
-	s.router.ServeHTTP(w, r)
+	router.ServeHTTP(w, r)
+}
+
+// Routes returns the router, built once the service fields are set: what
+// it serves, for tests that walk every route.
+func (s *Server) Routes() chi.Routes { return s.built() }
+
+func (s *Server) built() chi.Router {
+	s.once.Do(func() { s.router = s.routes() })
+	return s.router
 }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, s.recoverer)
+	// Routing sees the escaped path (escapedRouting); decodeParams, in the
+	// groups below, decodes the parameters of the route it found.
+	r.Use(middleware.RequestID, s.logRequests, s.recoverer, escapedRouting, s.checkQuery, middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, orc.Errorf(orc.ENOTFOUND, "no such route"))
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		s.error(w, r, &orc.Error{Code: codeMethodNotAllowed, Message: "method not allowed"})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", strings.Join(allowed(r, req.URL.EscapedPath()), ", "))
+		s.error(w, req, &orc.Error{Code: codeMethodNotAllowed, Message: "method not allowed"})
 	})
 
-	r.Get("/healthz", s.handleHealthz)
-	r.Get("/readyz", s.handleReadyz)
-	r.Get("/health", s.handleHealthz) // the seed's health check
-	r.With(s.authenticateMetrics).Method(http.MethodGet, "/metrics", s.metrics)
-	r.Post("/api/v1/auth/token", s.handleToken)
-	r.Get("/auth/login", s.Identity.Login(s.error))
-	r.Get("/auth/callback", s.Identity.Callback(s.error))
-	r.Post("/auth/logout", s.Identity.Logout(s.error))
+	r.Group(func(r chi.Router) {
+		r.Use(s.decodeParams)
+		r.Get("/healthz", s.handleHealthz)
+		r.Get("/readyz", s.handleReadyz)
+		r.Get("/health", s.handleHealthz) // the seed's health check
+		r.With(s.authenticateMetrics).Method(http.MethodGet, "/metrics", s.metrics)
+		r.Post("/api/v1/auth/token", s.handleToken)
+		r.Get("/auth/login", s.Identity.Login(s.error))
+		r.Get("/auth/callback", s.Identity.Callback(s.error))
+		r.Post("/auth/logout", s.Identity.Logout(s.error))
+	})
 
 	inflight := s.Identity.LimitInFlight(s.error)
 	r.Group(func(r chi.Router) {
-		r.Use(s.Identity.Authenticate(s.error))
+		r.Use(s.decodeParams, s.Identity.Authenticate(s.error))
 		r.Get("/openapi.json", s.handleOpenAPI)
 		r.With(inflight).Post("/invoke/{plugin}", s.handleInvoke)
-		r.Route("/api/v1", func(r chi.Router) {
-			r.Get("/auth/me", s.handleMe)
-
-			r.Get("/plugins", s.handleListPlugins)
-			r.With(s.audited(orc.AuditVersionCreate, "plugin", "")).Post("/plugins", s.handleCreatePlugin)
-			r.Get("/plugins/{plugin}", s.handleGetPlugin)
-			r.With(s.audited(orc.AuditPluginDelete, "plugin", "plugin")).Delete("/plugins/{plugin}", s.handleDeletePlugin)
-			r.Get("/plugins/{plugin}/versions", s.handleListVersions)
-			r.With(s.audited(orc.AuditVersionCreate, "plugin", "plugin")).Post("/plugins/{plugin}/versions", s.handleCreateVersion)
-			r.Get("/plugins/{plugin}/versions/{version}", s.handleGetVersion)
-
-			r.Get("/invocations", s.handleListInvocations)
-			r.Get("/invocations/{id}", s.handleGetInvocation)
-			r.Get("/invocations/{id}/logs", s.handleInvocationLogs)
-			r.Post("/invocations/{id}/cancel", s.handleCancelInvocation)
-
-			r.With(inflight).Post("/jobs", s.handleCreateJob)
-			r.Get("/jobs", s.handleListJobs)
-			r.Get("/jobs/{id}", s.handleGetJob)
-
-			r.Get("/cluster", s.handleCluster)
-			r.Get("/policy", s.handleGetPolicy)
-
-			r.Get("/hooks", s.handleListHooks)
-			r.With(s.audited(orc.AuditHookCreate, "hook", "")).Post("/hooks", s.handleCreateHook)
-			r.Get("/hooks/{hook}", s.handleGetHook)
-			r.With(s.audited(orc.AuditHookDelete, "hook", "hook")).Delete("/hooks/{hook}", s.handleDeleteHook)
-
-			r.Get("/api-keys", s.handleListAPIKeys)
-			r.Post("/api-keys", s.handleCreateAPIKey)
-			r.Get("/api-keys/{id}", s.handleGetAPIKey)
-			r.Delete("/api-keys/{id}", s.handleRevokeAPIKey)
-
-			r.Group(func(r chi.Router) {
-				r.Use(identity.RequireAdmin("manage users, read the audit log or set the policy", s.error))
-				r.Get("/users", s.handleListUsers)
-				r.Post("/users", s.handleCreateUser)
-				r.Get("/users/{id}", s.handleGetUser)
-				r.Patch("/users/{id}", s.handleUpdateUser)
-				r.Get("/audit", s.handleListAudit)
-				r.With(s.audited(orc.AuditPolicyUpdate, "policy", "")).Put("/policy", s.handlePutPolicy)
-			})
+	})
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.Identity.Authenticate(s.error))
+		// A group, so that decodeParams runs once this router has matched
+		// the route, and knows its parameters.
+		r.Group(func(r chi.Router) {
+			r.Use(s.decodeParams)
+			s.apiRoutes(r, inflight)
 		})
 	})
 	return r
+}
+
+// apiRoutes are the routes under /api/v1 that need a principal.
+func (s *Server) apiRoutes(r chi.Router, inflight func(http.Handler) http.Handler) {
+	r.Get("/auth/me", s.handleMe)
+
+	r.Get("/plugins", s.handleListPlugins)
+	r.With(s.audited(orc.AuditVersionCreate, "plugin", "")).Post("/plugins", s.handleCreatePlugin)
+	r.Get("/plugins/{plugin}", s.handleGetPlugin)
+	r.With(s.audited(orc.AuditPluginDelete, "plugin", "plugin")).Delete("/plugins/{plugin}", s.handleDeletePlugin)
+	r.Get("/plugins/{plugin}/versions", s.handleListVersions)
+	r.With(s.audited(orc.AuditVersionCreate, "plugin", "plugin")).Post("/plugins/{plugin}/versions", s.handleCreateVersion)
+	r.Get("/plugins/{plugin}/versions/{version}", s.handleGetVersion)
+
+	r.Get("/invocations", s.handleListInvocations)
+	r.Get("/invocations/{id}", s.handleGetInvocation)
+	r.Get("/invocations/{id}/logs", s.handleInvocationLogs)
+	r.Post("/invocations/{id}/cancel", s.handleCancelInvocation)
+
+	r.With(inflight).Post("/jobs", s.handleCreateJob)
+	r.Get("/jobs", s.handleListJobs)
+	r.Get("/jobs/{id}", s.handleGetJob)
+
+	r.Get("/cluster", s.handleCluster)
+	r.Get("/policy", s.handleGetPolicy)
+
+	r.Get("/hooks", s.handleListHooks)
+	r.With(s.audited(orc.AuditHookCreate, "hook", "")).Post("/hooks", s.handleCreateHook)
+	r.Get("/hooks/{hook}", s.handleGetHook)
+	r.With(s.audited(orc.AuditHookDelete, "hook", "hook")).Delete("/hooks/{hook}", s.handleDeleteHook)
+
+	r.Get("/api-keys", s.handleListAPIKeys)
+	r.Post("/api-keys", s.handleCreateAPIKey)
+	r.Get("/api-keys/{id}", s.handleGetAPIKey)
+	r.Delete("/api-keys/{id}", s.handleRevokeAPIKey)
+
+	r.Group(func(r chi.Router) {
+		r.Use(identity.RequireAdmin("manage users, read the audit log or set the policy", s.error))
+		r.Get("/users", s.handleListUsers)
+		r.Post("/users", s.handleCreateUser)
+		r.Get("/users/{id}", s.handleGetUser)
+		r.Patch("/users/{id}", s.handleUpdateUser)
+		r.Get("/audit", s.handleListAudit)
+		r.With(s.audited(orc.AuditPolicyUpdate, "policy", "")).Put("/policy", s.handlePutPolicy)
+	})
+}
+
+// allowed lists the methods a path is served with, for the Allow header
+// of a 405. Every GET route also answers HEAD.
+func allowed(routes chi.Routes, path string) []string {
+	var methods []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := m
+		if m == http.MethodHead {
+			probe = http.MethodGet
+		}
+		if routes.Match(chi.NewRouteContext(), probe, path) {
+			methods = append(methods, m)
+		}
+	}
+	return methods
 }
 
 // recoverer turns a handler's panic into a 500 in the API's error shape,

@@ -3,7 +3,6 @@ package gateway
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -74,8 +73,12 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	if !strings.Contains(body.Email, "@") {
-		s.error(w, r, orc.Errorf(orc.EINVALID, "email must be an e-mail address"))
+	if err := identity.CheckEmail(body.Email); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if err := identity.CheckUserName(body.Name); err != nil {
+		s.error(w, r, err)
 		return
 	}
 	if !body.Role.Valid() {
@@ -84,10 +87,6 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 	}
 	u := &orc.User{Email: body.Email, Name: body.Name, Role: body.Role, RolePinned: true}
 	if body.Password != "" {
-		if len(body.Password) < 8 {
-			s.error(w, r, orc.Errorf(orc.EINVALID, "password must have at least 8 characters"))
-			return
-		}
 		hash, err := identity.HashPassword(body.Password)
 		if err != nil {
 			s.error(w, r, err)
@@ -130,6 +129,12 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 	if body.Role != nil && !body.Role.Valid() {
 		s.error(w, r, orc.Errorf(orc.EINVALID, "role must be admin, developer, invoker or viewer"))
 		return
+	}
+	if body.Name != nil {
+		if err := identity.CheckUserName(*body.Name); err != nil {
+			s.error(w, r, err)
+			return
+		}
 	}
 	if id == p.UserID && ((body.Role != nil && *body.Role != orc.RoleAdmin) || (body.Disabled != nil && *body.Disabled)) {
 		// Else the last admin could lock everyone out.

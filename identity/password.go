@@ -1,27 +1,34 @@
 package identity
 
 import (
-	"errors"
-
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/orc-gateway/orc"
 )
 
 // PasswordCost is bcrypt's work factor: about 50 ms per check on a current core.
 const PasswordCost = 11
 
-// MinPasswordLength is the shortest password accepted.
-const MinPasswordLength = 8
+// MinPasswordLength is the shortest password accepted, and
+// MaxPasswordBytes the longest: bcrypt reads no more than 72 bytes, so a
+// longer password would be cut without its owner knowing.
+const (
+	MinPasswordLength = 8
+	MaxPasswordBytes  = 72
+)
 
 // ErrPasswordTooShort is returned for passwords under MinPasswordLength.
-var ErrPasswordTooShort = errors.New("password must be at least 8 characters")
+var ErrPasswordTooShort = orc.Errorf(orc.EINVALID, "password must be at least %d characters", MinPasswordLength)
 
-// HashPassword returns the bcrypt hash of a password.
+// HashPassword returns the bcrypt hash of a password. Returns EINVALID for
+// a password shorter than MinPasswordLength or longer than
+// MaxPasswordBytes.
 func HashPassword(pw string) (string, error) {
 	if len(pw) < MinPasswordLength {
 		return "", ErrPasswordTooShort
 	}
-	if len(pw) > 72 {
-		return "", errors.New("password must be at most 72 bytes")
+	if len(pw) > MaxPasswordBytes {
+		return "", orc.Errorf(orc.EINVALID, "password must be at most %d bytes (it is %d)", MaxPasswordBytes, len(pw))
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), PasswordCost)
 	return string(h), err

@@ -383,6 +383,41 @@ func TestSubmitIdempotentReplay(t *testing.T) {
 	}
 }
 
+// An asynchronous call with an idempotency key asks for the reply, so
+// that a synchronous retry with the key, made while it runs, is answered
+// when the result lands rather than at the next poll of the database.
+func TestKeyedRetryIsWokenByTheReply(t *testing.T) {
+	s, store, broker := newTestService(t)
+	s.cfg.PollInterval = time.Hour
+	req := Request{Plugin: "echo", Input: []byte(`{"n":1}`), IdempotencyKey: "k1", Async: true}
+	first, err := s.Submit(alice(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	tasks := broker.published()
+	if len(tasks) != 1 || tasks[0].ReplyTo != "orc.reply.gw" {
+		t.Fatalf("tasks = %+v, want one that asks for the reply", tasks)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !store.row(first.Invocation.ID).Published && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	req.Async = false
+	retry, err := s.Submit(alice(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer retry.Close()
+	go s.Deliver(&orc.Reply{InvocationID: first.Invocation.ID, Status: orc.StatusSucceeded, Output: json.RawMessage(`{"n":1}`)})
+	ctx, cancel := context.WithTimeout(alice(), 2*time.Second)
+	defer cancel()
+	reply, err := s.Await(ctx, retry)
+	if err != nil || reply.Status != orc.StatusSucceeded {
+		t.Fatalf("reply %+v, %v", reply, err)
+	}
+}
+
 func TestSubmitRefusals(t *testing.T) {
 	s, store, broker := newTestService(t)
 	viewer := orc.NewContextWithPrincipal(context.Background(), &orc.Principal{UserID: 2, Role: orc.RoleViewer})
@@ -398,6 +433,9 @@ func TestSubmitRefusals(t *testing.T) {
 		{"malformed", alice(), Request{Plugin: "echo", Input: []byte(`{`)}, orc.EINVALID},
 		{"too deep", alice(), Request{Plugin: "echo", Input: []byte(strings.Repeat("[", 600) + strings.Repeat("]", 600))}, orc.EINVALID},
 		{"long key", alice(), Request{Plugin: "echo", Input: []byte(`{}`), IdempotencyKey: string(make([]byte, 256))}, orc.EINVALID},
+		{"key not UTF-8", alice(), Request{Plugin: "echo", Input: []byte(`{}`), IdempotencyKey: "k\xff"}, orc.EINVALID},
+		{"key with NUL", alice(), Request{Plugin: "echo", Input: []byte(`{}`), IdempotencyKey: "k\x00"}, orc.EINVALID},
+		{"too deep for a decoder", alice(), Request{Plugin: "echo", Input: []byte(strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000))}, orc.EINVALID},
 	}
 	for _, tc := range cases {
 		if _, err := s.Submit(tc.ctx, tc.req); orc.ErrorCode(err) != tc.code {

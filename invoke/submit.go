@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -140,17 +141,19 @@ func (s *Service) prepare(ctx context.Context, req Request) (*orc.Invocation, *o
 			return nil, nil, err
 		}
 	}
+	// Depth first: a decoder stops at its own limit and calls the body
+	// malformed, which does not tell the client what to change.
+	if jsondepth.Of(req.Input, orc.MaxDocumentDepth) > orc.MaxDocumentDepth {
+		return nil, v, orc.Errorf(orc.EINVALID, "malformed JSON body: nesting too deep (limit %d)", orc.MaxDocumentDepth)
+	}
 	if !json.Valid(req.Input) {
 		return nil, v, orc.Errorf(orc.EINVALID, "malformed JSON body")
 	}
 	if !utf8.Valid(req.Input) {
 		return nil, v, orc.Errorf(orc.EINVALID, "the body is not valid UTF-8")
 	}
-	if jsondepth.Of(req.Input, orc.MaxDocumentDepth) > orc.MaxDocumentDepth {
-		return nil, v, orc.Errorf(orc.EINVALID, "the body nests deeper than %d levels", orc.MaxDocumentDepth)
-	}
-	if len(req.IdempotencyKey) > MaxIdempotencyKey {
-		return nil, v, orc.Errorf(orc.EINVALID, "Idempotency-Key is longer than %d bytes", MaxIdempotencyKey)
+	if err := checkIdempotencyKey(req.IdempotencyKey); err != nil {
+		return nil, v, err
 	}
 	inv := &orc.Invocation{
 		ID: uuid.NewString(), Plugin: plugin.Name, Version: v.Version, VersionID: v.ID, Input: req.Input,
@@ -172,12 +175,27 @@ func (s *Service) prepare(ctx context.Context, req Request) (*orc.Invocation, *o
 	return inv, v, nil
 }
 
+// checkIdempotencyKey returns EINVALID for a key that cannot be stored.
+func checkIdempotencyKey(key string) error {
+	switch {
+	case len(key) > MaxIdempotencyKey:
+		return orc.Errorf(orc.EINVALID, "Idempotency-Key is longer than %d bytes", MaxIdempotencyKey)
+	case !utf8.ValidString(key):
+		return orc.Errorf(orc.EINVALID, "Idempotency-Key is not valid UTF-8")
+	case strings.IndexByte(key, 0) >= 0:
+		return orc.Errorf(orc.EINVALID, "Idempotency-Key contains a NUL character")
+	}
+	return nil
+}
+
 // enqueue runs steps 6 and 7: it records the ticket's invocation and
 // queues its task in one of the three orders (see the package comment).
 func (s *Service) enqueue(ctx context.Context, t *Ticket, req Request) error {
 	inv, v := t.Invocation, t.Version
+	// An asynchronous call with an idempotency key asks for the reply too:
+	// a synchronous retry with the key, while it runs, waits for it here.
 	replyTo := ""
-	if !req.Async {
+	if !req.Async || req.IdempotencyKey != "" {
 		replyTo = s.Broker.ReplyQueue()
 	}
 	if !req.Async && req.IdempotencyKey == "" && len(inv.Logs) == 0 {

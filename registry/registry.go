@@ -126,11 +126,11 @@ func (r *Registry) Register(ctx context.Context, p *orc.Principal, v *orc.Versio
 // keep its owner from deleting it.
 func (r *Registry) checkHooks(ctx context.Context, p *orc.Principal, v *orc.Version) error {
 	var ps []orc.Problem
-	for phase, names := range map[string][]string{"pre": v.Hooks.Pre, "post": v.Hooks.Post} {
-		for i, name := range names {
+	for _, ph := range hookPhases(v.Hooks) {
+		for i, name := range ph.names {
 			h, err := r.HookStore.FindHook(ctx, name)
 			if orc.ErrorCode(err) == orc.ENOTFOUND || (err == nil && !p.CanSee(h.OwnerID)) {
-				ps = append(ps, orc.Problem{Pointer: fmt.Sprintf("/hooks/%s/%d", phase, i), Message: fmt.Sprintf("no hook named %q", name)})
+				ps = append(ps, orc.Problem{Pointer: fmt.Sprintf("/hooks/%s/%d", ph.phase, i), Message: fmt.Sprintf("no hook named %q", name)})
 			} else if err != nil {
 				return err
 			}

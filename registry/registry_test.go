@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/orc-gateway/orc"
 )
@@ -73,6 +74,17 @@ func TestValidateVersion(t *testing.T) {
 		{"max_workers", func(v *orc.Version) { n := 1000; v.MaxWorkers = &n }, "/max_workers"},
 		{"env value", func(v *orc.Version) { v.Env = map[string]string{"BIG": strings.Repeat("x", 64<<10)} }, "/env/BIG"},
 		{"hooks", func(v *orc.Version) { v.Hooks.Pre = make([]string, 17) }, "/hooks"},
+		// A hook is named by its phase and place, as in the plugin.json.
+		{"bad post hook name", func(v *orc.Version) { v.Hooks.Pre, v.Hooks.Post = []string{"ok"}, []string{"Not A Name"} }, "/hooks/post/0"},
+		// Schemas that apply themselves to the same value again can never
+		// check one: every invocation would fail, blaming its input.
+		{"schema $ref to itself", func(v *orc.Version) { v.InputSchema = json.RawMessage(`{"$ref": "#"}`) }, "/input_schema"},
+		{"schema $defs cycle", func(v *orc.Version) {
+			v.InputSchema = json.RawMessage(`{"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"allOf": [{"$ref": "#/$defs/a"}]}}}`)
+		}, "/input_schema"},
+		{"schema cycle through anyOf", func(v *orc.Version) {
+			v.OutputSchema = json.RawMessage(`{"type": "object", "properties": {"x": {"anyOf": [{"type": "string"}, {"$ref": "#/properties/x"}]}}}`)
+		}, "/output_schema"},
 		// A schema 9,000 levels deep held a gateway's CPU for minutes.
 		{"schema 9,000 deep", func(v *orc.Version) { v.InputSchema = deepSchema(9000) }, "/input_schema"},
 		{"schema 65 deep", func(v *orc.Version) { v.OutputSchema = deepSchema(64) }, "/output_schema"},
@@ -89,6 +101,53 @@ func TestValidateVersion(t *testing.T) {
 				t.Fatalf("problems = %+v, want one at %s", ps, tc.pointer)
 			}
 		})
+	}
+}
+
+// Recursion that descends into the value is what $ref is for, and stays
+// allowed.
+func TestRecursiveSchemasRegister(t *testing.T) {
+	for _, schema := range []string{
+		`{"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#"}}}}`,
+		`{"$ref": "#/$defs/node", "$defs": {"node": {"anyOf": [{"type": "number"}, {"type": "array", "items": {"$ref": "#/$defs/node"}}]}}}`,
+		`{"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"type": "string"}}, "allOf": [{"$ref": "#/$defs/a"}, {"$ref": "#/$defs/a"}]}`,
+	} {
+		v := seedVersion()
+		v.InputSchema = json.RawMessage(schema)
+		if err := ValidateVersion(context.Background(), v); err != nil {
+			t.Errorf("%s: %v", schema, err)
+		}
+	}
+	v := seedVersion()
+	v.InputSchema = json.RawMessage(`{"properties": {"x": {"$ref": "#/$defs/a"}}, "$defs": {"a": {"$ref": "#/$defs/a"}}}`)
+	ps := problems(t, ValidateVersion(context.Background(), v))
+	if !strings.Contains(ps[0].Message, "/$defs/a") {
+		t.Errorf("problem %q does not say where the cycle is", ps[0].Message)
+	}
+}
+
+// A huge input that breaks its schema everywhere gets a small answer that
+// says how much is wrong and that the list is cut.
+func TestViolationsAreCappedAndCut(t *testing.T) {
+	var s Schemas
+	v := &orc.Version{ID: 9, Plugin: "p", Version: "1", InputSchema: json.RawMessage(`{"type": "array", "items": {"type": "string", "maxLength": 3}}`)}
+	items := make([]string, 250)
+	for i := range items {
+		items[i] = strings.Repeat("é", 10_000)
+	}
+	doc, _ := json.Marshal(items)
+	err := s.ValidateInput(v, doc)
+	ps := problems(t, err)
+	if len(ps) != MaxProblems {
+		t.Fatalf("%d problems listed, want %d", len(ps), MaxProblems)
+	}
+	for _, p := range ps {
+		if len(p.Message) > MaxProblemText || !utf8.ValidString(p.Message) {
+			t.Fatalf("message of %d bytes (valid UTF-8: %v): %.80q", len(p.Message), utf8.ValidString(p.Message), p.Message)
+		}
+	}
+	if msg := orc.ErrorMessage(err); !strings.Contains(msg, "250 violations") || !strings.Contains(msg, "first 100") {
+		t.Fatalf("message %q does not say how many there were and that the list is cut", msg)
 	}
 }
 

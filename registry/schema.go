@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
@@ -64,7 +66,8 @@ func compile(raw json.RawMessage) (*jsonschema.Schema, error) {
 	return c.Compile(url)
 }
 
-// compileWithin compiles a schema within ctx and schemaBudget. A compile
+// compileWithin compiles a schema being registered within ctx and
+// schemaBudget, and refuses one that could never be validated (refCycle). A compile
 // that runs out of time goes on in the background until it ends; the size
 // and depth bounds keep that short.
 func compileWithin(ctx context.Context, raw json.RawMessage) error {
@@ -75,7 +78,10 @@ func compileWithin(ctx context.Context, raw json.RawMessage) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := compile(raw)
+		sch, err := compile(raw)
+		if err == nil && sch != nil {
+			err = refCycle(sch)
+		}
 		done <- err
 	}()
 	select {
@@ -89,14 +95,111 @@ func compileWithin(ctx context.Context, raw json.RawMessage) error {
 	}
 }
 
+// refCycle returns an error when a schema applies itself to the same value
+// again, through $ref and the keywords that apply subschemas to the value
+// in place (allOf, anyOf, oneOf, not, if, then, else, dependentSchemas),
+// without descending into a part of it: {"$ref": "#"}, or $defs that refer
+// to each other. Validating with such a schema never ends; the validator
+// stops it and blames the value, so every invocation would fail.
+// Recursion that descends, as {"properties": {"child": {"$ref": "#"}}},
+// is fine.
+func refCycle(root *jsonschema.Schema) error {
+	const (
+		onPath = 1
+		done   = 2
+	)
+	state := map[*jsonschema.Schema]int{}
+	var cycleAt string
+	// inPlace walks the in-place edges depth first; a schema met again on
+	// the current path closes a cycle.
+	var inPlace func(s *jsonschema.Schema) bool
+	inPlace = func(s *jsonschema.Schema) bool {
+		switch state[s] {
+		case onPath:
+			cycleAt = s.Location
+			return true
+		case done:
+			return false
+		}
+		state[s] = onPath
+		for _, next := range inPlaceSubschemas(s) {
+			if inPlace(next) {
+				return true
+			}
+		}
+		state[s] = done
+		return false
+	}
+	seen := map[*jsonschema.Schema]bool{}
+	queue := []*jsonschema.Schema{root}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		if s == nil || seen[s] {
+			continue
+		}
+		seen[s] = true
+		if inPlace(s) {
+			at := strings.TrimPrefix(cycleAt, "orc:///schema.json#")
+			if at == "" || at == "orc:///schema.json" {
+				at = "the root"
+			}
+			return fmt.Errorf("$ref cycle: the schema at %s applies itself to the same value again, so no value could be checked against it", at)
+		}
+		queue = append(queue, inPlaceSubschemas(s)...)
+		queue = append(queue, descendingSubschemas(s)...)
+	}
+	return nil
+}
+
+// inPlaceSubschemas are the subschemas that s applies to the value s
+// itself is applied to.
+func inPlaceSubschemas(s *jsonschema.Schema) []*jsonschema.Schema {
+	list := []*jsonschema.Schema{s.Ref, s.RecursiveRef, s.Not, s.If, s.Then, s.Else}
+	if s.DynamicRef != nil {
+		list = append(list, s.DynamicRef.Ref)
+	}
+	list = append(list, s.AllOf...)
+	list = append(list, s.AnyOf...)
+	list = append(list, s.OneOf...)
+	for _, d := range s.DependentSchemas {
+		list = append(list, d)
+	}
+	for _, d := range s.Dependencies {
+		if d, ok := d.(*jsonschema.Schema); ok {
+			list = append(list, d)
+		}
+	}
+	return slices.DeleteFunc(list, func(s *jsonschema.Schema) bool { return s == nil })
+}
+
+// descendingSubschemas are the subschemas that s applies to parts of its
+// value (members, items, names, decoded content).
+func descendingSubschemas(s *jsonschema.Schema) []*jsonschema.Schema {
+	list := []*jsonschema.Schema{s.PropertyNames, s.UnevaluatedProperties, s.Contains, s.Items2020, s.UnevaluatedItems, s.ContentSchema}
+	for _, p := range s.Properties {
+		list = append(list, p)
+	}
+	for _, p := range s.PatternProperties {
+		list = append(list, p)
+	}
+	list = append(list, s.PrefixItems...)
+	for _, v := range []any{s.AdditionalProperties, s.Items, s.AdditionalItems} {
+		switch v := v.(type) {
+		case *jsonschema.Schema:
+			list = append(list, v)
+		case []*jsonschema.Schema:
+			list = append(list, v...)
+		}
+	}
+	return slices.DeleteFunc(list, func(s *jsonschema.Schema) bool { return s == nil })
+}
+
 func schemaErrorText(err error) string {
 	msg := err.Error()
 	// The compiler names our internal resource URL; it means nothing to users.
 	msg = strings.ReplaceAll(msg, "orc:///schema.json", "schema")
-	if len(msg) > 500 {
-		msg = msg[:500] + "…"
-	}
-	return msg
+	return truncate(msg, 500)
 }
 
 // Schemas caches compiled schemas by version id. Versions are immutable, so
@@ -158,28 +261,35 @@ func (s *Schemas) validate(v *orc.Version, doc []byte, output bool, what string)
 	if !errors.As(err, &ve) {
 		return err
 	}
-	problems := Problems(ve)
-	return &orc.Error{
-		Code:    orc.EINVALID,
-		Message: fmt.Sprintf("%s does not match the schema of %s %s (%d violations)", what, v.Plugin, v.Version, len(problems)),
-		Details: problems,
+	problems, total := Problems(ve)
+	msg := fmt.Sprintf("%s does not match the schema of %s %s (%d violations)", what, v.Plugin, v.Version, total)
+	if total > len(problems) {
+		msg = fmt.Sprintf("%s does not match the schema of %s %s (%d violations; the first %d are listed)", what, v.Plugin, v.Version, total, len(problems))
 	}
+	return &orc.Error{Code: orc.EINVALID, Message: msg, Details: problems}
 }
+
+// MaxProblemText caps the message of one violation: the validator's
+// messages quote the offending value, which may be megabytes long.
+const MaxProblemText = 200
 
 // printer renders the validator's messages.
 var printer = message.NewPrinter(language.English)
 
 // Problems flattens a validation error into its leaf violations, each with
-// the JSON pointer of the offending value.
-func Problems(ve *jsonschema.ValidationError) []orc.Problem {
+// the JSON pointer of the offending value and a message of at most
+// MaxProblemText bytes. It lists at most MaxProblems of them and returns
+// how many there were.
+func Problems(ve *jsonschema.ValidationError) ([]orc.Problem, int) {
 	var ps []orc.Problem
+	total := 0
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
-		if len(ps) == MaxProblems {
-			return
-		}
 		if len(e.Causes) == 0 {
-			ps = append(ps, orc.Problem{Pointer: pointer(e.InstanceLocation), Message: e.ErrorKind.LocalizedString(printer)})
+			total++
+			if len(ps) < MaxProblems {
+				ps = append(ps, orc.Problem{Pointer: pointer(e.InstanceLocation), Message: truncate(e.ErrorKind.LocalizedString(printer), MaxProblemText)})
+			}
 			return
 		}
 		for _, c := range e.Causes {
@@ -189,6 +299,7 @@ func Problems(ve *jsonschema.ValidationError) []orc.Problem {
 	walk(ve)
 	if len(ps) == 0 {
 		ps = append(ps, orc.Problem{Pointer: "", Message: schemaErrorText(ve)})
+		total = 1
 	}
 	// The validator's order is not stable; clients and tests want one.
 	sort.SliceStable(ps, func(i, j int) bool {
@@ -197,7 +308,20 @@ func Problems(ve *jsonschema.ValidationError) []orc.Problem {
 		}
 		return ps[i].Message < ps[j].Message
 	})
-	return ps
+	return ps, total
+}
+
+// truncate cuts s to at most n bytes, at a character boundary, marking the
+// cut with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // pointer renders instance location tokens as a JSON pointer (RFC 6901).

@@ -95,9 +95,11 @@ func ValidateVersion(ctx context.Context, v *orc.Version) error {
 	if len(v.Hooks.Pre) > orc.MaxHooksPerPhase || len(v.Hooks.Post) > orc.MaxHooksPerPhase {
 		bad("/hooks", "a version may name at most %d hooks per phase", orc.MaxHooksPerPhase)
 	}
-	for i, name := range append(append([]string(nil), v.Hooks.Pre...), v.Hooks.Post...) {
-		if !nameRE.MatchString(name) {
-			bad(fmt.Sprintf("/hooks/%d", i), "hook names are 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter")
+	for _, ph := range hookPhases(v.Hooks) {
+		for i, name := range ph.names {
+			if !nameRE.MatchString(name) {
+				bad(fmt.Sprintf("/hooks/%s/%d", ph.phase, i), "hook names are 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter")
+			}
 		}
 	}
 	if err := compileWithin(ctx, v.InputSchema); err != nil {
@@ -110,6 +112,17 @@ func ValidateVersion(ctx context.Context, v *orc.Version) error {
 		return &orc.Error{Code: orc.EINVALID, Message: ps[0].Message, Details: ps}
 	}
 	return nil
+}
+
+// hookPhase is the hooks a version names for one phase.
+type hookPhase struct {
+	phase string
+	names []string
+}
+
+// hookPhases lists a version's hooks by phase, in the order they run.
+func hookPhases(h orc.HookRefs) []hookPhase {
+	return []hookPhase{{"pre", h.Pre}, {"post", h.Post}}
 }
 
 // customRE is what a custom Ray resource's name looks like.

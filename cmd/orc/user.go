@@ -42,6 +42,12 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *email == "" {
 		return fmt.Errorf("--email is required")
 	}
+	if err := identity.CheckEmail(*email); err != nil {
+		return fmt.Errorf("--email: %w", err)
+	}
+	if err := identity.CheckUserName(*name); err != nil {
+		return fmt.Errorf("--name: %w", err)
+	}
 	pw := os.Getenv("ORC_USER_PASSWORD")
 	if *fromStdin {
 		line, err := bufio.NewReader(os.Stdin).ReadString('\n')

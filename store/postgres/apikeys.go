@@ -54,7 +54,7 @@ func (db *DB) FindAPIKey(ctx context.Context, id int64) (*orc.APIKey, error) {
 // ListAPIKeys returns the keys of a user, or everyone's for 0, newest first.
 func (db *DB) ListAPIKeys(ctx context.Context, userID int64) ([]*orc.APIKey, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys k
-		WHERE $1 = 0 OR user_id = $1 ORDER BY id DESC`, userID)
+		WHERE $1::bigint = 0 OR user_id = $1 ORDER BY id DESC`, userID) // "$1 = 0" alone made $1 a 32-bit integer
 	if err != nil {
 		return nil, dbError(err, "")
 	}

@@ -52,6 +52,10 @@ func TestAPIKeysStore(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Errorf("list: %v %d", err, len(list))
 	}
+	// User ids are 64 bits wide, also where the query compares with 0.
+	if list, err = db.ListAPIKeys(ctx, 99_999_999_999); err != nil || len(list) != 0 {
+		t.Errorf("list of a user id past 32 bits: %v %d", err, len(list))
+	}
 }
 
 func TestSignInsAreTakenOnce(t *testing.T) {

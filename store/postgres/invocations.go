@@ -269,8 +269,12 @@ func (db *DB) ListInvocations(ctx context.Context, f orc.InvocationFilter) ([]*o
 	if f.Plugin != "" {
 		w.where("plugin = " + w.arg(f.Plugin))
 	}
-	if f.Status != "" {
-		w.where("status = " + w.arg(string(f.Status)))
+	if len(f.Statuses) > 0 {
+		statuses := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			statuses[i] = string(st)
+		}
+		w.where("status = ANY(" + w.arg(statuses) + ")")
 	}
 	if f.OwnerID != 0 {
 		w.where("owner_id = " + w.arg(f.OwnerID))
@@ -314,6 +318,12 @@ func encodeCursor(at time.Time, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + "." + id))
 }
 
+// The times a cursor may name: years 1 to 9999, within PostgreSQL's range.
+var (
+	minCursorTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxCursorTime = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
 func decodeCursor(c string) (time.Time, pgtype.UUID, error) {
 	bad := orc.Errorf(orc.EINVALID, "invalid cursor")
 	b, err := base64.RawURLEncoding.DecodeString(c)
@@ -327,6 +337,11 @@ func decodeCursor(c string) (time.Time, pgtype.UUID, error) {
 	us, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
 		return time.Time{}, pgtype.UUID{}, bad
+	}
+	// A crafted cursor may name any time; PostgreSQL's timestamps end in
+	// 294276 AD and would refuse a later one as a server error.
+	if at := time.UnixMicro(us); at.Before(minCursorTime) || at.After(maxCursorTime) {
+		return time.Time{}, pgtype.UUID{}, orc.Errorf(orc.EINVALID, "invalid cursor: its time is out of range")
 	}
 	u, err := parseID(id)
 	if err != nil {

@@ -63,8 +63,8 @@ func scanVersion(row scanner) (*orc.Version, error) {
 }
 
 // CreateVersion stores a validated version, creating its plugin when it is
-// the first. The plugin's latest version moves to the new one when it is the
-// higher semantic version (or when either is not a semantic version).
+// the first. The plugin's latest version moves to the new one when newer
+// says so.
 func (db *DB) CreateVersion(ctx context.Context, owner *orc.Principal, v *orc.Version) (*orc.Version, error) {
 	spec := *v
 	spec.InputSchema, spec.OutputSchema = nil, nil
@@ -154,11 +154,18 @@ func lockHooks(ctx context.Context, tx pgx.Tx, v *orc.Version) error {
 	return nil
 }
 
-// newer reports whether version a should replace b as the latest.
+// newer reports whether version a, registered after b, should replace b
+// as the latest: a semantic version beats every other version and the
+// higher of two wins; among versions that are not semantic versions
+// ("beta", "2024-05"), the newest registered wins, while no semantic
+// version is registered.
 func newer(a, b string) bool {
-	va, vb := "v"+a, "v"+b
-	if semver.IsValid(va) && semver.IsValid(vb) {
-		return semver.Compare(va, vb) > 0
+	sa, sb := semver.IsValid("v"+a), semver.IsValid("v"+b)
+	switch {
+	case sa && sb:
+		return semver.Compare("v"+a, "v"+b) > 0
+	case sa != sb:
+		return sa
 	}
 	return true
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"testing"
 	"time"
@@ -305,12 +306,19 @@ func TestListInvocationsPages(t *testing.T) {
 	if len(seen) != 7 || pages != 3 {
 		t.Fatalf("saw %d invocations in %d pages, want 7 in 3", len(seen), pages)
 	}
-	all, _, err := db.ListInvocations(ctx, orc.InvocationFilter{Status: orc.StatusQueued})
+	all, _, err := db.ListInvocations(ctx, orc.InvocationFilter{Statuses: []orc.Status{orc.StatusQueued}})
 	if err != nil || len(all) != 8 {
 		t.Fatalf("all queued: %v %d", err, len(all))
 	}
 	_, _, err = db.ListInvocations(ctx, orc.InvocationFilter{Cursor: "garbage!"})
 	wantCode(t, err, orc.EINVALID)
+	// A well-formed cursor whose time PostgreSQL cannot hold is the
+	// client's mistake too, not the server's.
+	for _, us := range []string{"9223372036854775807", "-9223372036854775808", "253402300800000000"} {
+		crafted := base64.RawURLEncoding.EncodeToString([]byte(us + ".8d3c6f4e-0000-4000-8000-000000000000"))
+		_, _, err = db.ListInvocations(ctx, orc.InvocationFilter{Cursor: crafted})
+		wantCode(t, err, orc.EINVALID)
+	}
 }
 
 func TestInvocationLogs(t *testing.T) {
