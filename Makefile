@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := bin/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build services images python-base hooks run test test-python test-unit lint bench clean
+.PHONY: all build services images python-base hooks run test test-python test-unit fuzz lint bench chaos clean
 
 all: build
 
@@ -44,8 +44,19 @@ $(STATICCHECK):
 
 ## test: the whole suite on the real services, with the race detector.
 ## Packages run one at a time: some tests restart the broker.
-test: services images lint test-python
+test: services images lint test-python fuzz
 	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
+
+## fuzz: each fuzz target for FUZZTIME (10s), beside its seed corpus that
+## the plain tests run
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./hooks:FuzzValidJSON ./hooks:FuzzDecodeReply ./hooks/wasmbin:FuzzInstrument \
+	./sdk/hook:FuzzValue ./sdk/hook:FuzzScan ./sdk/hook:FuzzAppendString
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t%%:*} $${t##*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 ## test-python: the Python SDK's tests and the classifier image's tests
 test-python: images
@@ -60,6 +71,13 @@ test-unit:
 bench: services images
 	$(GO) test -run '^$$' -bench 'BenchmarkInvoke|BenchmarkWarm' -benchtime 200x -count 1 ./cmd/orc
 	$(GO) test -run '^$$' -bench 'BenchmarkRay' -benchtime 30x -count 1 ./cmd/orc
+
+## chaos: the fault suite (not part of test): kills, restarts and poison
+## under load, and a table of what became of each invocation
+## (docs/RELIABILITY.md). It restarts the local broker and database.
+chaos: services images
+	@mkdir -p bin; ORC_CHAOS=1 $(GO) test -run '^TestChaos$$' -v -count 1 -timeout 60m ./cmd/orc >bin/chaos.log 2>&1; \
+		status=$$?; grep -E '^\||^(---|ok|FAIL|PASS)|chaos_test' bin/chaos.log; echo "full log: bin/chaos.log"; exit $$status
 
 clean:
 	rm -rf bin

@@ -113,38 +113,54 @@ func newStack(t testing.TB, change func(*Config), noWorker bool) *stack {
 		change(&cfg)
 	}
 	s := &stack{t: t, cfg: cfg}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-
-	s.gw = &Gateway{Config: cfg, Logger: testLogger(t)}
-	if err := s.gw.Open(ctx); err != nil {
-		t.Fatalf("open gateway: %v", err)
-	}
-	gctx, stopG := context.WithCancel(context.Background())
-	gdone := make(chan error, 1)
-	go func() { gdone <- s.gw.Run(gctx) }()
-	var stopOnce sync.Once
-	var runErr error
-	s.stopGateway = func() error {
-		stopOnce.Do(func() { stopG(); runErr = <-gdone })
-		return runErr
-	}
-	t.Cleanup(func() {
-		s.stopGateway() //nolint:errcheck // the tests that stop it check
-		if err := s.gw.Broker.DeleteTopology(context.Background()); err != nil {
-			t.Logf("delete topology: %v", err)
-		}
-		s.gw.Close()
-	})
-	if err := s.gw.Broker.WaitReady(ctx); err != nil {
-		t.Fatalf("gateway broker: %v", err)
-	}
+	s.startGateway(cfg)
 	s.db = s.gw.DB
 	if !noWorker {
 		s.startWorker()
 	}
 	s.token = s.login(adminEmail, adminPassword)
 	return s
+}
+
+// startGateway runs an in-process gateway until the test ends or
+// s.stopGateway is called.
+func (s *stack) startGateway(cfg Config) {
+	t := s.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	gw := &Gateway{Config: cfg, Logger: testLogger(t)}
+	if err := gw.Open(ctx); err != nil {
+		t.Fatalf("open gateway: %v", err)
+	}
+	gctx, stopG := context.WithCancel(context.Background())
+	gdone := make(chan error, 1)
+	go func() { gdone <- gw.Run(gctx) }()
+	var stopOnce sync.Once
+	var runErr error
+	stop := func() error {
+		stopOnce.Do(func() { stopG(); runErr = <-gdone })
+		return runErr
+	}
+	t.Cleanup(func() {
+		stop() //nolint:errcheck // the tests that stop it check
+		if err := gw.Broker.DeleteTopology(context.Background()); err != nil {
+			t.Logf("delete topology: %v", err)
+		}
+		gw.Close()
+	})
+	if err := gw.Broker.WaitReady(ctx); err != nil {
+		t.Fatalf("gateway broker: %v", err)
+	}
+	s.gw, s.stopGateway = gw, stop
+}
+
+// restartGateway starts a new gateway on the address of the one stopped.
+func (s *stack) restartGateway(url string) {
+	cfg := s.cfg
+	cfg.Gateway.Addr = strings.TrimPrefix(url, "http://")
+	cfg.Gateway.Migrate = false
+	s.startGateway(cfg)
 }
 
 // startWorker runs an in-process worker until the test ends.
