@@ -18,6 +18,8 @@ type Metrics struct {
 	accepted *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	redriven *prometheus.CounterVec
+	retried  *prometheus.CounterVec
 }
 
 // NewMetrics returns the invoke path's metrics, registered on reg when it
@@ -37,9 +39,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Latency of synchronous invocations at the gateway, by plugin and final status.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}, []string{"plugin", "mode", "status"}),
+		redriven: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orc_invocations_redriven_total",
+			Help: "Dead letters queued again by a redrive, by plugin.",
+		}, []string{"plugin"}),
+		retried: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orc_invocations_retried_total",
+			Help: "Invocations retried as new invocations (also counted as accepted), by plugin.",
+		}, []string{"plugin"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.accepted, m.rejected, m.duration)
+		reg.MustRegister(m.accepted, m.rejected, m.duration, m.redriven, m.retried)
 	}
 	return m
 }

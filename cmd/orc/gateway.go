@@ -98,6 +98,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	metrics := prometheus.NewRegistry()
 	m.Invoke = invoke.New(invoke.Config{SyncGrace: cfg.Gateway.SyncGrace}, invoke.NewMetrics(metrics))
 	m.Invoke.Plugins, m.Invoke.Invocations, m.Invoke.Broker = m.Registry, m.DB, m.Broker
+	m.Invoke.DeadLetters = m.DB
 	m.Invoke.Schemas, m.Invoke.Hooks, m.Invoke.Logger = &m.Registry.Schemas, m.Hooks, m.Logger
 	m.Broker.OnReply(m.Invoke.Deliver)
 
@@ -117,6 +118,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	})
 	m.Server.Invoke, m.Server.Registry, m.Server.Identity = m.Invoke, m.Registry, m.Identity
 	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
+	m.Server.DeadLetters = m.DB
 	m.Server.HookStore, m.Server.Keys, m.Server.Audit, m.Server.Policies = m.DB, m.DB, m.DB, m.DB
 	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger
 	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB}
