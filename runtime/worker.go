@@ -189,7 +189,7 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) (err error) {
 		case errors.Is(err, errDrained):
 			w.endAttempt(ctx, log, inv, "handed back: its worker stopped before the run ended")
 		case err != nil && ctx.Err() == nil:
-			w.endAttempt(ctx, log, inv, "the worker could not commit a result")
+			w.endAttempt(ctx, log, inv, "the worker failed before it could commit a result")
 		}
 	}()
 

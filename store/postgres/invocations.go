@@ -437,8 +437,9 @@ const finishSet = `status = $2, output = $3, error_code = $4, error_message = $5
 		cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11`
 
 // finishStarted is FinishInvocation's UPDATE: the latest attempt ($12)
-// wins while the invocation is unfinished. Attempt 0 (a dead-lettered task,
-// recorded by no attempt) is fenced by the status alone.
+// wins while the invocation is unfinished. Attempt 0, a result recorded by
+// no attempt, is fenced by the status alone (dead letters, which were,
+// go through MarkDead now).
 const finishStarted = `UPDATE invocations SET ` + finishSet + `
 	WHERE id = $1 AND status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12)`
 
