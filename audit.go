@@ -34,6 +34,9 @@ const (
 	AuditHookCreate    = "hook.create"
 	AuditHookDelete    = "hook.delete"
 	AuditPolicyUpdate  = "policy.update"
+	// A redrive of one dead letter (its target) or of a filter's (none).
+	AuditDeadLetterRedrive = "dead_letter.redrive"
+	AuditDeadLetterDiscard = "dead_letter.discard"
 )
 
 // AuditFilter selects audit events, newest first.

@@ -70,7 +70,13 @@ type Invocation struct {
 	// knows (its pool cannot be placed on Ray); filled in on reads.
 	QueueReason string `json:"queue_reason,omitempty"`
 	ColdStart   bool   `json:"cold_start"`
-	Published   bool   `json:"-"`
+	// RetryOf is the invocation this one retries
+	// (POST /api/v1/invocations/{id}/retry); empty for others.
+	RetryOf string `json:"retry_of,omitempty"`
+	// Redrives counts the times the invocation was redriven from the
+	// dead-letter list.
+	Redrives  int  `json:"redrives,omitempty"`
+	Published bool `json:"-"`
 	// Logs are stored with a new invocation (its pre hooks' output).
 	Logs       []LogLine  `json:"-"`
 	CreatedAt  time.Time  `json:"created_at"`

@@ -23,6 +23,10 @@ type Task struct {
 	// invocation was recorded.
 	Input     json.RawMessage `json:"input,omitempty"`
 	CreatedAt time.Time       `json:"created_at,omitzero"`
+	// Redrives is the invocation's redrive count when the task was
+	// queued: a dead letter of a task queued before the latest redrive is
+	// stale and changes nothing.
+	Redrives int `json:"redrives,omitempty"`
 }
 
 // MaxTaskInput is the largest input a task carries.
@@ -35,7 +39,7 @@ const MaxTaskInput = 64 << 10
 // store; v may be nil.
 func NewTask(inv *Invocation, v *Version, replyTo string) *Task {
 	t := &Task{InvocationID: inv.ID, VersionID: inv.VersionID, Pool: inv.Pool,
-		Priority: inv.Priority, ReplyTo: replyTo, CreatedAt: inv.CreatedAt}
+		Priority: inv.Priority, ReplyTo: replyTo, CreatedAt: inv.CreatedAt, Redrives: inv.Redrives}
 	if v != nil && v.Protocol == ProtocolHTTP && v.ID == inv.VersionID && len(inv.Input) <= MaxTaskInput {
 		t.Input = inv.Input
 	}

@@ -72,6 +72,7 @@ type Server struct {
 
 	Plugins     orc.PluginService
 	Invocations orc.InvocationService
+	DeadLetters orc.DeadLetterService
 	Users       orc.UserService
 	HookStore   orc.HookService
 	Policies    orc.PolicyService
@@ -186,6 +187,14 @@ func (s *Server) apiRoutes(r chi.Router, inflight func(http.Handler) http.Handle
 	r.Get("/invocations/{id}", s.handleGetInvocation)
 	r.Get("/invocations/{id}/logs", s.handleInvocationLogs)
 	r.Post("/invocations/{id}/cancel", s.handleCancelInvocation)
+	r.Get("/invocations/{id}/attempts", s.handleInvocationAttempts)
+	r.With(inflight).Post("/invocations/{id}/retry", s.handleRetryInvocation)
+
+	r.Get("/dead-letters", s.handleListDeadLetters)
+	r.With(inflight, s.audited(orc.AuditDeadLetterRedrive, "invocation", "")).Post("/dead-letters/redrive", s.handleBulkRedrive)
+	r.Get("/dead-letters/{id}", s.handleGetDeadLetter)
+	r.With(inflight, s.audited(orc.AuditDeadLetterRedrive, "invocation", "id")).Post("/dead-letters/{id}/redrive", s.handleRedriveDeadLetter)
+	r.With(s.audited(orc.AuditDeadLetterDiscard, "invocation", "id")).Delete("/dead-letters/{id}", s.handleDiscardDeadLetter)
 
 	r.With(inflight).Post("/jobs", s.handleCreateJob)
 	r.Get("/jobs", s.handleListJobs)

@@ -99,6 +99,9 @@ type Schemas interface {
 type Service struct {
 	Plugins     Plugins
 	Invocations orc.InvocationService
+	// DeadLetters redrives dead letters (Redrive); nil where nothing
+	// redrives.
+	DeadLetters orc.DeadLetterService
 	Broker      Broker
 	Schemas     Schemas
 	// Hooks runs the pre hooks (registry.Hooks); nil runs none.

@@ -19,6 +19,8 @@ type Metrics struct {
 	rejected *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	swept    *prometheus.CounterVec
+	redriven *prometheus.CounterVec
+	retried  *prometheus.CounterVec
 }
 
 // NewMetrics returns the invoke path's metrics, registered on reg when it
@@ -42,9 +44,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "orc_invocations_swept_total",
 			Help: "Invocations the sweeps ended or queued again, by action (expired, requeued_lost, requeued_stranded).",
 		}, []string{"action"}),
+		redriven: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orc_invocations_redriven_total",
+			Help: "Dead letters queued again by a redrive, by plugin.",
+		}, []string{"plugin"}),
+		retried: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orc_invocations_retried_total",
+			Help: "Invocations retried as new invocations (also counted as accepted), by plugin.",
+		}, []string{"plugin"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.accepted, m.rejected, m.duration, m.swept)
+		reg.MustRegister(m.accepted, m.rejected, m.duration, m.swept, m.redriven, m.retried)
 	}
 	return m
 }

@@ -31,6 +31,8 @@ type Request struct {
 	// Headers are the request's headers; the pre hooks see them, without
 	// credentials.
 	Headers http.Header
+	// RetryOf names the invocation this one retries (Retry sets it).
+	RetryOf string
 }
 
 // Ticket is a submitted invocation. Close it when done with it.
@@ -158,6 +160,7 @@ func (s *Service) prepare(ctx context.Context, req Request) (*orc.Invocation, *o
 	inv := &orc.Invocation{
 		ID: uuid.NewString(), Plugin: plugin.Name, Version: v.Version, VersionID: v.ID, Input: req.Input,
 		IdempotencyKey: req.IdempotencyKey, OwnerID: p.UserID, Async: req.Async, Pool: v.Pool,
+		RetryOf: req.RetryOf,
 	}
 	if v, err = s.preHooks(ctx, p, inv, v, req.Headers); err != nil {
 		return inv, v, err

@@ -59,6 +59,8 @@ func (c *Config) setDefaults() {
 // Worker runs the invocations that a queue hands it.
 type Worker struct {
 	Invocations orc.InvocationService
+	// DeadLetters records dead-lettered invocations (HandleDead).
+	DeadLetters orc.DeadLetterService
 	Plugins     orc.PluginService
 	Driver      orc.Driver
 	Replier     Replier
@@ -153,7 +155,7 @@ func NewWorker(cfg Config, m *Metrics) *Worker {
 // the message and tries again with backoff rather than returning an error:
 // a redelivery would count against the queue's delivery limit, which is
 // for workers that die and tasks that crash them, not for outages.
-func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
+func (w *Worker) Handle(ctx context.Context, task *orc.Task) (err error) {
 	log := w.Logger.With("invocation_id", task.InvocationID, "worker", w.cfg.ID)
 	if r := w.runOf(task.InvocationID); r != nil {
 		// A second delivery while this worker runs it (the broker
@@ -181,6 +183,21 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) error {
 		return err
 	}
 	log = log.With("plugin", inv.Plugin, "version", inv.Version, "attempt", inv.Attempts)
+	defer func() {
+		// The attempt ends without a result: its task goes back to the
+		// queue, and may end on the dead-letter list, where an operator
+		// wants to know why each attempt ended.
+		if p := recover(); p != nil {
+			w.endAttempt(ctx, log, inv, "the worker failed while running it")
+			panic(p)
+		}
+		switch {
+		case errors.Is(err, errDrained):
+			w.endAttempt(ctx, log, inv, "handed back: its worker stopped before the run ended")
+		case err != nil && ctx.Err() == nil:
+			w.endAttempt(ctx, log, inv, "the worker failed before it could commit a result")
+		}
+	}()
 
 	// The version comes from the invocation, never from the message.
 	var v *orc.Version
@@ -520,13 +537,15 @@ func (w *Worker) reply(ctx context.Context, task *orc.Task, inv *orc.Invocation)
 }
 
 // HandleDead records an invocation whose message was dead-lettered: it was
-// delivered too often without a result (its workers kept dying).
-func (w *Worker) HandleDead(ctx context.Context, task *orc.Task, reason string) error {
-	r := &orc.Result{Status: orc.StatusDead, Worker: w.cfg.ID, Node: w.cfg.Node, FinishedAt: w.Clock.Now(),
-		Error: &orc.InvocationError{Code: orc.EPLUGIN, Message: "the invocation was abandoned after repeated failed deliveries (" + reason + ")"}}
+// delivered too often without a result (its workers kept dying, or failed
+// before they could commit). It becomes dead and enters the dead-letter
+// list, unless it was redriven since the task was queued.
+func (w *Worker) HandleDead(ctx context.Context, task *orc.Task, d orc.Death) error {
+	e := &orc.InvocationError{Code: orc.EPLUGIN, Message: "the invocation was abandoned after repeated failed deliveries (" + d.Reason + ")"}
+	log := w.Logger.With("invocation_id", task.InvocationID)
 	var won bool
-	err := w.retry(ctx, w.Logger.With("invocation_id", task.InvocationID), "commit dead invocation", func() (err error) {
-		won, err = w.Invocations.FinishInvocation(ctx, task.InvocationID, r)
+	err := w.retry(ctx, log, "commit dead invocation", func() (err error) {
+		won, err = w.DeadLetters.MarkDead(ctx, task.InvocationID, d, e, w.Clock.Now())
 		return err
 	})
 	if orc.ErrorCode(err) == orc.ENOTFOUND {
@@ -535,14 +554,38 @@ func (w *Worker) HandleDead(ctx context.Context, task *orc.Task, reason string) 
 	if err != nil {
 		return fmt.Errorf("commit dead invocation: %w", err)
 	}
-	if won {
-		w.Logger.Warn("invocation dead-lettered", "invocation_id", task.InvocationID, "reason", reason)
-		if inv, err := w.Invocations.FindInvocation(ctx, task.InvocationID); err == nil {
-			w.metrics.observe(inv, r)
-			w.reply(ctx, task, inv)
-		}
+	if !won {
+		log.Info("stale dead letter ignored: the invocation is final or was redriven", "reason", d.Reason, "redrives", d.Redrives)
+		return nil
+	}
+	log.Warn("invocation dead-lettered", "reason", d.Reason, "deliveries", d.Deliveries)
+	if inv, err := w.Invocations.FindInvocation(ctx, task.InvocationID); err == nil {
+		w.metrics.observe(inv, &orc.Result{Status: orc.StatusDead, Error: e})
+		w.reply(ctx, task, inv)
 	}
 	return nil
+}
+
+// attemptEnder is implemented by stores that keep each attempt
+// (postgres.DB).
+type attemptEnder interface {
+	// EndAttempt records why an attempt ended without committing a result.
+	EndAttempt(ctx context.Context, id string, attempt int, e *orc.InvocationError, at time.Time) error
+}
+
+// endAttempt records why an attempt ended without a result, once and
+// without waiting out an outage: it only informs.
+func (w *Worker) endAttempt(ctx context.Context, log *slog.Logger, inv *orc.Invocation, msg string) {
+	ender, ok := w.Invocations.(attemptEnder)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	e := &orc.InvocationError{Code: orc.EINTERNAL, Message: msg}
+	if err := ender.EndAttempt(ctx, inv.ID, inv.Attempts, e, w.Clock.Now()); err != nil {
+		log.Warn("record the end of an attempt", "err", err)
+	}
 }
 
 // Cancel stops an invocation running on this worker. A cancel that arrives

@@ -102,6 +102,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Invoke = invoke.New(invoke.Config{SyncGrace: cfg.Gateway.SyncGrace, SweepEvery: cfg.Sweep.Every,
 		LostAfter: cfg.Sweep.LostAfter, StrandedAfter: cfg.Sweep.StrandedAfter}, invoke.NewMetrics(metrics))
 	m.Invoke.Plugins, m.Invoke.Invocations, m.Invoke.Broker = m.Registry, m.DB, m.Broker
+	m.Invoke.DeadLetters = m.DB
 	m.Invoke.Schemas, m.Invoke.Hooks, m.Invoke.Logger = &m.Registry.Schemas, m.Hooks, m.Logger
 	m.Invoke.Sweeps, m.Invoke.Depths = m.DB, m.Broker
 	m.Broker.OnReply(m.Invoke.Deliver)
@@ -122,6 +123,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	})
 	m.Server.Invoke, m.Server.Registry, m.Server.Identity = m.Invoke, m.Registry, m.Identity
 	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
+	m.Server.DeadLetters = m.DB
 	m.Server.HookStore, m.Server.Keys, m.Server.Audit, m.Server.Policies = m.DB, m.DB, m.DB, m.DB
 	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger
 	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB, Workers: m.DB}

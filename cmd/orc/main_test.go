@@ -164,7 +164,11 @@ func (s *stack) restartGateway(url string) {
 }
 
 // startWorker runs an in-process worker until the test ends.
-func (s *stack) startWorker() {
+func (s *stack) startWorker() { s.startWorkerWith(nil) }
+
+// startWorkerWith runs an in-process worker, changed by change (when not
+// nil) between Open and Run, until the test ends.
+func (s *stack) startWorkerWith(change func(*Worker)) {
 	t := s.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -172,6 +176,9 @@ func (s *stack) startWorker() {
 	s.worker = &Worker{Config: s.cfg, Logger: testLogger(t)}
 	if err := s.worker.Open(ctx); err != nil {
 		t.Fatalf("open worker: %v", err)
+	}
+	if change != nil {
+		change(s.worker)
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	s.stopW, s.wdone = stop, make(chan error, 1)

@@ -144,6 +144,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node, Pool: cfg.Worker.Pool}, runtime.NewMetrics(reg))
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = m.DB, m.DB, m.Driver
+	m.Runner.DeadLetters = m.DB
 	m.Runner.Replier, m.Runner.Logger = m.Broker, m.Logger
 	m.Runner.Users, m.Runner.Registry, m.Runner.Schemas = m.DB, m.DB, &registry.Schemas{}
 	if m.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {

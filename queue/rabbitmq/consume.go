@@ -36,9 +36,9 @@ type Delivery struct {
 // the delivery limit.
 type Handler func(ctx context.Context, d *Delivery) error
 
-// DeadHandler settles one dead-lettered task. reason is the broker's, e.g.
-// "delivery_limit" or "rejected".
-type DeadHandler func(ctx context.Context, t *orc.Task, reason string) error
+// DeadHandler settles one dead-lettered task. d.Reason is the broker's,
+// e.g. "delivery_limit" or "rejected".
+type DeadHandler func(ctx context.Context, t *orc.Task, d orc.Death) error
 
 // deadPrefetch is how many dead-lettered tasks are handled at once.
 const deadPrefetch = 4
@@ -297,7 +297,13 @@ func (b *Broker) handleDead(ctx context.Context, d *amqp.Delivery, h DeadHandler
 		}
 		t = orc.Task{InvocationID: d.MessageId}
 	}
-	err := safely(func() error { return h(context.WithoutCancel(ctx), &t, reason) })
+	death := orc.Death{Reason: reason, Redrives: t.Redrives}
+	if reason == "delivery_limit" {
+		// The dead letter does not carry the count; the queue's limit
+		// says it: the first delivery and one per requeue allowed.
+		death.Deliveries = b.cfg.DeliveryLimit + 1
+	}
+	err := safely(func() error { return h(context.WithoutCancel(ctx), &t, death) })
 	if n := deliveryCount(d.Headers) + 1; err != nil && n >= b.cfg.DeadDeliveryLimit {
 		perr := b.park(ctx, d, err)
 		if perr == nil {

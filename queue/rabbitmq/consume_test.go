@@ -78,14 +78,16 @@ func TestHandlerErrorRequeues(t *testing.T) {
 type deadLetter struct {
 	task   orc.Task
 	reason string
+	// deliveries is what the broker says the task had.
+	deliveries int
 }
 
 func consumeDeadInBackground(t *testing.T, b *Broker) <-chan deadLetter {
 	t.Helper()
 	dead := make(chan deadLetter, 10)
 	runInBackground(t, func(ctx context.Context) error {
-		return b.ConsumeDead(ctx, func(ctx context.Context, task *orc.Task, reason string) error {
-			dead <- deadLetter{*task, reason}
+		return b.ConsumeDead(ctx, func(ctx context.Context, task *orc.Task, d orc.Death) error {
+			dead <- deadLetter{*task, d.Reason, d.Deliveries}
 			return nil
 		})
 	})
@@ -107,8 +109,8 @@ func TestDeliveryLimitDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	dl := recv(t, dead, 10*time.Second, "dead letter")
-	if !reflect.DeepEqual(dl.task, task) || dl.reason != "delivery_limit" {
-		t.Errorf("dead letter = %+v %q, want %+v %q", dl.task, dl.reason, task, "delivery_limit")
+	if !reflect.DeepEqual(dl.task, task) || dl.reason != "delivery_limit" || dl.deliveries != limit+1 {
+		t.Errorf("dead letter = %+v %q after %d deliveries, want %+v %q after %d", dl.task, dl.reason, dl.deliveries, task, "delivery_limit", limit+1)
 	}
 	// The first delivery and one per allowed requeue.
 	if n := len(deliveries); n != limit+1 {
@@ -125,7 +127,7 @@ func TestDeadLetterThatKeepsFailingIsParked(t *testing.T) {
 	ctx := context.Background()
 	calls := make(chan string, 100)
 	runInBackground(t, func(ctx context.Context) error {
-		return b.ConsumeDead(ctx, func(ctx context.Context, task *orc.Task, reason string) error {
+		return b.ConsumeDead(ctx, func(ctx context.Context, task *orc.Task, _ orc.Death) error {
 			calls <- task.InvocationID
 			return errors.New("invocation id is not valid UTF-8")
 		})

@@ -22,7 +22,7 @@ var _ orc.InvocationService = (*DB)(nil)
 const invocationColumns = `id, plugin, version, coalesce(version_id, 0), status, input, output,
 	coalesce(error_code, ''), coalesce(error_message, ''), attempts, coalesce(idempotency_key, ''),
 	owner_id, async, pool, priority, worker, node, cold_start, queue_ms, cold_ms, run_ms,
-	created_at, started_at, finished_at, published_at IS NOT NULL`
+	created_at, started_at, finished_at, published_at IS NOT NULL, retry_of, redrives`
 
 func scanInvocation(row scanner) (*orc.Invocation, error) {
 	var (
@@ -31,16 +31,20 @@ func scanInvocation(row scanner) (*orc.Invocation, error) {
 		status        string
 		input, output []byte
 		code, message string
+		retryOf       pgtype.UUID
 	)
 	err := row.Scan(&id, &inv.Plugin, &inv.Version, &inv.VersionID, &status, &input, &output,
 		&code, &message, &inv.Attempts, &inv.IdempotencyKey,
 		&inv.OwnerID, &inv.Async, &inv.Pool, &inv.Priority, &inv.Worker, &inv.Node, &inv.ColdStart,
 		&inv.Timing.QueueMS, &inv.Timing.ColdMS, &inv.Timing.RunMS,
-		&inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt, &inv.Published)
+		&inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt, &inv.Published, &retryOf, &inv.Redrives)
 	if err != nil {
 		return nil, err
 	}
 	inv.ID, inv.Status, inv.Input, inv.Output = uuid.UUID(id.Bytes).String(), orc.Status(status), input, output
+	if retryOf.Valid {
+		inv.RetryOf = uuid.UUID(retryOf.Bytes).String()
+	}
 	if code != "" || message != "" {
 		inv.Error = &orc.InvocationError{Code: code, Message: message}
 	}
@@ -69,6 +73,14 @@ func (db *DB) CreateInvocation(ctx context.Context, inv *orc.Invocation) (*orc.I
 	if inv.IdempotencyKey != "" {
 		key = inv.IdempotencyKey
 	}
+	var retryOf pgtype.UUID
+	if inv.RetryOf != "" {
+		u, err := parseID(inv.RetryOf)
+		if err != nil {
+			return nil, false, err
+		}
+		retryOf = u
+	}
 	// A synchronous call's row is committed without waiting for the flush:
 	// lost in a crash, the caller was answered nothing yet (the result's
 	// commit, which is waited for, flushes it first), and a worker drops
@@ -82,11 +94,11 @@ func (db *DB) CreateInvocation(ctx context.Context, inv *orc.Invocation) (*orc.I
 		createdAt = db.clock.Now()
 	}
 	created, err := scanInvocation(pool.QueryRow(ctx, `INSERT INTO invocations
-		(id, plugin, version, version_id, status, input, idempotency_key, owner_id, async, pool, priority, created_at)
-		VALUES ($1, $2, $3, nullif($4, 0), 'queued', $5, $6, $7, $8, $9, $10, $11)
+		(id, plugin, version, version_id, status, input, idempotency_key, owner_id, async, pool, priority, created_at, retry_of)
+		VALUES ($1, $2, $3, nullif($4, 0), 'queued', $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		RETURNING `+invocationColumns,
-		inv.ID, inv.Plugin, inv.Version, inv.VersionID, []byte(inv.Input), key, inv.OwnerID, inv.Async, inv.Pool, inv.Priority, createdAt))
+		inv.ID, inv.Plugin, inv.Version, inv.VersionID, []byte(inv.Input), key, inv.OwnerID, inv.Async, inv.Pool, inv.Priority, createdAt, retryOf))
 	if err == nil {
 		if err := db.AppendLogs(ctx, created.ID, inv.Logs); err != nil {
 			return nil, false, err
@@ -191,6 +203,7 @@ func (db *DB) UnpublishedInvocations(ctx context.Context, before time.Time, limi
 	// rows; the primary key), and the few rows both find once.
 	rows, err := db.pool.Query(ctx, `(SELECT `+invocationColumns+` FROM invocations
 			WHERE published_at IS NULL AND status = 'queued' AND created_at < $1
+				AND (redriven_at IS NULL OR redriven_at < $1)
 			ORDER BY created_at LIMIT $2)
 		UNION ALL
 		(SELECT `+invocationColumns+` FROM invocations
@@ -279,28 +292,47 @@ func (db *DB) ListInvocations(ctx context.Context, f orc.InvocationFilter) ([]*o
 	if f.OwnerID != 0 {
 		w.where("owner_id = " + w.arg(f.OwnerID))
 	}
-	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
+	return listPage(ctx, db, &w, pageQuery{columns: invocationColumns, orderBy: "created_at", cursor: f.Cursor, limit: f.Limit},
+		scanInvocation, func(inv *orc.Invocation) (time.Time, string) { return inv.CreatedAt, inv.ID })
+}
+
+// pageQuery is a list of invocations, newest first by a time column, and
+// the page asked for.
+type pageQuery struct {
+	columns string
+	orderBy string // a time column of invocations; id breaks ties
+	cursor  string
+	limit   int
+}
+
+// listPage returns a page of the rows of invocations that w selects,
+// ordered by q.orderBy and id, both descending, and the cursor of the next
+// page. Every paged list of invocations goes through it, so that they page
+// alike. key returns what a row is ordered by.
+func listPage[T any](ctx context.Context, db *DB, w *filter, q pageQuery,
+	scan func(scanner) (T, error), key func(T) (time.Time, string)) ([]T, string, error) {
+	if q.cursor != "" {
+		at, id, err := decodeCursor(q.cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		w.where(fmt.Sprintf("(created_at, id) < (%s, %s)", w.arg(at), w.arg(id)))
+		w.where(fmt.Sprintf("(%s, id) < (%s, %s)", q.orderBy, w.arg(at), w.arg(id)))
 	}
-	limit := pageSize(f.Limit)
-	q := `SELECT ` + invocationColumns + ` FROM invocations` + w.sql() +
-		` ORDER BY created_at DESC, id DESC LIMIT ` + w.arg(limit+1)
-	rows, err := db.pool.Query(ctx, q, w.args...)
+	limit := pageSize(q.limit)
+	sql := `SELECT ` + q.columns + ` FROM invocations` + w.sql() +
+		` ORDER BY ` + q.orderBy + ` DESC, id DESC LIMIT ` + w.arg(limit+1)
+	rows, err := db.pool.Query(ctx, sql, w.args...)
 	if err != nil {
 		return nil, "", dbError(err, "")
 	}
 	defer rows.Close()
-	var list []*orc.Invocation
+	var list []T
 	for rows.Next() {
-		inv, err := scanInvocation(rows)
+		item, err := scan(rows)
 		if err != nil {
 			return nil, "", err
 		}
-		list = append(list, inv)
+		list = append(list, item)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", dbError(err, "")
@@ -308,8 +340,7 @@ func (db *DB) ListInvocations(ctx context.Context, f orc.InvocationFilter) ([]*o
 	next := ""
 	if len(list) > limit {
 		list = list[:limit]
-		last := list[limit-1]
-		next = encodeCursor(last.CreatedAt, last.ID)
+		next = encodeCursor(key(list[limit-1]))
 	}
 	return list, next, nil
 }
@@ -362,12 +393,27 @@ func (db *DB) StartAttempt(ctx context.Context, id, worker, node string, at time
 	if err != nil {
 		return nil, err
 	}
-	return db.updateUnfinishedOn(ctx, db.lazy, id, `UPDATE invocations SET
+	return db.updateUnfinishedOn(ctx, db.lazy, id, startAttempt, u, worker, node, at)
+}
+
+// startAttempt is StartAttempt's statement: the row's update and the
+// attempt's record in one round trip.
+const startAttempt = `WITH started AS (UPDATE invocations SET
 			status = 'running', attempts = attempts + 1, worker = $2, node = $3, started_at = $4,
 			queue_ms = CASE WHEN attempts = 0 THEN greatest(extract(epoch FROM ($4 - created_at)) * 1000, 0) ELSE queue_ms END
 		WHERE id = $1 AND status IN ('queued', 'running')
-		RETURNING `+invocationColumns, u, worker, node, at)
-}
+		RETURNING ` + invocationColumns + `),
+	attempt AS (` + recordAttempt + ` SELECT id, attempts, $2, $3, $4 FROM started ` + recordAttemptConflict + `)
+	SELECT * FROM started`
+
+// recordAttempt and recordAttemptConflict enclose the SELECT of an
+// attempt's record (invocation, attempt, worker, node, start). A record
+// that exists already is kept: the attempt fence makes the numbers
+// unique, so only a replayed statement could find one.
+const (
+	recordAttempt         = `INSERT INTO invocation_attempts (invocation_id, attempt, worker, node, started_at)`
+	recordAttemptConflict = `ON CONFLICT (invocation_id, attempt) DO NOTHING`
+)
 
 // updateUnfinished runs an UPDATE … WHERE id = $1 AND status IN ('queued',
 // 'running') RETURNING invocationColumns. When it changes nothing, the
@@ -406,8 +452,9 @@ const finishSet = `status = $2, output = $3, error_code = $4, error_message = $5
 		cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11`
 
 // finishStarted is FinishInvocation's UPDATE: the latest attempt ($12)
-// wins while the invocation is unfinished. Attempt 0 (a dead-lettered task,
-// recorded by no attempt) is fenced by the status alone.
+// wins while the invocation is unfinished. Attempt 0, a result recorded by
+// no attempt, is fenced by the status alone (dead letters, which were,
+// go through MarkDead now).
 const finishStarted = `UPDATE invocations SET ` + finishSet + `
 	WHERE id = $1 AND status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12)`
 
@@ -425,22 +472,35 @@ const finishUnstarted = `UPDATE invocations SET ` + finishSet + `,
 
 // withLogs wraps a finishing UPDATE whose last parameter is $last so that
 // the result's log lines are stored in the same statement, only if the
-// result won; attempt is the attempt each line is stored with.
-func withLogs(update string, last int, attempt string) string {
+// result won; attempt is the attempt each line is stored with, and also
+// (when not empty) a statement of the CTE "won" that runs with them.
+func withLogs(update string, last int, attempt, also string) string {
+	if also != "" {
+		also = "also AS (" + also + "),"
+	}
 	return fmt.Sprintf(`WITH won AS (%s
-		RETURNING id, attempts),
+		RETURNING id, attempts), %s
 	logs AS (
 		INSERT INTO invocation_logs (invocation_id, seq, attempt, stream, at, line)
 		SELECT won.id, b.base + t.ord, %s, t.stream, t.at, t.line
 		FROM won, unnest($%d::int[], $%d::text[], $%d::timestamptz[], $%d::text[]) WITH ORDINALITY AS t(attempt, stream, at, line, ord),
 			(SELECT coalesce(max(seq), 0) AS base FROM invocation_logs WHERE invocation_id = $1) b
 		RETURNING 1)
-	SELECT count(*) FROM won`, update, attempt, last+1, last+2, last+3, last+4)
+	SELECT count(*) FROM won`, update, also, attempt, last+1, last+2, last+3, last+4)
 }
 
+// unstartedAttempt records the attempt a short warm call counted, in the
+// statement that commits its result: worker ($6), node ($7), start ($12).
+const unstartedAttempt = recordAttempt + ` SELECT id, attempts, $6, $7, $12 FROM won ` + recordAttemptConflict
+
 var (
-	finishStartedWithLogs   = withLogs(finishStarted, 12, "t.attempt")
-	finishUnstartedWithLogs = withLogs(finishUnstarted, 14, "won.attempts")
+	finishStartedWithLogs = withLogs(finishStarted, 12, "t.attempt", "")
+	// finishUnstartedRecorded selects a row per winner, so that its
+	// command tag counts them as an UPDATE's would.
+	finishUnstartedRecorded = `WITH won AS (` + finishUnstarted + ` RETURNING id, attempts),
+	also AS (` + unstartedAttempt + `)
+	SELECT 1 FROM won`
+	finishUnstartedWithLogs = withLogs(finishUnstarted, 14, "won.attempts", unstartedAttempt)
 )
 
 // FinishInvocation commits a started attempt's result and its logs in one
@@ -456,7 +516,7 @@ func (db *DB) FinishInvocation(ctx context.Context, id string, r *orc.Result) (b
 // input than r.Input. Its log
 // lines are stored with the attempt it counted.
 func (db *DB) FinishUnstarted(ctx context.Context, id string, r *orc.Result) (bool, error) {
-	return db.finish(ctx, id, r, finishUnstarted, finishUnstartedWithLogs, r.StartedAt, r.VersionID, string(r.Input))
+	return db.finish(ctx, id, r, finishUnstartedRecorded, finishUnstartedWithLogs, r.StartedAt, r.VersionID, string(r.Input))
 }
 
 // finish runs one of the finishing statements: update without log lines,

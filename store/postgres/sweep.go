@@ -57,13 +57,15 @@ func (db *DB) ClaimRequeue(ctx context.Context, inv *orc.Invocation, before time
 // and returns them. The message says why their pool did not take them when
 // the scheduler knows.
 func (db *DB) ExpireQueued(ctx context.Context, now time.Time, limit int) ([]*orc.Invocation, error) {
-	rows, err := db.pool.Query(ctx, `SELECT i.id::text, i.created_at, x.queue_timeout_s,
+	// A redriven invocation waits from its redrive, not from its creation.
+	rows, err := db.pool.Query(ctx, `SELECT i.id::text, coalesce(i.redriven_at, i.created_at), x.queue_timeout_s,
 			coalesce(p.status->>'state', ''), coalesce(p.status->>'reason', '')
 		FROM invocations i
 		LEFT JOIN plugin_versions v ON v.id = i.version_id
 		LEFT JOIN pools p ON p.name = i.pool
 		CROSS JOIN LATERAL (SELECT coalesce((v.spec->>'queue_timeout_s')::int, $2) AS queue_timeout_s) x
-		WHERE i.status = 'queued' AND i.created_at < $1::timestamptz - make_interval(secs => x.queue_timeout_s)
+		WHERE i.status = 'queued'
+			AND coalesce(i.redriven_at, i.created_at) < $1::timestamptz - make_interval(secs => x.queue_timeout_s)
 		ORDER BY i.created_at LIMIT $3`, now, orc.DefaultQueueTimeoutS, limit)
 	if err != nil {
 		return nil, dbError(err, "")

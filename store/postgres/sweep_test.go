@@ -114,4 +114,25 @@ func TestExpireQueued(t *testing.T) {
 	if _, err := db.StartAttempt(ctx, inv.ID, "w", "n", time.Now()); orc.ErrorCode(err) != orc.ECONFLICT {
 		t.Fatalf("start of an expired invocation: %v", err)
 	}
+
+	// A redriven invocation waits from its redrive: one created long ago
+	// is not expired the moment it is queued again.
+	old := newInvocation(alice, "")
+	old.Plugin, old.Version, old.VersionID, old.Pool = "slowpool", "1.0.0", created.ID, "big"
+	old.CreatedAt = time.Now().Add(-time.Hour)
+	if old, _, err = db.CreateInvocation(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.MarkDead(ctx, old.ID, orc.Death{Reason: "delivery_limit"}, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RedriveDeadLetter(ctx, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := db.ExpireQueued(ctx, time.Now().Add(30*time.Second), 10); err != nil || len(list) != 0 {
+		t.Fatalf("a redriven invocation expired by its creation time: %v %+v", err, list)
+	}
+	if list, err := db.ExpireQueued(ctx, time.Now().Add(2*time.Minute), 10); err != nil || len(list) != 1 || list[0].ID != old.ID {
+		t.Fatalf("a redriven invocation past its queue timeout: %v %+v", err, list)
+	}
 }
