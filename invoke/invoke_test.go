@@ -31,6 +31,8 @@ type fakeStore struct {
 	unqueuedAt   time.Time
 	forgotten    []string
 	forgetBefore time.Time
+	// markHold, when set, holds MarkPublished until it is closed.
+	markHold chan struct{}
 }
 
 func newFakeStore() *fakeStore {
@@ -76,6 +78,9 @@ func (f *fakeStore) DeleteInvocation(ctx context.Context, id string) error {
 }
 
 func (f *fakeStore) MarkPublished(ctx context.Context, ids ...string) error {
+	if f.markHold != nil {
+		<-f.markHold
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, id := range ids {
@@ -342,6 +347,7 @@ func TestSubmitSyncInsertFailureIsTold(t *testing.T) {
 
 func TestSubmitIdempotentReplay(t *testing.T) {
 	s, store, broker := newTestService(t)
+	store.markHold = make(chan struct{})
 	req := Request{Plugin: "echo", Input: []byte(`{"n":1}`), IdempotencyKey: "k1", Async: true}
 	first, err := s.Submit(alice(), req)
 	if err != nil {
@@ -352,6 +358,7 @@ func TestSubmitIdempotentReplay(t *testing.T) {
 	if _, err := s.Submit(alice(), req); orc.ErrorCode(err) != orc.ECONFLICT {
 		t.Fatalf("retry before the mark: %v, want ECONFLICT", err)
 	}
+	close(store.markHold)
 	deadline := time.Now().Add(2 * time.Second)
 	for !store.row(first.Invocation.ID).Published && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)

@@ -238,7 +238,9 @@ func chaosWorkerKills(t *testing.T, kills int) *chaosRow {
 	load := newChaosLoad(s, "echo-chaos")
 	workers := []*exec.Cmd{s.workerProcess(), s.workerProcess()}
 	stop := make(chan struct{})
-	wg := load.steady(stop, 2, 150*time.Millisecond, false)
+	// Below the two workers' capacity (two runs each), so that the probe
+	// after the last kill measures the recovery, not a backlog.
+	wg := load.steady(stop, 1, 250*time.Millisecond, false)
 	for k := range kills {
 		time.Sleep(time.Duration(800+rand.IntN(700)) * time.Millisecond)
 		i := k % len(workers)
@@ -248,7 +250,7 @@ func chaosWorkerKills(t *testing.T, kills int) *chaosRow {
 	}
 	close(stop)
 	wg.Wait()
-	row.recover = append(row.recover, load.probe(time.Minute))
+	row.recover = append(row.recover, load.probe(2*time.Minute))
 	load.settle(t, row, 5*time.Minute)
 	row.took = time.Since(start)
 	return row
