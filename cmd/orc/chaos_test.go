@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/scheduler/ray"
 )
 
 // The fault suite (make chaos): for each fault, invocations accepted while
@@ -205,6 +206,7 @@ func TestChaos(t *testing.T) {
 	t.Run("broker restart", func(t *testing.T) { rows = append(rows, chaosBrokerRestarts(t, scale(20))) })
 	t.Run("database restart", func(t *testing.T) { rows = append(rows, chaosDatabaseRestarts(t, scale(20))) })
 	t.Run("gateway restart", func(t *testing.T) { rows = append(rows, chaosGatewayRestarts(t, scale(5))) })
+	t.Run("ray node", func(t *testing.T) { rows = append(rows, chaosRayNodeKills(t, scale(3))) })
 	for _, r := range rows {
 		if r.lost > 0 || r.dups > 0 {
 			t.Errorf("%s: %d lost, %d duplicated outputs; want 0", r.fault, r.lost, r.dups)
@@ -380,4 +382,150 @@ func chaosGatewayRestarts(t *testing.T, restarts int) *chaosRow {
 	load.settle(t, row, 3*time.Minute)
 	row.took = time.Since(start)
 	return row
+}
+
+// chaosRayNodeKills kills, kills times, every process of the Ray node that
+// runs a replica of the pool (its raylet and all below it: the replicas,
+// their job supervisors, the node's agents), as a machine that dies does,
+// and brings the node back with deploy/local/services.sh once Ray has
+// seen it die. Recovery is from the kill until a synchronous call succeeds:
+// a replica elsewhere takes the work, or the scheduler places one.
+func chaosRayNodeKills(t *testing.T, kills int) *chaosRow {
+	row := &chaosRow{fault: "a Ray node's processes killed", strikes: kills}
+	start := time.Now()
+	s := newRayStack(t)
+	s.register(manifest(t, "echo", func(m map[string]any) {
+		echoIn("echo-chaos", "chaos", map[string]any{"cpu": 0.5})(m)
+		m["min_workers"], m["max_workers"], m["timeout_s"] = 2, 3, 60
+	}))
+	load := newChaosLoad(s.stack, "echo-chaos")
+	if d := load.probe(3 * time.Minute); d >= 3*time.Minute {
+		t.Fatal("no replica answered within 3 min")
+	}
+	stop := make(chan struct{})
+	wg := load.steady(stop, 1, 250*time.Millisecond, false)
+	for range kills {
+		time.Sleep(3 * time.Second)
+		node := killRayNodeOfReplica(t, s)
+		row.recover = append(row.recover, load.probe(3*time.Minute))
+		waitRayNodeDead(t, s, node, 2*time.Minute)
+		if out, err := exec.Command("../../deploy/local/services.sh").CombinedOutput(); err != nil {
+			t.Fatalf("services.sh after the kill: %v\n%s", err, out)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	load.settle(t, row, 5*time.Minute)
+	row.took = time.Since(start)
+	return row
+}
+
+// killRayNodeOfReplica finds the raylet above a running replica of s and
+// kills it and every process below it with SIGKILL. It returns the
+// node's Ray id.
+func killRayNodeOfReplica(t *testing.T, s *rayStack) string {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		for _, j := range s.jobsOf(t, "worker") {
+			if j.Status != ray.JobRunning {
+				continue
+			}
+			out, _ := exec.Command("pgrep", "-f", "worker --ray-replica.*--id "+j.SubmissionID).Output()
+			pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]))
+			if err != nil {
+				continue
+			}
+			raylet := pid
+			for raylet > 1 && procName(raylet) != "raylet" {
+				raylet = procParent(raylet)
+			}
+			if raylet <= 1 {
+				t.Fatalf("replica %s (pid %d) has no raylet above it", j.SubmissionID, pid)
+			}
+			node := rayletNodeID(t, raylet)
+			tree := procTree(raylet)
+			for _, p := range tree {
+				syscall.Kill(p, syscall.SIGKILL) //nolint:errcheck // it may have exited already
+			}
+			t.Logf("killed Ray node %s: raylet %d and %d processes below it (replica %s)", node, raylet, len(tree)-1, j.SubmissionID)
+			return node
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no running replica to kill the node of")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// waitRayNodeDead waits until Ray reports the node dead.
+func waitRayNodeDead(t *testing.T, s *rayStack, node string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		nodes, err := s.ray.Nodes(context.Background())
+		if err == nil {
+			for _, n := range nodes {
+				if n.ID == node && !n.Alive() {
+					return
+				}
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("Ray still reports node %s alive %s after its processes were killed", node, limit)
+}
+
+// procName is the command name of a process, "" if it is gone.
+func procName(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// procParent is a process's parent, 0 if it is gone.
+func procParent(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// pid (comm) state ppid ...: comm may hold spaces; cut after its ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// procTree is root and every process below it.
+func procTree(root int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			children[procParent(pid)] = append(children[procParent(pid)], pid)
+		}
+	}
+	tree := []int{root}
+	for i := 0; i < len(tree); i++ {
+		tree = append(tree, children[tree[i]]...)
+	}
+	return tree
+}
+
+// rayletNodeID reads a raylet's Ray node id from its command line.
+func rayletNodeID(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "--node-id=")
+	if !ok {
+		t.Fatalf("raylet %d: no --node-id in its command line", pid)
+	}
+	return strings.FieldsFunc(rest, func(r rune) bool { return r == ' ' || r == 0 })[0]
 }

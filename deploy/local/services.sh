@@ -7,7 +7,8 @@
 # The Ray cluster (pinned ray[default] in a virtualenv) is three Ray nodes on
 # this machine: a head that offers no CPUs (so Ray places no work on it), a
 # general node, and a node that also offers the custom resource
-# `accelerator`. The dashboard (Jobs and State APIs) listens on 127.0.0.1 only:
+# `accelerator`. A node that died is started again while the head runs;
+# without a head the whole cluster is started afresh. The dashboard (Jobs and State APIs) listens on 127.0.0.1 only:
 # whoever reaches it can run code on the cluster.
 #
 #   deploy/local/services.sh            install (if needed), start, prepare
@@ -161,9 +162,31 @@ start_docker() {
 }
 
 # --- Ray ----------------------------------------------------------------------
-ray_nodes_alive() { # prints the number of alive Ray nodes, or fails
-	curl -fsS --max-time 5 "http://127.0.0.1:${RAY_DASHBOARD_PORT}/api/v0/nodes?limit=100" |
-		python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]["result"]; print(sum(n["state"]=="ALIVE" for n in r))'
+ray_nodes_alive() { # prints the alive Ray nodes by role (head, general, accelerator), or fails
+	curl -fsS --max-time 5 "http://127.0.0.1:${RAY_DASHBOARD_PORT}/api/v0/nodes?limit=100&detail=true" |
+		python3 -c '
+import json, sys
+for n in json.load(sys.stdin)["data"]["result"]["result"]:
+    if n["state"] != "ALIVE":
+        continue
+    r = n.get("resources_total", {})
+    print("head" if n.get("is_head_node") else "accelerator" if "accelerator" in r else "general" if "general" in r else "other")
+' | sort
+}
+
+ray_node_count() { ray_nodes_alive | wc -l; }
+
+# start_ray_node ROLE starts the general or the accelerator node. Nodes on
+# one machine need their own dashboard-agent and metrics ports.
+start_ray_node() {
+	local role=$1 resources port
+	case $role in
+	general) resources='{"general": 1}' port=52366 ;;
+	accelerator) resources='{"accelerator": 2}' port=52367 ;;
+	esac
+	setsid -w "$RAY_VENV/bin/ray" start --address="127.0.0.1:$RAY_GCS_PORT" --node-ip-address=127.0.0.1 \
+		--num-cpus=8 --num-gpus=0 --memory=6000000000 --resources="$resources" \
+		--dashboard-agent-listen-port=$port --metrics-export-port=0 "${RAY_COMMON[@]}" >>"$STATE_DIR/ray-$role.log" 2>&1
 }
 
 start_ray() {
@@ -178,27 +201,37 @@ start_ray() {
 		python3 -m venv "$RAY_VENV"
 		"$RAY_VENV/bin/pip" install -q --disable-pip-version-check "ray[default]==${RAY_VERSION}"
 	fi
-	if [[ $(ray_nodes_alive 2>/dev/null) == 3 ]]; then
-		return
-	fi
-	log "starting Ray ${RAY_VERSION} (head and two nodes)"
-	local ray="$RAY_VENV/bin/ray"
 	export RAY_USAGE_STATS_ENABLED=0 PATH="$RAY_VENV/bin:$PATH"
-	"$ray" stop --force >/dev/null 2>&1 || true
 	# Small object stores: Orc passes no objects through Ray, and each node
 	# would otherwise reserve 30% of the machine's memory in /dev/shm.
-	local common=(--object-store-memory=100000000 --disable-usage-stats)
-	setsid -w "$ray" start --head --node-ip-address=127.0.0.1 --port="$RAY_GCS_PORT" \
-		--dashboard-host=127.0.0.1 --dashboard-port="$RAY_DASHBOARD_PORT" \
-		--num-cpus=0 --num-gpus=0 "${common[@]}" >"$STATE_DIR/ray-head.log" 2>&1
-	# Nodes on one machine need their own dashboard-agent and metrics ports.
-	setsid -w "$ray" start --address="127.0.0.1:$RAY_GCS_PORT" --node-ip-address=127.0.0.1 \
-		--num-cpus=8 --num-gpus=0 --memory=6000000000 --resources='{"general": 1}' \
-		--dashboard-agent-listen-port=52366 --metrics-export-port=0 "${common[@]}" >"$STATE_DIR/ray-general.log" 2>&1
-	setsid -w "$ray" start --address="127.0.0.1:$RAY_GCS_PORT" --node-ip-address=127.0.0.1 \
-		--num-cpus=8 --num-gpus=0 --memory=6000000000 --resources='{"accelerator": 2}' \
-		--dashboard-agent-listen-port=52367 --metrics-export-port=0 "${common[@]}" >"$STATE_DIR/ray-accelerator.log" 2>&1
-	wait_for 60 "the Ray cluster (3 nodes)" bash -c "[[ \$($(declare -f ray_nodes_alive); RAY_DASHBOARD_PORT=$RAY_DASHBOARD_PORT ray_nodes_alive) == 3 ]]"
+	RAY_COMMON=(--object-store-memory=100000000 --disable-usage-stats)
+	local alive
+	alive=$(ray_nodes_alive 2>/dev/null | tr '\n' ' ') || alive=
+	case $alive in
+	"accelerator general head ") return ;;
+	*head*)
+		# The head runs: start only the nodes it lost (their jobs are gone;
+		# the scheduler places replicas again).
+		for role in general accelerator; do
+			if [[ $alive != *$role* ]]; then
+				log "starting the Ray $role node again"
+				start_ray_node "$role"
+			fi
+		done
+		;;
+	*)
+		log "starting Ray ${RAY_VERSION} (head and two nodes)"
+		"$RAY_VENV/bin/ray" stop --force >/dev/null 2>&1 || true
+		setsid -w "$RAY_VENV/bin/ray" start --head --node-ip-address=127.0.0.1 --port="$RAY_GCS_PORT" \
+			--dashboard-host=127.0.0.1 --dashboard-port="$RAY_DASHBOARD_PORT" \
+			--num-cpus=0 --num-gpus=0 "${RAY_COMMON[@]}" >"$STATE_DIR/ray-head.log" 2>&1
+		: >"$STATE_DIR/ray-general.log"
+		: >"$STATE_DIR/ray-accelerator.log"
+		start_ray_node general
+		start_ray_node accelerator
+		;;
+	esac
+	wait_for 60 "the Ray cluster (3 nodes)" bash -c "[[ \$($(declare -f ray_nodes_alive ray_node_count); RAY_DASHBOARD_PORT=$RAY_DASHBOARD_PORT ray_node_count) == 3 ]]"
 }
 
 start_postgres
