@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := bin/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build services images python-base hooks run test test-python test-unit fuzz lint bench chaos clean
+.PHONY: all build services test-deps images python-base hooks run test test-python test-unit fuzz lint bench chaos clean
 
 all: build
 
@@ -19,6 +19,11 @@ build:
 ## services: install and start PostgreSQL, RabbitMQ, Docker and Ray (idempotent)
 services:
 	deploy/local/services.sh
+
+## test-deps: what the tests need besides the services: headless Chromium
+## for the web console's browser tests (idempotent)
+test-deps:
+	deploy/local/test-deps.sh
 
 ## images: build the example plugins' images (FROM scratch, no registry)
 images: services
@@ -44,7 +49,7 @@ $(STATICCHECK):
 
 ## test: the whole suite on the real services, with the race detector.
 ## Packages run one at a time: some tests restart the broker.
-test: services images lint test-python fuzz
+test: services test-deps images lint test-python fuzz
 	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
 
 ## fuzz: each fuzz target for FUZZTIME (10s), beside its seed corpus that
@@ -64,7 +69,7 @@ test-python: images
 	python3 -m unittest discover -s plugins/classifier -p 'test_*.py' 
 
 ## test-unit: the tests that need no services
-test-unit:
+test-unit: test-deps
 	$(GO) test -short -race ./...
 
 ## bench: the invoke benchmarks beside their floors (see docs/BENCHMARKS.md)
