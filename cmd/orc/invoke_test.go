@@ -336,7 +336,14 @@ func TestCancelRunningInvocation(t *testing.T) {
 // waitContainers waits until an invocation has n containers.
 func waitContainers(t *testing.T, id string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	waitContainersWithin(t, id, n, 15*time.Second)
+}
+
+// waitContainersWithin is waitContainers with a limit of the caller's:
+// a container that a Ray job starts waits for the job's own start.
+func waitContainersWithin(t *testing.T, id string, n int, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for len(containersOf(t, id)) != n {
 		if time.Now().After(deadline) {
 			t.Fatalf("invocation %s has containers %v, want %d", id, containersOf(t, id), n)

@@ -433,7 +433,7 @@ func TestRayJobExecution(t *testing.T) {
 
 	id := s.invokeAsync(t, "echo-rj", `{"sleep_ms":120000}`)
 	s.waitFor(id, 30*time.Second, func(inv *orc.Invocation) bool { return inv.Status == orc.StatusRunning })
-	waitContainers(t, id, 1)
+	waitContainersWithin(t, id, 1, time.Minute)
 	if resp := s.do("POST", "/api/v1/invocations/"+id+"/cancel", nil); resp.status != http.StatusOK {
 		t.Fatalf("cancel: %d %s", resp.status, resp.body)
 	}
@@ -509,9 +509,11 @@ func TestRaySchedulerHandsOverRayJobs(t *testing.T) {
 		m["name"], m["execution"], m["timeout_s"] = "echo-rj", "ray-job", 120
 		m["resources"] = map[string]any{"cpu": 0.5}
 	}))
-	id := s.invokeAsync(t, "echo-rj", `{"sleep_ms":10000,"handed":"over"}`)
+	// Long enough to outlast a slow Ray job start on a busy machine: the
+	// run must still be going when the scheduler stops.
+	id := s.invokeAsync(t, "echo-rj", `{"sleep_ms":30000,"handed":"over"}`)
 	s.waitFor(id, 60*time.Second, func(inv *orc.Invocation) bool { return inv.Status == orc.StatusRunning })
-	waitContainers(t, id, 1)
+	waitContainersWithin(t, id, 1, time.Minute)
 
 	s.stopScheduler()
 	j, err := s.ray.Job(context.Background(), id)
