@@ -55,6 +55,9 @@ const (
 	AuthToken  = "token"   // a bearer token from POST /api/v1/auth/token
 	AuthAPIKey = "api_key" // an API key
 	AuthOIDC   = "oidc"    // an OpenID Connect bearer token or session
+	// AuthPassword is a browser session started with a local password
+	// (the web console's sign-in form).
+	AuthPassword = "password"
 )
 
 // Principal is who is making a request, and how they proved it.

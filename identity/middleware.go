@@ -1,6 +1,9 @@
 package identity
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"net/http"
 	"time"
 
@@ -106,3 +109,29 @@ func RequireAdmin(what string, fail ErrorWriter) func(http.Handler) http.Handler
 		})
 	}
 }
+
+// FormToken is the token a form of the web console carries to prove it
+// was served to the browser that holds the session: a hash of the
+// session cookie's value, which only that browser can read. "" when the
+// request has no session.
+func (s *Service) FormToken(r *http.Request) string {
+	c := sessionCookie(r)
+	if c == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte("orc console form\x00" + c))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// CheckFormToken refuses (EFORBIDDEN) a form whose token is not the
+// session's FormToken.
+func (s *Service) CheckFormToken(r *http.Request, token string) error {
+	want := s.FormToken(r)
+	if want == "" || subtle.ConstantTimeCompare([]byte(token), []byte(want)) != 1 {
+		return orc.Errorf(orc.EFORBIDDEN, "the form expired or came from another site; reload the page and try again")
+	}
+	return nil
+}
+
+// SSOEnabled reports whether single sign-on is configured.
+func (s *Service) SSOEnabled() bool { return s.OIDC != nil && s.SignIns != nil }

@@ -28,6 +28,27 @@ type Issued struct {
 // unknown or disabled account (the same answer), ERATELIMIT after too many
 // failures, with when to retry.
 func (s *Service) PasswordSignIn(r *http.Request, username, pw string) (*Issued, error) {
+	u, err := s.checkPassword(r, username, pw)
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(r, u, orc.AuthToken, "password")
+}
+
+// PasswordSession checks a local account's e-mail address and password as
+// PasswordSignIn does and starts a browser session: the web console's
+// sign-in form. The errors are PasswordSignIn's.
+func (s *Service) PasswordSession(w http.ResponseWriter, r *http.Request, username, pw string) error {
+	u, err := s.checkPassword(r, username, pw)
+	if err != nil {
+		return err
+	}
+	return s.startSession(w, r, u, orc.AuthPassword, "console")
+}
+
+// checkPassword finds the enabled local account that the e-mail address
+// and password name, within the failed-sign-in limits.
+func (s *Service) checkPassword(r *http.Request, username, pw string) (*orc.User, error) {
 	if username == "" || pw == "" {
 		return nil, orc.Errorf(orc.EINVALID, "username and password are required")
 	}
@@ -47,7 +68,7 @@ func (s *Service) PasswordSignIn(r *http.Request, username, pw string) (*Issued,
 		s.throttle.failed(addr, username, now)
 		return nil, orc.Errorf(orc.EUNAUTHORIZED, "incorrect username or password")
 	}
-	return s.issue(r, u, orc.AuthToken, "password")
+	return u, nil
 }
 
 // ExchangeCode is the token endpoint's authorization_code grant: a command

@@ -240,17 +240,27 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request, fail ErrorWri
 		s.handOverToCLI(w, r, in, u, fail)
 		return
 	}
-	session := newSecret(sessionPrefix)
-	err = s.Users.StoreToken(ctx, &orc.Token{Hash: hashToken(session), UserID: u.ID, Method: orc.AuthOIDC,
-		Session: true, ExpiresAt: s.Clock.Now().Add(s.cfg.SessionTTL)})
-	if err != nil {
+	if err := s.startSession(w, r, u, orc.AuthOIDC, "browser"); err != nil {
 		fail(w, r, err)
 		return
 	}
-	s.setCookie(w, r, cookieSession, session, "/", s.cfg.SessionTTL)
-	s.Logger.InfoContext(ctx, "signed in", "user_id", u.ID, "method", orc.AuthOIDC, "via", "browser")
-	s.Record(r, &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: orc.AuthOIDC}, &orc.AuditEvent{Action: orc.AuditSignIn, TargetType: "user", Target: itoa(u.ID)}, map[string]string{"via": "browser"})
 	http.Redirect(w, r, in.ReturnTo, http.StatusSeeOther)
+}
+
+// startSession stores a browser session for a user who just signed in,
+// sets its cookie and records the sign-in.
+func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u *orc.User, method, via string) error {
+	session := newSecret(sessionPrefix)
+	err := s.Users.StoreToken(r.Context(), &orc.Token{Hash: hashToken(session), UserID: u.ID, Method: method,
+		Session: true, ExpiresAt: s.Clock.Now().Add(s.cfg.SessionTTL)})
+	if err != nil {
+		return err
+	}
+	s.setCookie(w, r, cookieSession, session, "/", s.cfg.SessionTTL)
+	s.Logger.InfoContext(r.Context(), "signed in", "user_id", u.ID, "method", method, "via", via)
+	s.Record(r, &orc.Principal{UserID: u.ID, Email: u.Email, Role: u.Role, Method: method},
+		&orc.AuditEvent{Action: orc.AuditSignIn, TargetType: "user", Target: itoa(u.ID)}, map[string]string{"via": via})
+	return nil
 }
 
 // handOverToCLI sends the browser to the command line client's loopback
