@@ -56,7 +56,8 @@ test: services test-deps images lint test-python fuzz
 ## the plain tests run
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./hooks:FuzzValidJSON ./hooks:FuzzDecodeReply ./hooks/wasmbin:FuzzInstrument \
-	./sdk/hook:FuzzValue ./sdk/hook:FuzzScan ./sdk/hook:FuzzAppendString
+	./sdk/hook:FuzzValue ./sdk/hook:FuzzScan ./sdk/hook:FuzzAppendString \
+	./console/schemaform:FuzzNew ./console/schemaform:FuzzDecode
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t%%:*} $${t##*:} for $(FUZZTIME)"; \

@@ -36,6 +36,10 @@ var layers = map[string][]string{
 	"internal/testenv/...": {"internal/testenv"},
 	// The HTTP edge serves the services.
 	"gateway": {".", "invoke", "identity", "registry", "internal/jsondepth"},
+	// The web console calls the API in process: it needs the domain's
+	// types and identity's sessions, never a store.
+	"console":            {".", "identity", "console/schemaform"},
+	"console/schemaform": {},
 	// The author CLI talks to a gateway through the client SDK.
 	"internal/cli": {".", "sdk/..."},
 	// SDKs and examples stand on their own.

@@ -80,6 +80,8 @@ type Server struct {
 	// sign-ons under way.
 	Keys  orc.APIKeyService
 	Audit orc.AuditService
+	// Console serves the web console under /console/; nil: none.
+	Console http.Handler
 	// Cluster shows the Ray cluster and the scheduler's pools; nil: no Ray.
 	Cluster *ClusterView
 	Broker  Broker
@@ -152,6 +154,17 @@ func (s *Server) routes() chi.Router {
 		r.Get("/auth/callback", s.Identity.Callback(s.error))
 		r.Post("/auth/logout", s.Identity.Logout(s.error))
 	})
+
+	if s.Console != nil {
+		// The console has routes, sessions and error pages of its own; it
+		// calls this router for what it shows.
+		r.Handle("/console/*", s.Console)
+		for _, from := range []string{"/", "/console", "/dashboard", "/dashboard/"} {
+			r.Get(from, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "/console/", http.StatusFound)
+			})
+		}
+	}
 
 	inflight := s.Identity.LimitInFlight(s.error)
 	r.Group(func(r chi.Router) {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/console"
 	"github.com/orc-gateway/orc/gateway"
 	"github.com/orc-gateway/orc/identity"
 	"github.com/orc-gateway/orc/invoke"
@@ -127,6 +128,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Server.HookStore, m.Server.Keys, m.Server.Audit, m.Server.Policies = m.DB, m.DB, m.DB, m.DB
 	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger
 	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB, Workers: m.DB}
+	m.Server.Console = console.New(console.Config{API: m.Server, Identity: m.Identity, Logger: m.Logger})
 	if cfg.RayAddress != "" {
 		rc, err := ray.NewClient(cfg.RayAddress)
 		if err != nil {

@@ -93,6 +93,11 @@ func TestHostileInputsNeverFailTheServer(t *testing.T) {
 
 	var routes []sweptRoute
 	err := chi.Walk(s.gw.Server.Routes(), func(method, pattern string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		// The web console's pages answer browsers in HTML and are swept
+		// by TestConsoleHostileInputs; / and /dashboard only redirect there.
+		if pattern == "/" || strings.HasPrefix(pattern, "/console") || strings.HasPrefix(pattern, "/dashboard") {
+			return nil
+		}
 		routes = append(routes, sweptRoute{method: method, pattern: pattern})
 		return nil
 	})

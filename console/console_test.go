@@ -1,0 +1,74 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestReturnTo(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/console/plugins?q=a", "/console/plugins?q=a"},
+		{"/console/", "/console/"},
+		{"", "/console/"},
+		{"https://evil.example/console/", "/console/"},
+		{"//evil.example/console/", "/console/"},
+		{"/\\evil.example", "/console/"},
+		{"/console/\t/x", "/console/"},
+		{"/api/v1/users", "/console/"},
+		{"/consolex", "/console/"},
+		{"javascript:alert(1)", "/console/"},
+	} {
+		if got := returnTo(tc.in); got != tc.want {
+			t.Errorf("returnTo(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSnippets(t *testing.T) {
+	r := httptest.NewRequest("GET", "http://orc.example:5900/console/plugins/x", nil)
+	input := json.RawMessage(`{"name": "it's", "ok": true, "n": null}`)
+	got := map[string]string{}
+	for _, s := range snippets(r, "hello", "1.0.0-rc.1+b", false, input) {
+		got[s.ID] = s.Code
+	}
+	for id, want := range map[string][]string{
+		"curl":   {`'http://orc.example:5900/invoke/hello?version=1.0.0-rc.1%2Bb'`, `-d '{"name":"it'\''s","ok":true,"n":null}'`, `$ORC_TOKEN`},
+		"cli":    {`orc invoke 'hello' --version '1.0.0-rc.1+b'`},
+		"go":     {`client.InvokeOptions{Version: "1.0.0-rc.1+b"}`, "[]byte(`{\"name\":\"it's\",\"ok\":true,\"n\":null}`)"},
+		"python": {`{"n": None, "name": "it's", "ok": True}`, `os.environ["ORC_TOKEN"]`},
+	} {
+		for _, w := range want {
+			if !strings.Contains(got[id], w) {
+				t.Errorf("%s snippet:\n%s\nwant it to contain %s", id, got[id], w)
+			}
+		}
+	}
+	// The latest version is called without naming it.
+	for _, s := range snippets(r, "hello", "2.0.0", true, input) {
+		if strings.Contains(s.Code, "2.0.0") {
+			t.Errorf("%s names the latest version: %s", s.ID, s.Code)
+		}
+	}
+}
+
+func TestServerTiming(t *testing.T) {
+	got := serverTiming("queue;dur=7.1, cold;dur=231.7, run;dur=58.7")
+	if len(got) != 3 || got[0].Name != "queue" || got[1].Value != "231.7 ms" || got[2].Name != "run" {
+		t.Errorf("serverTiming = %+v", got)
+	}
+}
+
+func TestOutline(t *testing.T) {
+	rows := outline(json.RawMessage(`{"type":"object","required":["a"],"$defs":{"p":{"type":"object","properties":{"x":{"type":"integer","minimum":1}}}},
+		"properties":{"a":{"$ref":"#/$defs/p"},"b":{"type":"array","items":{"type":"string","format":"uri"}},"c":{"$ref":"#/$defs/c"}}}`))
+	var paths []string
+	for _, r := range rows {
+		paths = append(paths, r.Path+":"+r.Type)
+	}
+	want := "a:object a.x:integer b:array b[]:string (uri) c:any"
+	if strings.Join(paths, " ") != want || !rows[0].Required || rows[1].Rules != "≥ 1" {
+		t.Errorf("outline = %v (%+v), want %s", paths, rows, want)
+	}
+}

@@ -1,0 +1,129 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/orc-gateway/orc"
+)
+
+// statuses are the invocation statuses a list can be filtered by.
+var statuses = []orc.Status{orc.StatusQueued, orc.StatusRunning, orc.StatusSucceeded, orc.StatusFailed,
+	orc.StatusTimedOut, orc.StatusCanceled, orc.StatusDead, orc.StatusRejected, orc.StatusExpired}
+
+type invocationsData struct {
+	Plugin, Status, Owner string
+	Statuses              []orc.Status
+	Items                 []*orc.Invocation
+	// Next is the query of the next page, "" on the last.
+	Next string
+}
+
+// handleInvocations lists the invocations the user may see, newest first,
+// filtered as the API filters them.
+func (c *Console) handleInvocations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d := &invocationsData{Plugin: q.Get("plugin"), Status: q.Get("status"), Owner: q.Get("owner_id"), Statuses: statuses}
+	api := url.Values{}
+	for k, v := range map[string]string{"plugin": d.Plugin, "status": d.Status, "owner_id": d.Owner, "cursor": q.Get("cursor")} {
+		if v != "" {
+			api.Set(k, v)
+		}
+	}
+	api.Set("limit", "50")
+	var pg struct {
+		Items      []*orc.Invocation `json:"items"`
+		NextCursor string            `json:"next_cursor"`
+	}
+	if _, err := c.call(r, http.MethodGet, "/api/v1/invocations?"+api.Encode(), nil, &pg); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d.Items = pg.Items
+	if pg.NextCursor != "" {
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("cursor", pg.NextCursor)
+		d.Next = next.Encode()
+	}
+	c.render(w, r, http.StatusOK, "invocations", &page{Title: "Invocations", Nav: "invocations", Data: d})
+}
+
+type invocationData struct {
+	Inv      *orc.Invocation
+	Attempts []orc.Attempt
+	Logs     []orc.LogLine
+	Mine     bool
+}
+
+// handleInvocation shows one invocation: status, input, output, error,
+// timing, attempts and logs.
+func (c *Console) handleInvocation(w http.ResponseWriter, r *http.Request) {
+	id := url.PathEscape(chi.URLParam(r, "id"))
+	d := &invocationData{}
+	if _, err := c.call(r, http.MethodGet, "/api/v1/invocations/"+id, nil, &d.Inv); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	var attempts struct {
+		Attempts []orc.Attempt `json:"attempts"`
+	}
+	if _, err := c.call(r, http.MethodGet, "/api/v1/invocations/"+id+"/attempts", nil, &attempts); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d.Attempts = attempts.Attempts
+	var logs struct {
+		Lines []orc.LogLine `json:"lines"`
+	}
+	if _, err := c.call(r, http.MethodGet, "/api/v1/invocations/"+id+"/logs", nil, &logs); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d.Logs = logs.Lines
+	u := userOf(r)
+	d.Mine = d.Inv.OwnerID == u.ID || u.Admin()
+	c.render(w, r, http.StatusOK, "invocation", &page{Title: "Invocation " + d.Inv.ID, Nav: "invocations", Data: d})
+}
+
+// handleCancel cancels an invocation and shows it.
+func (c *Console) handleCancel(w http.ResponseWriter, r *http.Request) {
+	c.act(w, r, "cancel", func(*orc.Invocation) string { return chi.URLParam(r, "id") })
+}
+
+// handleRetry runs a finished invocation again as a new one and shows
+// the new one.
+func (c *Console) handleRetry(w http.ResponseWriter, r *http.Request) {
+	c.act(w, r, "retry", func(inv *orc.Invocation) string { return inv.ID })
+}
+
+// act posts an invocation's action and sends the browser to the
+// invocation that shows its effect.
+func (c *Console) act(w http.ResponseWriter, r *http.Request, action string, shown func(*orc.Invocation) string) {
+	if err := c.checkForm(r); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	var inv orc.Invocation
+	if _, err := c.call(r, http.MethodPost, "/api/v1/invocations/"+url.PathEscape(chi.URLParam(r, "id"))+"/"+action, nil, &inv); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/invocations/"+url.PathEscape(shown(&inv))+"?done="+action, http.StatusSeeOther)
+}
+
+// handleOverview is the start page.
+func (c *Console) handleOverview(w http.ResponseWriter, r *http.Request) {
+	var pg struct {
+		Items []*orc.Invocation `json:"items"`
+	}
+	if _, err := c.call(r, http.MethodGet, "/api/v1/invocations?limit=10", nil, &pg); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, "overview", &page{Title: "Overview", Nav: "overview", Data: pg.Items})
+}
