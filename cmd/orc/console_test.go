@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	chrome "github.com/orc-gateway/orc/internal/testenv/browser"
 )
@@ -56,6 +55,9 @@ func TestConsoleTryIt(t *testing.T) {
 	b := chrome.New(t)
 	base := s.gw.URL()
 
+	b.Navigate(t, base+"/console/login")
+	b.WaitVisible(t, "#email")
+	consoleShot(t, b, "sign-in")
 	consoleSignIn(t, b, base, adminEmail, adminPassword)
 	consoleShot(t, b, "overview")
 
@@ -80,5 +82,26 @@ func TestConsoleTryIt(t *testing.T) {
 	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("the page logged errors: %q", errs)
 	}
-	_ = time.Second
+
+	// The same page on a phone: nothing wider than the screen.
+	m := b.Mobile(t)
+	m.Navigate(t, base+"/console/plugins/example-processor")
+	m.WaitVisible(t, "#try")
+	var width int
+	m.Eval(t, `document.documentElement.scrollWidth`, &width)
+	if width > chrome.MobileWidth {
+		t.Errorf("the plugin page is %d px wide on a %d px screen", width, chrome.MobileWidth)
+	}
+	consoleShot(t, m, "try-it-mobile")
+
+	// The invocation the form ran, with its output.
+	b.Click(t, "#result h3 a")
+	b.WaitVisible(t, "#output")
+	if out := b.Text(t, "#status"); out != "succeeded" {
+		t.Errorf("status = %q", out)
+	}
+	consoleShot(t, b, "invocation")
+	b.Navigate(t, base+"/console/invocations")
+	b.WaitVisible(t, "table.list")
+	consoleShot(t, b, "invocations")
 }
