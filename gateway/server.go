@@ -80,6 +80,8 @@ type Server struct {
 	// sign-ons under way.
 	Keys  orc.APIKeyService
 	Audit orc.AuditService
+	// Events, when set, feeds GET /api/v1/events.
+	Events EventSource
 	// Console serves the web console under /console/; nil: none.
 	Console http.Handler
 	// Cluster shows the Ray cluster and the scheduler's pools; nil: no Ray.
@@ -94,17 +96,23 @@ type Server struct {
 	once     sync.Once
 	router   chi.Router
 	draining atomic.Bool
+	drained  chan struct{} // closed by Drain: event streams end
+	drain    sync.Once
+	hub      *hub
 }
 
 // Drain makes the gateway refuse new requests, but /healthz, with 503
 // unavailable and Retry-After, and /readyz report "draining", so that a
 // load balancer sends requests elsewhere while those under way finish.
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.drain.Do(func() { close(s.drained) })
+}
 
 // New returns a Server. Set its service fields before serving.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, Logger: slog.Default(), Clock: orc.SystemClock{}}
+	s := &Server{cfg: cfg, Logger: slog.Default(), Clock: orc.SystemClock{}, drained: make(chan struct{})}
 	s.metrics = s.metricsHandler(cfg.Metrics)
 	return s
 }
@@ -131,6 +139,10 @@ func (s *Server) built() chi.Router {
 }
 
 func (s *Server) routes() chi.Router {
+	if s.Events != nil {
+		s.hub = newHub(s.Invocations.FindInvocation)
+		s.Events.OnEvent(s.hub.deliver)
+	}
 	r := chi.NewRouter()
 	// Routing sees the escaped path (escapedRouting); decodeParams, in the
 	// groups below, decodes the parameters of the route it found.
@@ -196,6 +208,7 @@ func (s *Server) apiRoutes(r chi.Router, inflight func(http.Handler) http.Handle
 	r.With(s.audited(orc.AuditVersionCreate, "plugin", "plugin")).Post("/plugins/{plugin}/versions", s.handleCreateVersion)
 	r.Get("/plugins/{plugin}/versions/{version}", s.handleGetVersion)
 
+	r.Get("/events", s.handleEvents)
 	r.Get("/invocations", s.handleListInvocations)
 	r.Get("/invocations/{id}", s.handleGetInvocation)
 	r.Get("/invocations/{id}/logs", s.handleInvocationLogs)

@@ -102,7 +102,8 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	metrics := prometheus.NewRegistry()
 	m.Invoke = invoke.New(invoke.Config{SyncGrace: cfg.Gateway.SyncGrace, SweepEvery: cfg.Sweep.Every,
 		LostAfter: cfg.Sweep.LostAfter, StrandedAfter: cfg.Sweep.StrandedAfter}, invoke.NewMetrics(metrics))
-	m.Invoke.Plugins, m.Invoke.Invocations, m.Invoke.Broker = m.Registry, m.DB, m.Broker
+	// Creations and cancels are told to every gateway's live views.
+	m.Invoke.Plugins, m.Invoke.Invocations, m.Invoke.Broker = m.Registry, orc.WithEvents(m.DB, m.Broker, nil), m.Broker
 	m.Invoke.DeadLetters = m.DB
 	m.Invoke.Schemas, m.Invoke.Hooks, m.Invoke.Logger = &m.Registry.Schemas, m.Hooks, m.Logger
 	m.Invoke.Sweeps, m.Invoke.Depths = m.DB, m.Broker
@@ -126,7 +127,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
 	m.Server.DeadLetters = m.DB
 	m.Server.HookStore, m.Server.Keys, m.Server.Audit, m.Server.Policies = m.DB, m.DB, m.DB, m.DB
-	m.Server.Broker, m.Server.Logger = m.Broker, m.Logger
+	m.Server.Broker, m.Server.Logger, m.Server.Events = m.Broker, m.Logger, m.Broker
 	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB, Workers: m.DB}
 	m.Server.Console = console.New(console.Config{API: m.Server, Identity: m.Identity, Logger: m.Logger})
 	if cfg.RayAddress != "" {

@@ -111,7 +111,7 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 	driver.Logger, driver.Tasks = m.Logger, m.DB
 	host, _ := os.Hostname()
 	m.Runner = runtime.NewWorker(runtime.Config{ID: "scheduler-" + host + "-" + strconv.Itoa(os.Getpid()), Node: host, Pool: orc.RayJobPool}, nil)
-	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = m.DB, m.DB, driver
+	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = orc.WithEvents(m.DB, m.Broker, nil), m.DB, driver
 	m.Runner.Replier, m.Runner.Logger = m.Broker, m.Logger
 	m.Runner.Users, m.Runner.Schemas = m.DB, &registry.Schemas{}
 	if m.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/invoke"
 	"github.com/orc-gateway/orc/queue/rabbitmq"
 	"github.com/orc-gateway/orc/registry"
@@ -143,7 +144,8 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node, Pool: cfg.Worker.Pool}, runtime.NewMetrics(reg))
-	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = m.DB, m.DB, m.Driver
+	// Starts and results are told to the gateways' live views.
+	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = orc.WithEvents(m.DB, m.Broker, nil), m.DB, m.Driver
 	m.Runner.DeadLetters = m.DB
 	m.Runner.Replier, m.Runner.Logger = m.Broker, m.Logger
 	m.Runner.Users, m.Runner.Registry, m.Runner.Schemas = m.DB, m.DB, &registry.Schemas{}

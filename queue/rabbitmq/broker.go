@@ -149,6 +149,7 @@ type Broker struct {
 	cancelH  atomic.Pointer[func(string)]
 	replySub *subscription
 	cancSub  *subscription
+	ev       events
 
 	mu      sync.Mutex
 	cur     *session      // nil while disconnected

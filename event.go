@@ -1,0 +1,94 @@
+package orc
+
+import (
+	"context"
+	"time"
+)
+
+// InvocationEvent says that an invocation was created or changed status.
+// Events are best effort: a reader that needs the truth reads the
+// invocation; events only tell it when to look. Plugin, Version and
+// OwnerID are set on creation and may be empty on later events.
+type InvocationEvent struct {
+	ID      string    `json:"id"`
+	Status  Status    `json:"status"`
+	Plugin  string    `json:"plugin,omitempty"`
+	Version string    `json:"version,omitempty"`
+	OwnerID int64     `json:"owner_id,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// EventPublisher sends invocation events to whoever listens (the
+// gateways' live views). PublishEvent must not block: an event it cannot
+// send at once is dropped.
+type EventPublisher interface {
+	PublishEvent(e *InvocationEvent)
+}
+
+// WithEvents returns invocations that also publish an event each time one
+// is created, rejected, started, finished or canceled through them.
+func WithEvents(s InvocationService, p EventPublisher, clock Clock) InvocationService {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	return &publishing{InvocationService: s, p: p, clock: clock}
+}
+
+type publishing struct {
+	InvocationService
+	p     EventPublisher
+	clock Clock
+}
+
+func (s *publishing) event(inv *Invocation) {
+	s.p.PublishEvent(&InvocationEvent{ID: inv.ID, Status: inv.Status, Plugin: inv.Plugin, Version: inv.Version,
+		OwnerID: inv.OwnerID, At: s.clock.Now()})
+}
+
+func (s *publishing) CreateInvocation(ctx context.Context, inv *Invocation) (*Invocation, bool, error) {
+	out, created, err := s.InvocationService.CreateInvocation(ctx, inv)
+	if err == nil && created {
+		s.event(out)
+	}
+	return out, created, err
+}
+
+func (s *publishing) RecordRejected(ctx context.Context, inv *Invocation, logs []LogLine) error {
+	err := s.InvocationService.RecordRejected(ctx, inv, logs)
+	if err == nil {
+		s.event(inv)
+	}
+	return err
+}
+
+func (s *publishing) StartAttempt(ctx context.Context, id, worker, node string, at time.Time) (*Invocation, error) {
+	inv, err := s.InvocationService.StartAttempt(ctx, id, worker, node, at)
+	if err == nil {
+		s.event(inv)
+	}
+	return inv, err
+}
+
+func (s *publishing) FinishInvocation(ctx context.Context, id string, r *Result) (bool, error) {
+	won, err := s.InvocationService.FinishInvocation(ctx, id, r)
+	if err == nil && won {
+		s.p.PublishEvent(&InvocationEvent{ID: id, Status: r.Status, At: s.clock.Now()})
+	}
+	return won, err
+}
+
+func (s *publishing) FinishUnstarted(ctx context.Context, id string, r *Result) (bool, error) {
+	won, err := s.InvocationService.FinishUnstarted(ctx, id, r)
+	if err == nil && won {
+		s.p.PublishEvent(&InvocationEvent{ID: id, Status: r.Status, At: s.clock.Now()})
+	}
+	return won, err
+}
+
+func (s *publishing) CancelInvocation(ctx context.Context, id string, at time.Time) (*Invocation, error) {
+	inv, err := s.InvocationService.CancelInvocation(ctx, id, at)
+	if err == nil {
+		s.event(inv)
+	}
+	return inv, err
+}

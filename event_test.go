@@ -1,0 +1,77 @@
+package orc_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/orc-gateway/orc"
+)
+
+// fakeInvocations answers as told; methods not set panic through the nil
+// embedded interface.
+type fakeInvocations struct {
+	orc.InvocationService
+	created, won bool
+	err          error
+}
+
+func (f *fakeInvocations) CreateInvocation(_ context.Context, inv *orc.Invocation) (*orc.Invocation, bool, error) {
+	out := *inv
+	out.Status = orc.StatusQueued
+	return &out, f.created, f.err
+}
+
+func (f *fakeInvocations) FinishInvocation(context.Context, string, *orc.Result) (bool, error) {
+	return f.won, f.err
+}
+
+func (f *fakeInvocations) StartAttempt(_ context.Context, id, _, _ string, _ time.Time) (*orc.Invocation, error) {
+	return &orc.Invocation{ID: id, Status: orc.StatusRunning, OwnerID: 7, Plugin: "p"}, f.err
+}
+
+type recorder []*orc.InvocationEvent
+
+func (r *recorder) PublishEvent(e *orc.InvocationEvent) { *r = append(*r, e) }
+
+func TestWithEvents(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		f    fakeInvocations
+		call func(s orc.InvocationService)
+		want []orc.Status
+	}{
+		{"created", fakeInvocations{created: true}, func(s orc.InvocationService) {
+			s.CreateInvocation(ctx, &orc.Invocation{ID: "a", OwnerID: 7}) //nolint:errcheck // the fake answers
+		}, []orc.Status{orc.StatusQueued}},
+		{"found again (idempotent)", fakeInvocations{}, func(s orc.InvocationService) {
+			s.CreateInvocation(ctx, &orc.Invocation{ID: "a"}) //nolint:errcheck // the fake answers
+		}, nil},
+		{"started", fakeInvocations{}, func(s orc.InvocationService) {
+			s.StartAttempt(ctx, "a", "w", "n", time.Now()) //nolint:errcheck // the fake answers
+		}, []orc.Status{orc.StatusRunning}},
+		{"finished", fakeInvocations{won: true}, func(s orc.InvocationService) {
+			s.FinishInvocation(ctx, "a", &orc.Result{Status: orc.StatusSucceeded}) //nolint:errcheck // the fake answers
+		}, []orc.Status{orc.StatusSucceeded}},
+		{"a late attempt's result", fakeInvocations{won: false}, func(s orc.InvocationService) {
+			s.FinishInvocation(ctx, "a", &orc.Result{Status: orc.StatusFailed}) //nolint:errcheck // the fake answers
+		}, nil},
+		{"failed write", fakeInvocations{created: true, err: orc.Errorf(orc.EUNAVAILABLE, "down")}, func(s orc.InvocationService) {
+			s.CreateInvocation(ctx, &orc.Invocation{ID: "a"}) //nolint:errcheck // the fake answers
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rec recorder
+			tc.call(orc.WithEvents(&tc.f, &rec, nil))
+			if len(rec) != len(tc.want) {
+				t.Fatalf("events %+v, want statuses %v", rec, tc.want)
+			}
+			for i, e := range rec {
+				if e.Status != tc.want[i] || e.ID != "a" {
+					t.Errorf("event %d: %+v, want %s of a", i, e, tc.want[i])
+				}
+			}
+		})
+	}
+}
