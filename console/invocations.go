@@ -19,6 +19,9 @@ type invocationsData struct {
 	Items                 []*orc.Invocation
 	// Next is the query of the next page, "" on the last.
 	Next string
+	// Paged is set on pages after the first: new invocations are not
+	// added to them live.
+	Paged bool
 }
 
 // handleInvocations lists the invocations the user may see, newest first,
@@ -41,7 +44,7 @@ func (c *Console) handleInvocations(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	d.Items = pg.Items
+	d.Items, d.Paged = pg.Items, q.Get("cursor") != ""
 	if pg.NextCursor != "" {
 		next := url.Values{}
 		for k, v := range q {
@@ -87,7 +90,8 @@ func (c *Console) handleInvocation(w http.ResponseWriter, r *http.Request) {
 	d.Logs = logs.Lines
 	u := userOf(r)
 	d.Mine = d.Inv.OwnerID == u.ID || u.Admin()
-	c.render(w, r, http.StatusOK, "invocation", &page{Title: "Invocation " + d.Inv.ID, Nav: "invocations", Data: d})
+	notice := map[string]string{"cancel": "Cancel requested.", "retry": "This is a new invocation with the same input."}[r.URL.Query().Get("done")]
+	c.render(w, r, http.StatusOK, "invocation", &page{Title: "Invocation " + d.Inv.ID, Nav: "invocations", Notice: notice, Data: d})
 }
 
 // handleCancel cancels an invocation and shows it.

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	chrome "github.com/orc-gateway/orc/internal/testenv/browser"
 )
@@ -52,6 +54,7 @@ func selectOption(t *testing.T, b *chrome.Browser, selector, text string) {
 func TestConsoleTryIt(t *testing.T) {
 	s := newStack(t, nil, false)
 	s.register(manifest(t, "processor", nil))
+	s.register(manifest(t, "echo", nil))
 	b := chrome.New(t)
 	base := s.gw.URL()
 
@@ -104,4 +107,50 @@ func TestConsoleTryIt(t *testing.T) {
 	b.Navigate(t, base+"/console/invocations")
 	b.WaitVisible(t, "table.list")
 	consoleShot(t, b, "invocations")
+
+	// A new invocation appears in the open list without a reload, and its
+	// status follows it.
+	b.Eval(t, `window.orcNotReloaded = true`, nil)
+	resp := s.do("POST", "/invoke/echo", `{"sleep_ms":1500}`, "Prefer", "respond-async")
+	if resp.status != http.StatusAccepted {
+		t.Fatalf("invoke: %d %s", resp.status, resp.body)
+	}
+	id := resp.header.Get("X-Orc-Invocation-Id")
+	row := `tr[data-id="` + id + `"]`
+	b.WaitVisible(t, row)
+	waitText(t, b, row+" .badge", "succeeded")
+	var same bool
+	b.Eval(t, `window.orcNotReloaded === true`, &same)
+	if !same {
+		t.Error("the list reloaded instead of updating")
+	}
+
+	// A long invocation's page follows it, and cancel stops it.
+	resp = s.do("POST", "/invoke/echo", `{"sleep_ms":60000}`, "Prefer", "respond-async")
+	long := resp.header.Get("X-Orc-Invocation-Id")
+	b.Navigate(t, base+"/console/invocations/"+long)
+	waitText(t, b, "#status", "running")
+	b.Click(t, "#cancel")
+	waitText(t, b, "#status", "canceled")
+	consoleShot(t, b, "canceled")
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("the pages logged errors: %q", errs)
+	}
+}
+
+// waitText waits until the element's text is want.
+func waitText(t *testing.T, b *chrome.Browser, selector, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var got string
+		b.Eval(t, `(document.querySelector(`+strconv.Quote(selector)+`) || {}).textContent || ""`, &got)
+		if strings.TrimSpace(got) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s reads %q, want %q", selector, got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

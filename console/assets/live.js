@@ -1,0 +1,77 @@
+// Orc console: live updates from GET /api/v1/events (server-sent events).
+// A list adds new invocations and updates statuses in place; an
+// invocation's page reloads when its status changes. Without it, pages
+// are as fresh as their last load.
+"use strict";
+(function () {
+  var classes = { succeeded: "ok", queued: "busy", running: "busy", canceled: "muted", expired: "muted" };
+  function badge(el, status) {
+    el.textContent = status;
+    el.className = "badge " + (classes[status] || "bad");
+  }
+  function cell(tr, child) {
+    var td = document.createElement("td");
+    if (child) td.appendChild(child);
+    tr.appendChild(td);
+    return td;
+  }
+  function link(href, text, cls) {
+    var a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    if (cls) a.className = cls;
+    return a;
+  }
+  function row(e) {
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-id", e.id);
+    cell(tr, link("/console/invocations/" + encodeURIComponent(e.id), e.id.slice(0, 8), "mono"));
+    var p = cell(tr, link("/console/plugins/" + encodeURIComponent(e.plugin || ""), e.plugin || ""));
+    var v = document.createElement("span");
+    v.className = "muted";
+    v.textContent = " " + (e.version || "");
+    p.appendChild(v);
+    var b = document.createElement("span");
+    badge(b, e.status);
+    cell(tr, b);
+    cell(tr).textContent = "just now";
+    cell(tr);
+    return tr;
+  }
+  function open(query, on) {
+    if (!window.EventSource) return;
+    var es = new EventSource("/api/v1/events" + query);
+    es.addEventListener("invocation", function (m) {
+      try { on(JSON.parse(m.data)); } catch (err) { /* a malformed event is skipped */ }
+    });
+  }
+
+  var list = document.querySelector("[data-live]");
+  if (list) {
+    var plugin = list.getAttribute("data-plugin") || "";
+    var only = list.getAttribute("data-status") || "";
+    var paged = list.hasAttribute("data-paged");
+    var body = list.querySelector("tbody");
+    open(plugin ? "?plugin=" + encodeURIComponent(plugin) : "", function (e) {
+      var tr = body.querySelector('tr[data-id="' + CSS.escape(e.id) + '"]');
+      if (tr) {
+        if (only && e.status !== only) { tr.remove(); return; }
+        badge(tr.querySelector(".badge"), e.status);
+        return;
+      }
+      if (paged || (only && e.status !== only) || (e.status !== "queued" && e.status !== "rejected" && !only)) return;
+      var empty = body.querySelector("tr.empty");
+      if (empty) empty.remove();
+      body.insertBefore(row(e), body.firstChild);
+    });
+  }
+
+  var one = document.querySelector("[data-live-invocation]");
+  if (one) {
+    var id = one.getAttribute("data-live-invocation");
+    var shown = one.getAttribute("data-status");
+    open("", function (e) {
+      if (e.id === id && e.status !== shown) location.reload();
+    });
+  }
+})();
