@@ -32,8 +32,10 @@ const (
 // hub fans invocation events out to the event streams of this gateway,
 // each filtered by what its principal may see.
 type hub struct {
-	in   chan *orc.InvocationEvent
-	find func(ctx context.Context, id string) (*orc.Invocation, error)
+	in        chan *orc.InvocationEvent
+	find      func(ctx context.Context, id string) (*orc.Invocation, error)
+	subscribe func(h func(*orc.InvocationEvent))
+	once      sync.Once
 
 	mu      sync.Mutex
 	streams map[*stream]struct{}
@@ -54,8 +56,8 @@ type stream struct {
 
 func (st *stream) close() { st.once.Do(func() { close(st.closed) }) }
 
-func newHub(find func(ctx context.Context, id string) (*orc.Invocation, error)) *hub {
-	h := &hub{in: make(chan *orc.InvocationEvent, 4096), find: find, streams: map[*stream]struct{}{},
+func newHub(find func(ctx context.Context, id string) (*orc.Invocation, error), subscribe func(h func(*orc.InvocationEvent))) *hub {
+	h := &hub{in: make(chan *orc.InvocationEvent, 4096), find: find, subscribe: subscribe, streams: map[*stream]struct{}{},
 		perUser: map[int64]int{}, owners: map[string]orc.InvocationEvent{}}
 	go h.run()
 	return h
@@ -129,6 +131,7 @@ func (h *hub) complete(e *orc.InvocationEvent, listened bool) bool {
 }
 
 func (h *hub) add(st *stream) error {
+	h.once.Do(func() { h.subscribe(h.deliver) })
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.streams) >= maxStreams {

@@ -140,8 +140,9 @@ func (s *Server) built() chi.Router {
 
 func (s *Server) routes() chi.Router {
 	if s.Events != nil {
-		s.hub = newHub(s.Invocations.FindInvocation)
-		s.Events.OnEvent(s.hub.deliver)
+		// The gateway subscribes at its first stream: until someone
+		// watches, the broker drops the installation's events unread.
+		s.hub = newHub(s.Invocations.FindInvocation, func(h func(*orc.InvocationEvent)) { s.Events.OnEvent(h) })
 	}
 	r := chi.NewRouter()
 	// Routing sees the escaped path (escapedRouting); decodeParams, in the

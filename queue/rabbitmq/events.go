@@ -63,11 +63,12 @@ func (b *Broker) publishEvents() {
 			}
 			s, err := b.live()
 			if err == nil {
-				var p *publisher
-				if p, err = s.publisher(); err == nil {
+				// On the unconfirmed channel of replies: the broker need
+				// not track events, and tasks' confirms do not wait on them.
+				var ch *amqp.Channel
+				if ch, err = s.replier(); err == nil {
 					ctx, cancel := context.WithTimeout(b.ctx, b.cfg.PublishTimeout)
-					// The channel confirms; nobody waits for this confirm.
-					_, err = p.ch.PublishWithDeferredConfirmWithContext(ctx, b.eventsExchange(), statusKey, false, false, amqp.Publishing{
+					err = ch.PublishWithContext(ctx, b.eventsExchange(), statusKey, false, false, amqp.Publishing{
 						ContentType: "application/json", DeliveryMode: amqp.Transient, Timestamp: time.Now().UTC(),
 						Type: "orc.invocation", Body: body,
 					})
