@@ -82,6 +82,10 @@ func (c *Console) routes() chi.Router {
 		r.Get(Prefix+"/invocations/{id}", c.handleInvocation)
 		r.Post(Prefix+"/invocations/{id}/cancel", c.handleCancel)
 		r.Post(Prefix+"/invocations/{id}/retry", c.handleRetry)
+		r.Get(Prefix+"/dead-letters", c.handleDeadLetters)
+		r.Post(Prefix+"/dead-letters/redrive", c.handleBulkRedrive)
+		r.Post(Prefix+"/dead-letters/{id}/redrive", c.handleRedrive)
+		r.Post(Prefix+"/dead-letters/{id}/discard", c.handleDiscard)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "There is no such page."})

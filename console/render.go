@@ -34,6 +34,7 @@ func parsePages() map[string]*template.Template {
 		"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 		"pathq":    func(s string) string { return strings.ReplaceAll(template.URLQueryEscaper(s), "+", "%20") },
 		"statusOf": statusClass,
+		"list":     func(s ...string) []string { return s },
 		"short": func(id string) string {
 			if len(id) > 8 {
 				return id[:8]

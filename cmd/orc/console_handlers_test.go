@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -281,4 +283,63 @@ func (s *stack) countInvocations(t *testing.T) int {
 	}
 	resp.json(t, &pg)
 	return len(pg.Items)
+}
+
+// TestConsoleDeadLetters: the dead-letter page lists the user's own dead
+// letters with their reason and deliveries; redrive runs one again under
+// the same id, discard takes one off the list, and another user's cannot
+// be touched.
+func TestConsoleDeadLetters(t *testing.T) {
+	s := newStack(t, nil, false)
+	s.register(manifest(t, "echo", func(m map[string]any) { m["public"] = true }))
+	v, err := s.db.FindVersion(context.Background(), "echo", "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addUser("dl-a@example.com", orc.RoleDeveloper)
+	s.addUser("dl-b@example.com", orc.RoleDeveloper)
+	aliceID, bobID := s.userID("dl-a@example.com"), s.userID("dl-b@example.com")
+	redriven, discarded, bobs := s.deadLetterOf(aliceID, v), s.deadLetterOf(aliceID, v), s.deadLetterOf(bobID, v)
+	alice := newConsoleUser(t, s.gw.URL())
+	alice.signIn("dl-a@example.com", "password-dl-a@example.com")
+
+	a := alice.do("GET", "/console/dead-letters", nil)
+	if a.status != http.StatusOK || !strings.Contains(a.body, redriven[:8]) || !strings.Contains(a.body, discarded[:8]) ||
+		strings.Contains(a.body, bobs[:8]) || !strings.Contains(a.body, "delivery_limit") {
+		t.Fatalf("list: %d %.1000s", a.status, a.body)
+	}
+	tok := alice.csrf("/console/dead-letters")
+	if a := alice.do("POST", "/console/dead-letters/"+redriven+"/redrive", url.Values{"csrf": {tok}}); a.status != http.StatusSeeOther {
+		t.Fatalf("redrive: %d %.300s", a.status, a.body)
+	}
+	if inv := s.waitFor(redriven, 30*time.Second, terminal); inv.Status != orc.StatusSucceeded || inv.Redrives != 1 {
+		t.Errorf("redriven: %s, %d redrives", inv.Status, inv.Redrives)
+	}
+	if a := alice.do("POST", "/console/dead-letters/"+redriven+"/redrive", url.Values{"csrf": {tok}}); a.status != http.StatusConflict {
+		t.Errorf("a second redrive: %d", a.status)
+	}
+	if a := alice.do("POST", "/console/dead-letters/"+discarded+"/discard", url.Values{"csrf": {tok}}); a.status != http.StatusSeeOther {
+		t.Fatalf("discard: %d %.300s", a.status, a.body)
+	}
+	if a := alice.do("GET", "/console/dead-letters", nil); strings.Contains(a.body, `data-id="`+discarded) || strings.Contains(a.body, `data-id="`+redriven) {
+		t.Errorf("redriven or discarded still listed: %.1000s", a.body)
+	}
+	for _, action := range []string{"redrive", "discard"} {
+		if a := alice.do("POST", "/console/dead-letters/"+bobs+"/"+action, url.Values{"csrf": {tok}}); a.status != http.StatusNotFound {
+			t.Errorf("%s another's: %d", action, a.status)
+		}
+		if a := alice.do("POST", "/console/dead-letters/"+bobs+"/"+action, url.Values{"csrf": {"forged"}}); a.status != http.StatusForbidden {
+			t.Errorf("%s without the form token: %d", action, a.status)
+		}
+	}
+	// The admin's bulk redrive takes bob's, by filter.
+	admin := newConsoleUser(t, s.gw.URL())
+	admin.signIn(adminEmail, adminPassword)
+	a = admin.do("POST", "/console/dead-letters/redrive", url.Values{"csrf": {admin.csrf("/console/dead-letters")}, "filter": {"plugin=echo"}})
+	if a.status != http.StatusSeeOther || !strings.Contains(a.location, "n=1") {
+		t.Fatalf("bulk redrive: %d to %q", a.status, a.location)
+	}
+	if inv := s.waitFor(bobs, 30*time.Second, terminal); inv.Status != orc.StatusSucceeded {
+		t.Errorf("bob's after the bulk redrive: %s", inv.Status)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orc-gateway/orc"
 	chrome "github.com/orc-gateway/orc/internal/testenv/browser"
 )
 
@@ -133,6 +135,21 @@ func TestConsoleTryIt(t *testing.T) {
 	b.Click(t, "#cancel")
 	waitText(t, b, "#status", "canceled")
 	consoleShot(t, b, "canceled")
+
+	// A dead letter, redriven from its page.
+	v, err := s.db.FindVersion(context.Background(), "echo", "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := s.deadLetterOf(s.userID(adminEmail), v)
+	b.Navigate(t, base+"/console/dead-letters")
+	b.WaitVisible(t, `tr[data-id="`+dead+`"] .redrive`)
+	consoleShot(t, b, "dead-letters")
+	b.Click(t, `tr[data-id="`+dead+`"] .redrive`)
+	b.WaitVisible(t, ".notice")
+	if inv := s.waitFor(dead, 30*time.Second, terminal); inv.Status != orc.StatusSucceeded {
+		t.Errorf("the redriven dead letter ended %s", inv.Status)
+	}
 	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("the pages logged errors: %q", errs)
 	}
