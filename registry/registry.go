@@ -215,6 +215,10 @@ func (r *Registry) DeleteHook(ctx context.Context, p *orc.Principal, name string
 	if err != nil {
 		return err
 	}
+	if !h.Global && !p.CanSee(h.OwnerID) {
+		// Another user's hook is not there for this caller (as on GET).
+		return orc.Errorf(orc.ENOTFOUND, "hook %q not found", h.Name)
+	}
 	if !p.IsAdmin() && !(p.Role.CanPublish() && h.OwnerID == p.UserID) {
 		return orc.Errorf(orc.EFORBIDDEN, "your role may not delete this hook")
 	}
