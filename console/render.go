@@ -35,6 +35,12 @@ func parsePages() map[string]*template.Template {
 		"pathq":    func(s string) string { return strings.ReplaceAll(template.URLQueryEscaper(s), "+", "%20") },
 		"statusOf": statusClass,
 		"list":     func(s ...string) []string { return s },
+		"kib": func(n int) string {
+			if n >= 1<<20 {
+				return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+			}
+			return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+		},
 		"short": func(id string) string {
 			if len(id) > 8 {
 				return id[:8]

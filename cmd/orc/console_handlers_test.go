@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -341,5 +343,74 @@ func TestConsoleDeadLetters(t *testing.T) {
 	}
 	if inv := s.waitFor(bobs, 30*time.Second, terminal); inv.Status != orc.StatusSucceeded {
 		t.Errorf("bob's after the bulk redrive: %s", inv.Status)
+	}
+}
+
+// upload posts a multipart form with one file.
+func (u *consoleUser) upload(path string, fields url.Values, file string, content []byte) *consoleAnswer {
+	u.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, vs := range fields {
+		for _, v := range vs {
+			mw.WriteField(k, v) //nolint:errcheck // a bytes.Buffer
+		}
+	}
+	fw, _ := mw.CreateFormFile(file, file+".wasm")
+	fw.Write(content) //nolint:errcheck // a bytes.Buffer
+	mw.Close()
+	req, _ := http.NewRequest("POST", u.base+path, &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := u.c.Do(req)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return &consoleAnswer{status: resp.StatusCode, header: resp.Header, body: string(b), location: resp.Header.Get("Location")}
+}
+
+// TestConsoleHooks: a developer uploads a hook and deletes it; a module
+// the API refuses shows why; another developer cannot delete it; a viewer
+// has no upload form and cannot upload.
+func TestConsoleHooks(t *testing.T) {
+	s := newStack(t, nil, true)
+	module := hookModule(t, "validator")
+	s.addUser("hk-a@example.com", orc.RoleDeveloper)
+	s.addUser("hk-b@example.com", orc.RoleDeveloper)
+	s.addUser("hk-v@example.com", orc.RoleViewer)
+	a, b, v := newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL())
+	a.signIn("hk-a@example.com", "password-hk-a@example.com")
+	b.signIn("hk-b@example.com", "password-hk-b@example.com")
+	v.signIn("hk-v@example.com", "password-hk-v@example.com")
+
+	tok := a.csrf("/console/hooks")
+	if r := a.upload("/console/hooks", url.Values{"csrf": {tok}, "name": {"checks"}}, "module", []byte("not wasm")); r.status != http.StatusBadRequest ||
+		!strings.Contains(r.body, `class="problem"`) {
+		t.Errorf("a bad module: %d %.500s", r.status, r.body)
+	}
+	if r := a.upload("/console/hooks", url.Values{"csrf": {"forged"}, "name": {"checks"}}, "module", module); r.status != http.StatusForbidden {
+		t.Errorf("upload without the form token: %d", r.status)
+	}
+	if r := a.upload("/console/hooks", url.Values{"csrf": {tok}, "name": {"checks"}, "description": {"input checks"}}, "module", module); r.status != http.StatusSeeOther {
+		t.Fatalf("upload: %d %.500s", r.status, r.body)
+	}
+	if r := a.do("GET", "/console/hooks", nil); !strings.Contains(r.body, `data-hook="checks"`) || !strings.Contains(r.body, "input checks") {
+		t.Errorf("the list: %.1000s", r.body)
+	}
+	if r := b.do("POST", "/console/hooks/checks/delete", url.Values{"csrf": {b.csrf("/console/hooks")}}); r.status != http.StatusNotFound {
+		t.Errorf("another developer deletes it: %d", r.status)
+	}
+	if r := v.do("GET", "/console/hooks", nil); strings.Contains(r.body, `id="upload"`) {
+		t.Error("a viewer sees the upload form")
+	}
+	if r := v.upload("/console/hooks", url.Values{"csrf": {v.csrf("/console/plugins")}, "name": {"viewers"}}, "module", module); r.status != http.StatusForbidden {
+		t.Errorf("a viewer uploads: %d %.300s", r.status, r.body)
+	}
+	if r := a.do("POST", "/console/hooks/checks/delete", url.Values{"csrf": {tok}}); r.status != http.StatusSeeOther {
+		t.Errorf("delete: %d %.300s", r.status, r.body)
+	}
+	if r := a.do("GET", "/console/hooks", nil); strings.Contains(r.body, `data-hook="checks"`) {
+		t.Error("a deleted hook is still listed")
 	}
 }

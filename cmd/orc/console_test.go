@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/orc-gateway/orc"
 	chrome "github.com/orc-gateway/orc/internal/testenv/browser"
 )
@@ -150,6 +152,21 @@ func TestConsoleTryIt(t *testing.T) {
 	if inv := s.waitFor(dead, 30*time.Second, terminal); inv.Status != orc.StatusSucceeded {
 		t.Errorf("the redriven dead letter ended %s", inv.Status)
 	}
+
+	// A hook uploaded from its page.
+	wasm := filepath.Join(t.TempDir(), "validator.wasm")
+	if err := os.WriteFile(wasm, hookModule(t, "validator"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.Navigate(t, base+"/console/hooks")
+	b.WaitVisible(t, "#upload")
+	b.SetValue(t, "#h-name", "input-checks")
+	b.SetValue(t, "#h-desc", "refuses inputs that break the rules")
+	b.Run(t, chromedp.SetUploadFiles(chromedp.CSS("#h-module"), []string{wasm}))
+	b.Click(t, "#upload button[type=submit]")
+	b.WaitVisible(t, `tr[data-hook="input-checks"]`)
+	consoleShot(t, b, "hooks")
+
 	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("the pages logged errors: %q", errs)
 	}
