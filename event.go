@@ -26,7 +26,9 @@ type EventPublisher interface {
 }
 
 // WithEvents returns invocations that also publish an event each time one
-// is created, rejected, started, finished or canceled through them.
+// is created, rejected, started, finished or canceled through them. The
+// optional interfaces of s stay reachable through the result's Unwrap
+// method (see UnwrapInvocations).
 func WithEvents(s InvocationService, p EventPublisher, clock Clock) InvocationService {
 	if clock == nil {
 		clock = SystemClock{}
@@ -38,6 +40,24 @@ type publishing struct {
 	InvocationService
 	p     EventPublisher
 	clock Clock
+}
+
+// Unwrap returns the invocations that s publishes the events of.
+func (s *publishing) Unwrap() InvocationService { return s.InvocationService }
+
+// UnwrapInvocations returns s, then what each wrapper around it wraps, in
+// turn: a caller looking for an optional interface of the store tries
+// each.
+func UnwrapInvocations(s InvocationService) []InvocationService {
+	chain := []InvocationService{s}
+	for {
+		u, ok := s.(interface{ Unwrap() InvocationService })
+		if !ok {
+			return chain
+		}
+		s = u.Unwrap()
+		chain = append(chain, s)
+	}
 }
 
 func (s *publishing) event(inv *Invocation) {

@@ -75,3 +75,13 @@ func TestWithEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestWithEventsUnwraps: a store's optional interfaces stay reachable
+// behind the wrapper.
+func TestWithEventsUnwraps(t *testing.T) {
+	inner := &fakeInvocations{}
+	chain := orc.UnwrapInvocations(orc.WithEvents(inner, &recorder{}, nil))
+	if len(chain) != 2 || chain[1] != orc.InvocationService(inner) {
+		t.Fatalf("chain = %v, want the wrapper then the store", chain)
+	}
+}

@@ -576,8 +576,14 @@ type attemptEnder interface {
 // endAttempt records why an attempt ended without a result, once and
 // without waiting out an outage: it only informs.
 func (w *Worker) endAttempt(ctx context.Context, log *slog.Logger, inv *orc.Invocation, msg string) {
-	ender, ok := w.Invocations.(attemptEnder)
-	if !ok {
+	var ender attemptEnder
+	for _, s := range orc.UnwrapInvocations(w.Invocations) {
+		if e, ok := s.(attemptEnder); ok {
+			ender = e
+			break
+		}
+	}
+	if ender == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
