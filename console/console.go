@@ -82,6 +82,7 @@ func (c *Console) routes() chi.Router {
 		r.Get(Prefix+"/invocations/{id}", c.handleInvocation)
 		r.Post(Prefix+"/invocations/{id}/cancel", c.handleCancel)
 		r.Post(Prefix+"/invocations/{id}/retry", c.handleRetry)
+		r.Get(Prefix+"/cluster", c.handleCluster)
 		r.Get(Prefix+"/hooks", c.handleHooks)
 		r.Post(Prefix+"/hooks", c.handleUploadHook)
 		r.Post(Prefix+"/hooks/{hook}/delete", c.handleDeleteHook)

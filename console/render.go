@@ -28,13 +28,15 @@ type page struct {
 // parsePages parses each page with the layout.
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"json":     prettyJSON,
-		"since":    since,
-		"ms":       func(v float64) string { return fmt.Sprintf("%.1f ms", v) },
-		"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
-		"pathq":    func(s string) string { return strings.ReplaceAll(template.URLQueryEscaper(s), "+", "%20") },
-		"statusOf": statusClass,
-		"list":     func(s ...string) []string { return s },
+		"json":      prettyJSON,
+		"since":     since,
+		"ms":        func(v float64) string { return fmt.Sprintf("%.1f ms", v) },
+		"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+		"pathq":     func(s string) string { return strings.ReplaceAll(template.URLQueryEscaper(s), "+", "%20") },
+		"statusOf":  statusClass,
+		"list":      func(s ...string) []string { return s },
+		"resources": resources,
+		"stateOf":   stateClass,
 		"kib": func(n int) string {
 			if n >= 1<<20 {
 				return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
@@ -130,6 +132,19 @@ func since(t time.Time) string {
 		return fmt.Sprintf("%dh ago", int(d.Hours()))
 	}
 	return t.UTC().Format("2006-01-02")
+}
+
+// stateClass is the CSS class of a scheduler's or pool's state.
+func stateClass(s string) string {
+	switch s {
+	case "ok", "ready":
+		return "ok"
+	case "scaling", "waiting":
+		return "busy"
+	case "unconfigured":
+		return "muted"
+	}
+	return "bad"
 }
 
 // statusClass is the CSS class of an invocation status's badge.

@@ -188,3 +188,34 @@ func waitText(t *testing.T, b *chrome.Browser, selector, want string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestConsoleCluster: the cluster page shows the Ray nodes with their
+// resources, the pools the scheduler reports and the workers; an invoker
+// may not see it.
+func TestConsoleCluster(t *testing.T) {
+	s := newRayStack(t)
+	s.register(manifest(t, "echo", echoIn("echo-cl", "cluster-pool", map[string]any{"cpu": 0.5})))
+	s.invokeSync(t, "echo-cl", `{"n":1}`)
+	b := chrome.New(t)
+	base := s.gw.URL()
+	consoleSignIn(t, b, base, adminEmail, adminPassword)
+	b.Navigate(t, base+"/console/cluster")
+	b.WaitVisible(t, "meter")
+	body := b.Text(t, "main")
+	for _, want := range []string{"head", "CPU", "cluster-pool", "accelerator", "taking tasks"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the cluster page lacks %q:\n%s", want, body)
+		}
+	}
+	consoleShot(t, b, "cluster")
+
+	s.addUser("invoker-cl@example.com", orc.RoleInvoker)
+	u := newConsoleUser(t, base)
+	u.signIn("invoker-cl@example.com", "password-invoker-cl@example.com")
+	if a := u.do("GET", "/console/cluster", nil); a.status != http.StatusForbidden {
+		t.Errorf("an invoker's cluster page: %d", a.status)
+	}
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("the page logged errors: %q", errs)
+	}
+}

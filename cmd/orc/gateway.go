@@ -129,7 +129,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Server.HookStore, m.Server.Keys, m.Server.Audit, m.Server.Policies = m.DB, m.DB, m.DB, m.DB
 	m.Server.Broker, m.Server.Logger, m.Server.Events = m.Broker, m.Logger, m.Broker
 	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB, Workers: m.DB}
-	m.Server.Console = console.New(console.Config{API: m.Server, Identity: m.Identity, Logger: m.Logger})
+	m.Server.Console = console.New(console.Config{API: m.Server, Identity: m.Identity, RayDashboard: cfg.RayAddress, Logger: m.Logger})
 	if cfg.RayAddress != "" {
 		rc, err := ray.NewClient(cfg.RayAddress)
 		if err != nil {
