@@ -219,3 +219,58 @@ func TestConsoleCluster(t *testing.T) {
 		t.Errorf("the page logged errors: %q", errs)
 	}
 }
+
+// TestConsoleSSO: "Sign in with SSO" runs the provider's sign-in in the
+// browser and lands on the console signed in; a user whose groups map to
+// no role signs in as a viewer and sees no write controls.
+func TestConsoleSSO(t *testing.T) {
+	s, _ := newIdentityStack(t, nil)
+	s.register(echoManifest(t, "echo-sso", true))
+	base := s.gw.URL()
+	b := chrome.New(t)
+
+	ssoSignIn := func(user, password string) {
+		t.Helper()
+		b.Navigate(t, base+"/console/plugins")
+		b.WaitVisible(t, "#sso")
+		b.Click(t, "#sso")
+		b.WaitVisible(t, `input[name="username"]`)
+		b.SetValue(t, `input[name="username"]`, user)
+		b.SetValue(t, `input[name="password"]`, password)
+		b.Click(t, "form button")
+		b.WaitVisible(t, "nav[aria-label=Sections]")
+	}
+	ssoSignIn("alice", "alice-pw")
+	if who := b.Text(t, ".who"); !strings.Contains(who, "alice@example.com") || !strings.Contains(who, "developer") {
+		t.Errorf("signed in as %q, want alice the developer", who)
+	}
+	var path string
+	b.Eval(t, `location.pathname`, &path)
+	if path != "/console/plugins" {
+		t.Errorf("after SSO the browser is at %s, want the page it asked for", path)
+	}
+	b.Click(t, ".who button")
+	b.WaitVisible(t, "#email")
+
+	ssoSignIn("dave", "dave-pw")
+	if who := b.Text(t, ".who"); !strings.Contains(who, "viewer") {
+		t.Errorf("dave signed in as %q, want a viewer", who)
+	}
+	b.Navigate(t, base+"/console/plugins/echo-sso")
+	b.WaitVisible(t, "h1")
+	var controls int
+	b.Eval(t, `document.querySelectorAll("#try, #upload, .redrive, #cancel, #retry").length`, &controls)
+	if controls != 0 {
+		t.Errorf("a viewer sees %d write controls on the plugin page", controls)
+	}
+	b.Navigate(t, base+"/console/hooks")
+	b.WaitVisible(t, "h1")
+	b.Eval(t, `document.querySelectorAll("#upload, .delete").length`, &controls)
+	if controls != 0 {
+		t.Errorf("a viewer sees %d write controls on the hooks page", controls)
+	}
+	consoleShot(t, b, "viewer")
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("the pages logged errors: %q", errs)
+	}
+}

@@ -84,6 +84,9 @@ func Start(t testing.TB, users ...User) *Provider {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login", p.login)
+	// Browsers ask every origin for an icon; no answer is an error in
+	// their console.
+	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	var handler http.Handler = provider
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/keys" {
@@ -137,7 +140,9 @@ func (p *Provider) KeyFetches() int { return int(p.keyFetches.Load()) }
 func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		id := r.URL.Query().Get("authRequestID")
-		fmt.Fprintf(w, `<form method="post" action="/login"><input type="hidden" name="id" value="%s">
+		// A page a real browser can fill in (the console's SSO test).
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>Sign in</title><form method="post" action="/login"><input type="hidden" name="id" value="%s">
 <input name="username"><input name="password" type="password"><button>Sign in</button></form>`, html.EscapeString(id))
 		return
 	}
