@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -70,5 +71,22 @@ func TestOutline(t *testing.T) {
 	want := "a:object a.x:integer b:array b[]:string (uri) c:any"
 	if strings.Join(paths, " ") != want || !rows[0].Required || rows[1].Rules != "≥ 1" {
 		t.Errorf("outline = %v (%+v), want %s", paths, rows, want)
+	}
+}
+
+func TestListQuery(t *testing.T) {
+	q := url.Values{"plugin": {"echo"}, "status": {""}, "cursor": {"c1"}, "done": {"cancel"}, "x": {"y"}}
+	api, filter := listQuery(q, "plugin", "status")
+	if got := api.Encode(); got != "cursor=c1&limit=50&plugin=echo" {
+		t.Errorf("api query %q", got)
+	}
+	if got := filter.Encode(); got != "plugin=echo" {
+		t.Errorf("filter %q, want the filters without cursor or page state", got)
+	}
+	if got := nextPage(filter, "c2"); got != "cursor=c2&plugin=echo" {
+		t.Errorf("next page %q", got)
+	}
+	if got := nextPage(filter, ""); got != "" {
+		t.Errorf("next page of the last %q", got)
 	}
 }

@@ -19,7 +19,7 @@ type deadLettersData struct {
 }
 
 // deadLetterFilters are the list filters the page passes to the API.
-var deadLetterFilters = []string{"plugin", "version", "reason", "since", "until", "owner_id", "cursor"}
+var deadLetterFilters = []string{"plugin", "version", "reason", "since", "until", "owner_id"}
 
 // handleDeadLetters lists the dead letters the user may see, with their
 // reason, deliveries and attempts, and offers redrive (one, or all that
@@ -27,33 +27,13 @@ var deadLetterFilters = []string{"plugin", "version", "reason", "since", "until"
 func (c *Console) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := &deadLettersData{Plugin: q.Get("plugin"), Version: q.Get("version"), Reason: q.Get("reason")}
-	api, filter := url.Values{}, url.Values{}
-	for _, k := range deadLetterFilters {
-		if v := q.Get(k); v != "" {
-			api.Set(k, v)
-			if k != "cursor" {
-				filter.Set(k, v)
-			}
-		}
-	}
-	api.Set("limit", "50")
-	var pg struct {
-		Items      []*orc.DeadLetter `json:"items"`
-		NextCursor string            `json:"next_cursor"`
-	}
+	api, filter := listQuery(q, deadLetterFilters...)
+	var pg listPage[*orc.DeadLetter]
 	if _, err := c.call(r, http.MethodGet, "/api/v1/dead-letters?"+api.Encode(), nil, &pg); err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	d.Items, d.Filter = pg.Items, filter.Encode()
-	if pg.NextCursor != "" {
-		next := url.Values{}
-		for k, v := range filter {
-			next[k] = v
-		}
-		next.Set("cursor", pg.NextCursor)
-		d.Next = next.Encode()
-	}
+	d.Items, d.Filter, d.Next = pg.Items, filter.Encode(), nextPage(filter, pg.NextCursor)
 	p := &page{Title: "Dead letters", Nav: "dead", Data: d}
 	switch q.Get("done") {
 	case "redrive":
@@ -105,7 +85,7 @@ func (c *Console) handleBulkRedrive(w http.ResponseWriter, r *http.Request) {
 	}
 	api := url.Values{}
 	for _, k := range deadLetterFilters {
-		if v := filter.Get(k); v != "" && k != "cursor" {
+		if v := filter.Get(k); v != "" {
 			api.Set(k, v)
 		}
 	}

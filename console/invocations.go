@@ -29,30 +29,13 @@ type invocationsData struct {
 func (c *Console) handleInvocations(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := &invocationsData{Plugin: q.Get("plugin"), Status: q.Get("status"), Owner: q.Get("owner_id"), Statuses: statuses}
-	api := url.Values{}
-	for k, v := range map[string]string{"plugin": d.Plugin, "status": d.Status, "owner_id": d.Owner, "cursor": q.Get("cursor")} {
-		if v != "" {
-			api.Set(k, v)
-		}
-	}
-	api.Set("limit", "50")
-	var pg struct {
-		Items      []*orc.Invocation `json:"items"`
-		NextCursor string            `json:"next_cursor"`
-	}
+	api, filter := listQuery(q, "plugin", "status", "owner_id")
+	var pg listPage[*orc.Invocation]
 	if _, err := c.call(r, http.MethodGet, "/api/v1/invocations?"+api.Encode(), nil, &pg); err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	d.Items, d.Paged = pg.Items, q.Get("cursor") != ""
-	if pg.NextCursor != "" {
-		next := url.Values{}
-		for k, v := range q {
-			next[k] = v
-		}
-		next.Set("cursor", pg.NextCursor)
-		d.Next = next.Encode()
-	}
+	d.Items, d.Paged, d.Next = pg.Items, q.Get("cursor") != "", nextPage(filter, pg.NextCursor)
 	c.render(w, r, http.StatusOK, "invocations", &page{Title: "Invocations", Nav: "invocations", Data: d})
 }
 
@@ -122,12 +105,49 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, action string, sho
 
 // handleOverview is the start page.
 func (c *Console) handleOverview(w http.ResponseWriter, r *http.Request) {
-	var pg struct {
-		Items []*orc.Invocation `json:"items"`
-	}
+	var pg listPage[*orc.Invocation]
 	if _, err := c.call(r, http.MethodGet, "/api/v1/invocations?limit=10", nil, &pg); err != nil {
 		c.fail(w, r, err)
 		return
 	}
 	c.render(w, r, http.StatusOK, "overview", &page{Title: "Overview", Nav: "overview", Data: pg.Items})
+}
+
+// listPage is a page of an API list.
+type listPage[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// pageSize is how many items a console list shows at a time.
+const pageSize = "50"
+
+// listQuery picks a list page's filters from its query: the API's query
+// (with the cursor and the page size) and the filters alone.
+func listQuery(q url.Values, filters ...string) (api, filter url.Values) {
+	api, filter = url.Values{}, url.Values{}
+	for _, k := range filters {
+		if v := q.Get(k); v != "" {
+			api.Set(k, v)
+			filter.Set(k, v)
+		}
+	}
+	if c := q.Get("cursor"); c != "" {
+		api.Set("cursor", c)
+	}
+	api.Set("limit", pageSize)
+	return api, filter
+}
+
+// nextPage is the query of the page after this one: the same filters and
+// the API's cursor; "" on the last page.
+func nextPage(filter url.Values, cursor string) string {
+	if cursor == "" {
+		return ""
+	}
+	next := url.Values{"cursor": {cursor}}
+	for k, v := range filter {
+		next[k] = v
+	}
+	return next.Encode()
 }

@@ -55,6 +55,12 @@ func (u *consoleUser) do(method, path string, form url.Values) *consoleAnswer {
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	return u.send(req)
+}
+
+// send sends a request with the user's cookies and reads the answer.
+func (u *consoleUser) send(req *http.Request) *consoleAnswer {
+	u.t.Helper()
 	resp, err := u.c.Do(req)
 	if err != nil {
 		u.t.Fatal(err)
@@ -361,13 +367,7 @@ func (u *consoleUser) upload(path string, fields url.Values, file string, conten
 	mw.Close()
 	req, _ := http.NewRequest("POST", u.base+path, &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := u.c.Do(req)
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return &consoleAnswer{status: resp.StatusCode, header: resp.Header, body: string(b), location: resp.Header.Get("Location")}
+	return u.send(req)
 }
 
 // TestConsoleHooks: a developer uploads a hook and deletes it; a module
