@@ -64,6 +64,9 @@ type UserService interface {
 	// EINVALID for an unknown role.
 	UpdateUser(ctx context.Context, id int64, up UserUpdate) (*User, error)
 
+	// RecordSignIn records that a user signed in at a time.
+	RecordSignIn(ctx context.Context, id int64, at time.Time) error
+
 	// LinkOIDC links a user to an OpenID provider's subject and records a
 	// sign-in. Returns ENOTFOUND, ECONFLICT when the subject is linked to
 	// another user.

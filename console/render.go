@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/orc-gateway/orc"
 )
 
 // page is what every page's template gets.
@@ -37,6 +39,7 @@ func parsePages() map[string]*template.Template {
 		"list":      func(s ...string) []string { return s },
 		"resources": resources,
 		"stateOf":   stateClass,
+		"usable":    func(k *orc.APIKey) bool { return k.Usable(time.Now()) },
 		"kib": func(n int) string {
 			if n >= 1<<20 {
 				return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))

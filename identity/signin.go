@@ -68,6 +68,9 @@ func (s *Service) checkPassword(r *http.Request, username, pw string) (*orc.User
 		s.throttle.failed(addr, username, now)
 		return nil, orc.Errorf(orc.EUNAUTHORIZED, "incorrect username or password")
 	}
+	if err := s.Users.RecordSignIn(r.Context(), u.ID, now); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 

@@ -123,6 +123,12 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, up orc.UserUpdate) (*orc
 	return u, dbError(err, "user not found")
 }
 
+// RecordSignIn records a sign-in.
+func (db *DB) RecordSignIn(ctx context.Context, id int64, at time.Time) error {
+	_, err := db.pool.Exec(ctx, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at)
+	return dbError(err, "")
+}
+
 // LinkOIDC links a user to a provider's subject and records the sign-in.
 func (db *DB) LinkOIDC(ctx context.Context, id int64, issuer, subject string, at time.Time) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET oidc_issuer = $2, oidc_subject = $3, last_login_at = $4, updated_at = now()

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/orc-gateway/orc"
+	chrome "github.com/orc-gateway/orc/internal/testenv/browser"
+)
+
+// secretRE finds a new API key on the keys page.
+var secretRE = regexp.MustCompile(`<pre class="mono" id="secret">([^<]+)</pre>`)
+
+// TestConsoleKeys: anyone creates keys of their own, no wider than their
+// role, sees the key once, and revokes it; another user can touch none of
+// them.
+func TestConsoleKeys(t *testing.T) {
+	s := newStack(t, nil, true)
+	s.addUser("key-a@example.com", orc.RoleDeveloper)
+	s.addUser("key-b@example.com", orc.RoleDeveloper)
+	a, b := newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL())
+	a.signIn("key-a@example.com", "password-key-a@example.com")
+	b.signIn("key-b@example.com", "password-key-b@example.com")
+
+	page := a.do("GET", "/console/keys", nil)
+	if page.status != http.StatusOK || strings.Contains(page.body, `<option value="admin">`) || !strings.Contains(page.body, `<option value="viewer">`) {
+		t.Errorf("a developer's keys page offers: %d %.2000s", page.status, page.body)
+	}
+	tok := a.csrf("/console/keys")
+	if r := a.do("POST", "/console/keys", url.Values{"csrf": {"forged"}, "name": {"ci"}}); r.status != http.StatusForbidden {
+		t.Errorf("create without the form token: %d", r.status)
+	}
+	if r := a.do("POST", "/console/keys", url.Values{"csrf": {tok}, "name": {"wide"}, "role": {"admin"}}); r.status != http.StatusForbidden ||
+		!strings.Contains(r.body, `class="problem"`) || secretRE.MatchString(r.body) {
+		t.Errorf("a key wider than the developer: %d %.500s", r.status, r.body)
+	}
+	if r := a.do("POST", "/console/keys", url.Values{"csrf": {tok}, "name": {"ci"}, "expires_in": {"-5"}}); r.status != http.StatusBadRequest {
+		t.Errorf("a bad lifetime: %d", r.status)
+	}
+
+	r := a.do("POST", "/console/keys", url.Values{"csrf": {tok}, "name": {"nightly"}, "role": {"viewer"}, "expires_in": {"86400"}})
+	m := secretRE.FindStringSubmatch(r.body)
+	if r.status != http.StatusCreated || m == nil || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("create: %d %q %.1000s", r.status, r.header.Get("Cache-Control"), r.body)
+	}
+	key := m[1]
+	me := s.do("GET", "/api/v1/auth/me", nil, "Authorization", "Bearer "+key)
+	var who struct {
+		Email string   `json:"email"`
+		Role  orc.Role `json:"role"`
+	}
+	me.json(t, &who)
+	if who.Email != "key-a@example.com" || who.Role != orc.RoleViewer {
+		t.Errorf("the key signs in as %+v", who)
+	}
+	if r := a.do("GET", "/console/keys", nil); strings.Contains(r.body, key) || !strings.Contains(r.body, "<td>nightly</td>") {
+		t.Error("the key is shown again, or its row is missing")
+	}
+	keyID := regexp.MustCompile(`data-key="(\d+)"`).FindStringSubmatch(a.do("GET", "/console/keys", nil).body)
+	if keyID == nil {
+		t.Fatal("no key row")
+	}
+	if r := b.do("GET", "/console/keys", nil); strings.Contains(r.body, "<td>nightly</td>") || strings.Contains(r.body, "all=true") {
+		t.Error("another developer sees the key, or everyone's")
+	}
+	if r := b.do("POST", "/console/keys/"+keyID[1]+"/revoke", url.Values{"csrf": {b.csrf("/console/keys")}}); r.status != http.StatusNotFound {
+		t.Errorf("another developer revokes it: %d", r.status)
+	}
+	if r := a.do("POST", "/console/keys/"+keyID[1]+"/revoke", url.Values{"csrf": {tok}}); r.status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d %.300s", r.status, r.body)
+	}
+	if me := s.do("GET", "/api/v1/auth/me", nil, "Authorization", "Bearer "+key); me.status != http.StatusUnauthorized {
+		t.Errorf("a revoked key: %d", me.status)
+	}
+	if r := a.do("GET", "/console/keys", nil); !strings.Contains(r.body, "revoked") {
+		t.Error("the key is not shown revoked")
+	}
+
+	admin := newConsoleUser(t, s.gw.URL())
+	admin.signIn(adminEmail, adminPassword)
+	if r := admin.do("GET", "/console/keys?all=true", nil); !strings.Contains(r.body, "<td>nightly</td>") {
+		t.Error("an admin does not see everyone's keys")
+	}
+}
+
+// TestConsoleUsers: an admin creates accounts, changes a role, disables
+// and enables one, and reads the audit log; nobody else reaches those
+// pages, and an admin cannot lock themselves out.
+func TestConsoleUsers(t *testing.T) {
+	s := newStack(t, nil, true)
+	s.addUser("ops-dev@example.com", orc.RoleDeveloper)
+	admin, dev := newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL())
+	admin.signIn(adminEmail, adminPassword)
+	dev.signIn("ops-dev@example.com", "password-ops-dev@example.com")
+
+	for _, path := range []string{"/console/admin/users", "/console/admin/audit"} {
+		if r := dev.do("GET", path, nil); r.status != http.StatusForbidden || strings.Contains(r.body, "admin@example.com") {
+			t.Errorf("a developer reads %s: %d", path, r.status)
+		}
+	}
+	if r := dev.do("GET", "/console/plugins", nil); strings.Contains(r.body, `href="/console/admin/users"`) {
+		t.Error("a developer is shown the admin pages")
+	}
+	if r := dev.do("POST", "/console/admin/users", url.Values{"csrf": {dev.csrf("/console/plugins")}, "email": {"sneaky@example.com"},
+		"role": {"admin"}, "password": {"sneaky-password-1"}}); r.status != http.StatusForbidden {
+		t.Errorf("a developer creates a user: %d", r.status)
+	}
+
+	tok := admin.csrf("/console/admin/users")
+	if r := admin.do("POST", "/console/admin/users", url.Values{"csrf": {"forged"}, "email": {"new@example.com"}, "role": {"invoker"}}); r.status != http.StatusForbidden {
+		t.Errorf("create without the form token: %d", r.status)
+	}
+	r := admin.do("POST", "/console/admin/users", url.Values{"csrf": {tok}, "email": {"not an address"}, "name": {"Kept Name"}, "role": {"invoker"}})
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, `class="problem"`) || !strings.Contains(r.body, `value="Kept Name"`) {
+		t.Errorf("a bad address: %d %.500s", r.status, r.body)
+	}
+	r = admin.do("POST", "/console/admin/users", url.Values{"csrf": {tok}, "email": {"carol@example.com"}, "name": {"Carol"}, "role": {"invoker"},
+		"password": {"carol-password-1"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("create: %d %.500s", r.status, r.body)
+	}
+	carol := newConsoleUser(t, s.gw.URL())
+	carol.signIn("carol@example.com", "carol-password-1")
+	if who := carol.do("GET", "/console/plugins", nil).body; !strings.Contains(who, `<span class="role">invoker</span>`) {
+		t.Error("carol is not an invoker")
+	}
+
+	list := admin.do("GET", "/console/admin/users", nil).body
+	id := regexp.MustCompile(`<tr data-user="(\d+)">\s*<td>carol@example.com`).FindStringSubmatch(list)
+	self := regexp.MustCompile(`<tr data-user="(\d+)">\s*<td>` + regexp.QuoteMeta(adminEmail)).FindStringSubmatch(list)
+	if id == nil || self == nil {
+		t.Fatalf("carol or the admin is not listed: %.3000s", list)
+	}
+	var carolNow orc.User
+	s.do("GET", "/api/v1/users/"+id[1], nil).json(t, &carolNow)
+	if carolNow.LastLoginAt == nil {
+		t.Error("carol's sign-in is not recorded")
+	}
+	if strings.Contains(list, `action="/console/admin/users/`+self[1]+`"`) {
+		t.Error("the admin is offered to change their own account")
+	}
+	if r := admin.do("POST", "/console/admin/users/"+self[1], url.Values{"csrf": {tok}, "disabled": {"true"}}); r.status != http.StatusConflict {
+		t.Errorf("the admin disables themselves: %d", r.status)
+	}
+	if r := admin.do("POST", "/console/admin/users/"+id[1], url.Values{"csrf": {tok}, "role": {"viewer"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("set role: %d %.300s", r.status, r.body)
+	}
+	if who := carol.do("GET", "/console/plugins", nil).body; !strings.Contains(who, `<span class="role">viewer</span>`) {
+		t.Error("carol's new role does not hold")
+	}
+	if r := admin.do("POST", "/console/admin/users/"+id[1], url.Values{"csrf": {tok}, "disabled": {"true"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("disable: %d %.300s", r.status, r.body)
+	}
+	if r := carol.do("GET", "/console/plugins", nil); r.status == http.StatusOK {
+		t.Error("a disabled account still sees pages")
+	}
+	if r := admin.do("POST", "/console/admin/users/"+id[1], url.Values{"csrf": {tok}, "disabled": {"false"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("enable: %d", r.status)
+	}
+	carol.signIn("carol@example.com", "carol-password-1")
+
+	audit := admin.do("GET", "/console/admin/audit?action=user.update", nil)
+	if audit.status != http.StatusOK || !strings.Contains(audit.body, `<td class="mono">user.update</td>`) || strings.Contains(audit.body, `<td class="mono">auth.sign_in</td>`) ||
+		!strings.Contains(audit.body, "&#34;role&#34;:&#34;viewer&#34;") {
+		t.Errorf("the audit log: %d %.3000s", audit.status, audit.body)
+	}
+	if r := admin.do("GET", "/console/admin/audit?actor_id=abc", nil); r.status != http.StatusBadRequest {
+		t.Errorf("a bad actor id: %d", r.status)
+	}
+}
+
+// TestConsolePolicy: everyone reads the policy; an admin edits it, and a
+// refused one stays in the editor with the reason.
+func TestConsolePolicy(t *testing.T) {
+	s := newStack(t, nil, true)
+	s.addUser("pol-dev@example.com", orc.RoleDeveloper)
+	admin, dev := newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL())
+	admin.signIn(adminEmail, adminPassword)
+	dev.signIn("pol-dev@example.com", "password-pol-dev@example.com")
+
+	if r := dev.do("GET", "/console/policy", nil); r.status != http.StatusOK || strings.Contains(r.body, `id="policy-form"`) ||
+		!strings.Contains(r.body, "shared_pools") {
+		t.Errorf("a developer's policy page: %d %.500s", r.status, r.body)
+	}
+	var policy map[string]any
+	s.do("GET", "/api/v1/policy", nil).json(t, &policy)
+	policy["images"] = []string{"orc/**", "registry.example/ml/**"}
+	edited, err := json.Marshal(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := dev.do("POST", "/console/policy", url.Values{"csrf": {dev.csrf("/console/policy")}, "policy": {string(edited)}}); r.status != http.StatusForbidden {
+		t.Errorf("a developer sets the policy: %d", r.status)
+	}
+	tok := admin.csrf("/console/policy")
+	if r := admin.do("POST", "/console/policy", url.Values{"csrf": {tok}, "policy": {`{"images": [`}}); r.status != http.StatusBadRequest ||
+		!strings.Contains(r.body, `{&#34;images&#34;: [`) {
+		t.Errorf("broken JSON: %d %.500s", r.status, r.body)
+	}
+	if r := admin.do("POST", "/console/policy", url.Values{"csrf": {tok}, "policy": {`{"images": ["["]}`}}); r.status != http.StatusBadRequest ||
+		!strings.Contains(r.body, `class="problem"`) {
+		t.Errorf("a refused policy: %d %.500s", r.status, r.body)
+	}
+	if r := admin.do("POST", "/console/policy", url.Values{"csrf": {tok}, "policy": {string(edited)}}); r.status != http.StatusSeeOther {
+		t.Fatalf("save: %d %.500s", r.status, r.body)
+	}
+	var now orc.Policy
+	s.do("GET", "/api/v1/policy", nil).json(t, &now)
+	if len(now.Images) != 2 || now.Images[1] != "registry.example/ml/**" {
+		t.Errorf("the policy after saving: %v", now.Images)
+	}
+}
+
+// TestConsoleInBrowser: what the handler tests check, in a real browser:
+// a value the schema refuses comes back on its field; an API key is shown
+// once; the admin pages.
+func TestConsoleInBrowser(t *testing.T) {
+	s := newStack(t, nil, false)
+	s.register(manifest(t, "echo", nil))
+	b := chrome.New(t)
+	base := s.gw.URL()
+	consoleSignIn(t, b, base, adminEmail, adminPassword)
+
+	// The form does not check bounds itself (novalidate): the API does,
+	// and its violation lands on the field it names.
+	b.Navigate(t, base+"/console/plugins/echo")
+	b.WaitVisible(t, "#try")
+	b.SetValue(t, `[name="/exit_code"]`, "999")
+	b.Click(t, `#try button[value="0"]`)
+	b.WaitVisible(t, ".sf-error")
+	var onField bool
+	b.Eval(t, `(() => { const e = document.querySelector(".sf-error");
+		return !!e && e.closest(".sf-field").querySelector('[name="/exit_code"]') !== null && e.textContent.includes("255") })()`, &onField)
+	if !onField {
+		t.Errorf("the violation is not on the exit_code field: %q", b.Text(t, ".sf-error"))
+	}
+	consoleShot(t, b, "invalid-field")
+
+	// An API key, shown once.
+	b.Navigate(t, base+"/console/keys")
+	b.WaitVisible(t, "#create-key")
+	b.SetValue(t, "#k-name", "nightly batch")
+	selectOption(t, b, "#k-role", "invoker")
+	selectOption(t, b, "#k-exp", "in 90 days")
+	b.Click(t, "#create-key button[type=submit]")
+	b.WaitVisible(t, "#secret")
+	key := strings.TrimSpace(b.Text(t, "#secret"))
+	if resp := s.do("GET", "/api/v1/auth/me", nil, "Authorization", "Bearer "+key); resp.status != http.StatusOK {
+		t.Errorf("the key shown does not sign in: %d", resp.status)
+	}
+	consoleShot(t, b, "api-key")
+	b.Navigate(t, base+"/console/keys")
+	b.WaitVisible(t, "#create-key")
+	var shown int
+	b.Eval(t, `document.querySelectorAll("#secret").length + (document.body.textContent.includes(`+strconv.Quote(key)+`) ? 1 : 0)`, &shown)
+	if shown != 0 {
+		t.Error("the key is shown again")
+	}
+
+	// The admin pages.
+	b.Navigate(t, base+"/console/admin/users")
+	b.WaitVisible(t, "#create-user")
+	b.SetValue(t, "#u-email", "erin@example.com")
+	b.SetValue(t, "#u-name", "Erin")
+	selectOption(t, b, "#u-role", "developer")
+	b.Click(t, "#create-user button[type=submit]")
+	b.WaitVisible(t, ".notice")
+	if !strings.Contains(b.Text(t, "table.list"), "erin@example.com") {
+		t.Error("the new user is not listed")
+	}
+	consoleShot(t, b, "users")
+	b.Navigate(t, base+"/console/admin/audit")
+	b.WaitVisible(t, "table.list")
+	if text := b.Text(t, "table.list"); !strings.Contains(text, "user.create") || !strings.Contains(text, "api_key.create") {
+		t.Errorf("the audit log does not show the changes: %.500s", text)
+	}
+	consoleShot(t, b, "audit")
+	b.Navigate(t, base+"/console/policy")
+	b.WaitVisible(t, "#policy-form")
+	consoleShot(t, b, "policy")
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("the pages logged errors: %q", errs)
+	}
+}
