@@ -18,6 +18,8 @@ type WorkerInfo struct {
 	// Paused says why the worker takes no tasks (its container engine
 	// does not answer); empty while it takes them.
 	Paused string `json:"paused,omitempty"`
+	// Warm is how many warm containers the worker keeps.
+	Warm int `json:"warm"`
 }
 
 // WorkerRegistry keeps workers' heartbeats.

@@ -103,16 +103,6 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, action string, sho
 	http.Redirect(w, r, Prefix+"/invocations/"+url.PathEscape(shown(&inv))+"?done="+action, http.StatusSeeOther)
 }
 
-// handleOverview is the start page.
-func (c *Console) handleOverview(w http.ResponseWriter, r *http.Request) {
-	var pg listPage[*orc.Invocation]
-	if _, err := c.call(r, http.MethodGet, "/api/v1/invocations?limit=10", nil, &pg); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	c.render(w, r, http.StatusOK, "overview", &page{Title: "Overview", Nav: "overview", Data: pg.Items})
-}
-
 // listPage is a page of an API list.
 type listPage[T any] struct {
 	Items      []T    `json:"items"`

@@ -90,7 +90,7 @@ type clusterPool struct {
 
 func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
 	p := orc.PrincipalFromContext(r.Context())
-	if !s.require(w, r, p.IsAdmin() || p.Role == orc.RoleDeveloper || p.Role == orc.RoleViewer, "see the cluster") {
+	if !s.require(w, r, maySeeCluster(p), "see the cluster") {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)

@@ -80,6 +80,8 @@ type Server struct {
 	// sign-ons under way.
 	Keys  orc.APIKeyService
 	Audit orc.AuditService
+	// Stats keeps what GET /api/v1/stats shows; nil: nothing.
+	Stats orc.StatsService
 	// Events, when set, feeds GET /api/v1/events.
 	Events EventSource
 	// Console serves the web console under /console/; nil: none.
@@ -228,6 +230,7 @@ func (s *Server) apiRoutes(r chi.Router, inflight func(http.Handler) http.Handle
 	r.Get("/jobs/{id}", s.handleGetJob)
 
 	r.Get("/cluster", s.handleCluster)
+	r.Get("/stats", s.handleStats)
 	r.Get("/policy", s.handleGetPolicy)
 
 	r.Get("/hooks", s.handleListHooks)

@@ -94,6 +94,9 @@ func (w *Worker) heartbeat(ctx context.Context, started time.Time) bool {
 	}
 	info := &orc.WorkerInfo{ID: w.cfg.ID, Node: w.cfg.Node, Pool: w.cfg.Pool,
 		StartedAt: started, HeartbeatAt: w.Clock.Now(), Paused: w.Paused()}
+	if w.Warm != nil {
+		info.Warm = w.Warm.Total()
+	}
 	if err := w.Registry.Heartbeat(ctx, info); err != nil {
 		w.Logger.Warn("heartbeat", "err", err)
 		return false

@@ -431,6 +431,23 @@ func (w *Warm) Size(versionID int64) int {
 	return len(p.servers)
 }
 
+// Total returns how many servers the worker keeps, over every version.
+func (w *Warm) Total() int {
+	w.mu.Lock()
+	pools := make([]*pool, 0, len(w.pools))
+	for _, p := range w.pools {
+		pools = append(pools, p)
+	}
+	w.mu.Unlock()
+	n := 0
+	for _, p := range pools {
+		p.mu.Lock()
+		n += len(p.servers)
+		p.mu.Unlock()
+	}
+	return n
+}
+
 // Close stops every server.
 func (w *Warm) Close() {
 	w.mu.Lock()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -224,7 +225,28 @@ func TestConsoleInBrowser(t *testing.T) {
 	s.register(manifest(t, "echo", nil))
 	b := chrome.New(t)
 	base := s.gw.URL()
+	for _, body := range []string{`{"sleep_ms":100}`, `{"sleep_ms":400}`, `{"fail":"bad input"}`, `{}`} {
+		s.do("POST", "/invoke/echo", body)
+	}
+	s.gw.Server.SamplePools(context.Background())
 	consoleSignIn(t, b, base, adminEmail, adminPassword)
+
+	// The overview: the last hour's totals and charts, the pools' too.
+	b.WaitVisible(t, ".charts")
+	var charts int
+	b.Eval(t, `document.querySelectorAll("figure.chart").length`, &charts)
+	if charts != 6 {
+		t.Errorf("the admin's overview has %d charts, want 6", charts)
+	}
+	if totals := b.Text(t, ".totals"); !strings.Contains(totals, "4") || !strings.Contains(totals, "25.0%") {
+		t.Errorf("the totals read %q, want 4 invocations and 25.0%% failed", totals)
+	}
+	var bars int
+	b.Eval(t, `document.querySelectorAll("figure.chart rect.s-calls").length`, &bars)
+	if bars == 0 {
+		t.Error("the invocations chart has no bar")
+	}
+	consoleShot(t, b, "overview")
 
 	// The form does not check bounds itself (novalidate): the API does,
 	// and its violation lands on the field it names.

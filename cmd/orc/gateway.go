@@ -125,7 +125,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	})
 	m.Server.Invoke, m.Server.Registry, m.Server.Identity = m.Invoke, m.Registry, m.Identity
 	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB
-	m.Server.DeadLetters = m.DB
+	m.Server.DeadLetters, m.Server.Stats = m.DB, m.DB
 	m.Server.HookStore, m.Server.Keys, m.Server.Audit, m.Server.Policies = m.DB, m.DB, m.DB, m.DB
 	m.Server.Broker, m.Server.Logger, m.Server.Events = m.Broker, m.Logger, m.Broker
 	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB, Workers: m.DB}
@@ -180,6 +180,7 @@ func (m *Gateway) Run(ctx context.Context) error {
 	// Gateways sweep as workers do: a pool with no worker at all still
 	// sees its queued invocations expire.
 	go m.Invoke.KeepSweeping(hctx)
+	go m.Server.KeepSampling(hctx)
 	select {
 	case err := <-errc:
 		return err

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // CountInvocations counts invocations by plugin and status: every queued or
@@ -30,18 +32,16 @@ func (db *DB) CountInvocations(ctx context.Context, since time.Time) (map[[2]str
 	if err := rows.Err(); err != nil {
 		return nil, nil, dbError(err, "")
 	}
-	prows, err := db.pool.Query(ctx, `SELECT DISTINCT spec->>'pool' FROM plugin_versions WHERE spec->>'pool' IS NOT NULL ORDER BY 1`)
+	pools, err := db.PoolNames(ctx)
+	return counts, pools, err
+}
+
+// PoolNames returns the pools the registered versions name.
+func (db *DB) PoolNames(ctx context.Context) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT spec->>'pool' FROM plugin_versions WHERE spec->>'pool' IS NOT NULL ORDER BY 1`)
 	if err != nil {
-		return nil, nil, dbError(err, "")
+		return nil, dbError(err, "")
 	}
-	defer prows.Close()
-	var pools []string
-	for prows.Next() {
-		var p string
-		if err := prows.Scan(&p); err != nil {
-			return nil, nil, err
-		}
-		pools = append(pools, p)
-	}
-	return counts, pools, dbError(prows.Err(), "")
+	pools, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return pools, dbError(err, "")
 }
