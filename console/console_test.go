@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReturnTo(t *testing.T) {
@@ -88,5 +89,26 @@ func TestListQuery(t *testing.T) {
 	}
 	if got := nextPage(filter, ""); got != "" {
 		t.Errorf("next page of the last %q", got)
+	}
+}
+
+func TestNiceCeil(t *testing.T) {
+	for in, want := range map[float64]float64{0: 1, 0.4: 1, 1: 1, 3: 5, 12: 20, 100: 100, 101: 200, 999: 1000, 4500: 5000} {
+		if got := niceCeil(in); got != want {
+			t.Errorf("niceCeil(%v) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestChartGaps(t *testing.T) {
+	v := gaps(4)
+	v[1], v[2] = 3, 0
+	c := newChart("t", " ms", time.Unix(0, 0), series{Name: "x", Class: "c", Values: v})
+	if c.Max != "5 ms" || len(c.Series[0].Lines) != 1 || c.Series[0].Last != "0 ms" {
+		t.Errorf("chart: %+v", c)
+	}
+	// Minutes 1 and 2 make one line of two steps: four points.
+	if pts := strings.Fields(c.Series[0].Lines[0]); len(pts) != 4 || pts[0] != "60.0,24.0" || pts[3] != "180.0,60.0" {
+		t.Errorf("line: %q", c.Series[0].Lines[0])
 	}
 }

@@ -309,3 +309,44 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the pages logged errors: %q", errs)
 	}
 }
+
+// TestConsoleOverview: the overview's totals and charts are the user's
+// (everyone's for admins), the pools' charts only for those who may see
+// the cluster, and dead letters ask for attention.
+func TestConsoleOverview(t *testing.T) {
+	s := newStack(t, nil, true)
+	s.register(echoManifest(t, "echo-ov", true))
+	s.addUser("ov-inv@example.com", orc.RoleInvoker)
+	s.addUser("ov-view@example.com", orc.RoleViewer)
+	v, err := s.db.FindVersion(context.Background(), "echo-ov", "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.deadLetterOf(s.userID(adminEmail), v)
+	inv, view, admin := newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL())
+	inv.signIn("ov-inv@example.com", "password-ov-inv@example.com")
+	view.signIn("ov-view@example.com", "password-ov-view@example.com")
+	admin.signIn(adminEmail, adminPassword)
+
+	charts := regexp.MustCompile(`<figure class="chart">`)
+	a := admin.do("GET", "/console/", nil)
+	if n := len(charts.FindAllString(a.body, -1)); a.status != http.StatusOK || n != 6 {
+		t.Errorf("the admin's overview: %d with %d charts", a.status, n)
+	}
+	if !strings.Contains(a.body, `href="/console/dead-letters"`) || !strings.Contains(a.body, "1 dead letter waits") {
+		t.Errorf("the dead letter asks for no attention: %.2000s", a.body)
+	}
+	if !strings.Contains(a.body, "<dd>1</dd>") {
+		t.Error("the admin's totals miss the dead letter's invocation")
+	}
+	i := inv.do("GET", "/console/", nil)
+	if n := len(charts.FindAllString(i.body, -1)); i.status != http.StatusOK || n != 3 || strings.Contains(i.body, "Queue depth") {
+		t.Errorf("an invoker's overview: %d with %d charts", i.status, n)
+	}
+	if strings.Contains(i.body, "dead letter") || strings.Contains(i.body, "<dd>1</dd>") {
+		t.Error("an invoker sees the admin's invocations or dead letters")
+	}
+	if n := len(charts.FindAllString(view.do("GET", "/console/", nil).body, -1)); n != 6 {
+		t.Errorf("a viewer's overview has %d charts, want 6", n)
+	}
+}
