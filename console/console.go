@@ -76,6 +76,8 @@ func (c *Console) routes() chi.Router {
 		r.Get(Prefix+"/", c.handleOverview)
 		r.Post(Prefix+"/logout", c.handleLogout)
 		r.Get(Prefix+"/plugins", c.handlePlugins)
+		r.Get(Prefix+"/register", c.handleRegisterPage)
+		r.Post(Prefix+"/register", c.handleRegister)
 		r.Get(Prefix+"/plugins/{plugin}", c.handlePlugin)
 		r.Post(Prefix+"/plugins/{plugin}", c.handleTry)
 		r.Get(Prefix+"/invocations", c.handleInvocations)

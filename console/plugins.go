@@ -116,7 +116,11 @@ func (c *Console) handlePlugin(w http.ResponseWriter, r *http.Request) {
 	}
 	d.JSON = "{}"
 	d.Snippets = snippets(r, d.Plugin.Name, d.Version.Version, d.Latest, json.RawMessage(d.JSON))
-	c.render(w, r, http.StatusOK, "plugin", &page{Title: d.Plugin.Name, Nav: "plugins", Data: d})
+	p := &page{Title: d.Plugin.Name, Nav: "plugins", Data: d}
+	if r.URL.Query().Get("done") == "register" {
+		p.Notice = "Registered version " + d.Version.Version + "."
+	}
+	c.render(w, r, http.StatusOK, "plugin", p)
 }
 
 // formOf compiles a version's input schema into a form, nil when the form

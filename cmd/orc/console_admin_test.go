@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -263,6 +264,28 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	consoleShot(t, b, "invalid-field")
 
+	// The next version of echo, from its latest: refused where it is
+	// wrong, then registered.
+	b.Navigate(t, base+"/console/plugins/echo")
+	b.Click(t, "#new-version")
+	b.WaitVisible(t, "#manifest")
+	var edited bool
+	b.Eval(t, `(() => { const m = document.querySelector("#manifest"); const v = JSON.parse(m.value);
+		v.version = "1.1.0"; v.timeout_s = -5; m.value = JSON.stringify(v, null, 2); return true })()`, &edited)
+	b.Click(t, "#register-form button[type=submit]")
+	b.WaitVisible(t, "#problems")
+	if p := b.Text(t, "#problems"); !strings.Contains(p, "/timeout_s") {
+		t.Errorf("the problems read %q, want one at /timeout_s", p)
+	}
+	consoleShot(t, b, "register")
+	b.Eval(t, `(() => { const m = document.querySelector("#manifest"); const v = JSON.parse(m.value);
+		v.timeout_s = 30; m.value = JSON.stringify(v, null, 2); return true })()`, &edited)
+	b.Click(t, "#register-form button[type=submit]")
+	b.WaitVisible(t, ".notice")
+	if n := b.Text(t, ".notice"); n != "Registered version 1.1.0." {
+		t.Errorf("after registering: %q", n)
+	}
+
 	// An API key, shown once.
 	b.Navigate(t, base+"/console/keys")
 	b.WaitVisible(t, "#create-key")
@@ -305,8 +328,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.Navigate(t, base+"/console/policy")
 	b.WaitVisible(t, "#policy-form")
 	consoleShot(t, b, "policy")
-	if errs := b.ConsoleErrors(); len(errs) > 0 {
-		t.Errorf("the pages logged errors: %q", errs)
+	for _, e := range b.ConsoleErrors() {
+		// The refused registration answered 400, as it should.
+		if !strings.Contains(e, "status of 400") || !strings.Contains(e, "/console/register") {
+			t.Errorf("a page logged an error: %q", e)
+		}
 	}
 }
 
@@ -348,5 +374,89 @@ func TestConsoleOverview(t *testing.T) {
 	}
 	if n := len(charts.FindAllString(view.do("GET", "/console/", nil).body, -1)); n != 6 {
 		t.Errorf("a viewer's overview has %d charts, want 6", n)
+	}
+}
+
+// TestConsoleRegister: a developer registers a plugin by uploading its
+// plugin.json and a next version by editing the latest; what the API
+// refuses shows where, and keeps the text; viewers and other developers
+// cannot.
+func TestConsoleRegister(t *testing.T) {
+	s := newStack(t, nil, true)
+	s.addUser("reg-a@example.com", orc.RoleDeveloper)
+	s.addUser("reg-b@example.com", orc.RoleDeveloper)
+	s.addUser("reg-v@example.com", orc.RoleViewer)
+	a, b, v := newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL())
+	a.signIn("reg-a@example.com", "password-reg-a@example.com")
+	b.signIn("reg-b@example.com", "password-reg-b@example.com")
+	v.signIn("reg-v@example.com", "password-reg-v@example.com")
+	m := echoManifest(t, "reg-echo", false)
+	manifest, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tok := a.csrf("/console/register")
+	if r := a.upload("/console/register", url.Values{"csrf": {"forged"}}, "file", manifest); r.status != http.StatusForbidden {
+		t.Errorf("without the form token: %d", r.status)
+	}
+	r := a.upload("/console/register", url.Values{"csrf": {tok}}, "file", manifest)
+	if r.status != http.StatusSeeOther || r.location != "/console/plugins/reg-echo?done=register&version=1.0.0" {
+		t.Fatalf("upload: %d to %q %.500s", r.status, r.location, r.body)
+	}
+	page := a.do("GET", r.location, nil)
+	if !strings.Contains(page.body, "Registered version 1.0.0.") || !strings.Contains(page.body, `id="new-version"`) {
+		t.Errorf("the plugin's page after registering: %.1000s", page.body)
+	}
+
+	// The next version, from the latest one's plugin.json.
+	next := a.do("GET", "/console/register?plugin=reg-echo", nil)
+	text := regexp.MustCompile(`(?s)<textarea id="manifest"[^>]*>(.*?)</textarea>`).FindStringSubmatch(next.body)
+	if text == nil || !strings.Contains(text[1], "docker_image") || strings.Contains(text[1], "created_at") || strings.Contains(text[1], `&#34;id&#34;`) {
+		t.Fatalf("the editor from the latest version: %.2000s", next.body)
+	}
+	var latest map[string]any
+	if err := json.Unmarshal([]byte(html.UnescapeString(text[1])), &latest); err != nil {
+		t.Fatalf("the editor's text is not JSON: %v", err)
+	}
+	latest["version"] = "1.1.0"
+	latest["resources"] = map[string]any{"cpu": -1}
+	bad, _ := json.Marshal(latest)
+	r = a.do("POST", "/console/register", url.Values{"csrf": {tok}, "manifest": {string(bad)}})
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, `id="problems"`) || !strings.Contains(r.body, "<code>/resources/cpu</code>") ||
+		!strings.Contains(r.body, "1.1.0") {
+		t.Errorf("a refused version: %d %.3000s", r.status, r.body)
+	}
+	latest["resources"] = map[string]any{"cpu": 1, "memory_mb": 256}
+	good, _ := json.Marshal(latest)
+	if r := a.do("POST", "/console/register", url.Values{"csrf": {tok}, "manifest": {string(good)}}); r.status != http.StatusSeeOther ||
+		!strings.Contains(r.location, "version=1.1.0") {
+		t.Errorf("the next version: %d %q %.500s", r.status, r.location, r.body)
+	}
+	if r := a.do("POST", "/console/register", url.Values{"csrf": {tok}, "manifest": {`{"name": "x",`}}); r.status != http.StatusBadRequest ||
+		!strings.Contains(r.body, "not valid JSON") || !strings.Contains(r.body, `{&#34;name&#34;: &#34;x&#34;,`) {
+		t.Errorf("broken JSON: %d %.500s", r.status, r.body)
+	}
+
+	// Another developer cannot add a version to it; a viewer registers
+	// nothing and is offered nothing.
+	latest["version"] = "9.0.0"
+	theirs, _ := json.Marshal(latest)
+	if r := b.do("POST", "/console/register", url.Values{"csrf": {b.csrf("/console/register")}, "manifest": {string(theirs)}}); r.status == http.StatusSeeOther {
+		t.Errorf("another developer adds a version: %d to %q", r.status, r.location)
+	}
+	if r := b.do("GET", "/console/plugins/reg-echo", nil); strings.Contains(r.body, `id="new-version"`) {
+		t.Error("another developer is offered to register a version")
+	}
+	if r := v.do("GET", "/console/plugins", nil); strings.Contains(r.body, `id="register"`) {
+		t.Error("a viewer is offered to register")
+	}
+	if r := v.do("POST", "/console/register", url.Values{"csrf": {v.csrf("/console/plugins")}, "manifest": {string(theirs)}}); r.status != http.StatusForbidden {
+		t.Errorf("a viewer registers: %d", r.status)
+	}
+	var versions []orc.Version
+	s.do("GET", "/api/v1/plugins/reg-echo/versions", nil).json(t, &versions)
+	if len(versions) != 2 {
+		t.Errorf("reg-echo has %d versions, want 2", len(versions))
 	}
 }
