@@ -111,4 +111,18 @@ type HookService interface {
 	// DeleteHook removes a hook. Returns ENOTFOUND, or ECONFLICT when a
 	// plugin version still names it.
 	DeleteHook(ctx context.Context, name string) error
+
+	// HookUses returns the versions that name a hook, by plugin and
+	// version.
+	HookUses(ctx context.Context, name string) ([]*HookUse, error)
+}
+
+// HookUse is a plugin version that names a hook, and in which phase.
+type HookUse struct {
+	Plugin  string    `json:"plugin"`
+	Version string    `json:"version"`
+	Phase   HookPhase `json:"phase"`
+	// OwnerID and Public are the plugin's, to tell who may see the use.
+	OwnerID int64 `json:"-"`
+	Public  bool  `json:"-"`
 }

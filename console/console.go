@@ -87,6 +87,7 @@ func (c *Console) routes() chi.Router {
 		r.Get(Prefix+"/cluster", c.handleCluster)
 		r.Get(Prefix+"/hooks", c.handleHooks)
 		r.Post(Prefix+"/hooks", c.handleUploadHook)
+		r.Get(Prefix+"/hooks/{hook}", c.handleHook)
 		r.Post(Prefix+"/hooks/{hook}/delete", c.handleDeleteHook)
 		r.Get(Prefix+"/dead-letters", c.handleDeadLetters)
 		r.Post(Prefix+"/dead-letters/redrive", c.handleBulkRedrive)

@@ -41,6 +41,25 @@ func (c *Console) hooksPage(w http.ResponseWriter, r *http.Request, status int, 
 	c.render(w, r, status, "hooks", p)
 }
 
+// hookDetail is a hook and where it is attached
+// (GET /api/v1/hooks/{hook}).
+type hookDetail struct {
+	orc.Hook
+	AttachedTo        []*orc.HookUse `json:"attached_to"`
+	AttachedElsewhere int            `json:"attached_elsewhere"`
+}
+
+// handleHook shows a hook: its digest, size, owner and the versions that
+// name it.
+func (c *Console) handleHook(w http.ResponseWriter, r *http.Request) {
+	d := &hookDetail{}
+	if _, err := c.call(r, http.MethodGet, "/api/v1/hooks/"+url.PathEscape(chi.URLParam(r, "hook")), nil, d); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, "hook", &page{Title: "Hook " + d.Name, Nav: "hooks", Data: d})
+}
+
 // handleUploadHook posts an uploaded .wasm module to the API.
 func (c *Console) handleUploadHook(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxHookUpload)

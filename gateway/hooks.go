@@ -72,7 +72,29 @@ func (s *Server) handleGetHook(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, h)
+	uses, err := s.HookStore.HookUses(r.Context(), h.Name)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	d := hookDetail{Hook: h, AttachedTo: []*orc.HookUse{}}
+	p := orc.PrincipalFromContext(r.Context())
+	for _, u := range uses {
+		if u.Public || p.CanSee(u.OwnerID) {
+			d.AttachedTo = append(d.AttachedTo, u)
+		} else {
+			d.AttachedElsewhere++
+		}
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// hookDetail is GET /api/v1/hooks/{hook}: the hook and the versions that
+// name it. Those of plugins the principal may not see are only counted.
+type hookDetail struct {
+	*orc.Hook
+	AttachedTo        []*orc.HookUse `json:"attached_to"`
+	AttachedElsewhere int            `json:"attached_elsewhere"`
 }
 
 // handleDeleteHook removes a hook no plugin version names; its owner or an

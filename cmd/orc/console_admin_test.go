@@ -460,3 +460,45 @@ func TestConsoleRegister(t *testing.T) {
 		t.Errorf("reg-echo has %d versions, want 2", len(versions))
 	}
 }
+
+// TestConsoleHookDetail: a hook's page says which versions name it, among
+// the plugins the user may see, and only counts the others.
+func TestConsoleHookDetail(t *testing.T) {
+	s := newStack(t, nil, true)
+	module := hookModule(t, "validator")
+	tokA := s.addUser("hd-a@example.com", orc.RoleDeveloper)
+	s.addUser("hd-b@example.com", orc.RoleDeveloper)
+	if r := s.do("POST", "/api/v1/hooks?name=a-check", module, "Content-Type", "application/wasm", "Authorization", "Bearer "+tokA); r.status != http.StatusCreated {
+		t.Fatalf("a's hook: %d %s", r.status, r.body)
+	}
+	// A's plugin names it after, and a private plugin of the admin's
+	// before.
+	m := echoManifest(t, "hd-own", false)
+	m["hooks"] = map[string]any{"post": []string{"a-check"}}
+	if r := s.do("POST", "/api/v1/plugins", m, "Authorization", "Bearer "+tokA); r.status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	m = echoManifest(t, "hd-admins", false)
+	m["hooks"] = map[string]any{"pre": []string{"a-check"}}
+	if r := s.do("POST", "/api/v1/plugins", m); r.status != http.StatusCreated {
+		t.Fatalf("register the admin's: %d %s", r.status, r.body)
+	}
+	a, b, admin := newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL())
+	a.signIn("hd-a@example.com", "password-hd-a@example.com")
+	b.signIn("hd-b@example.com", "password-hd-b@example.com")
+	admin.signIn(adminEmail, adminPassword)
+
+	own := a.do("GET", "/console/hooks/a-check", nil)
+	if own.status != http.StatusOK || !strings.Contains(own.body, `href="/console/plugins/hd-own?version=1.0.0"`) ||
+		!strings.Contains(own.body, "post <span") || strings.Contains(own.body, "hd-admins") ||
+		!strings.Contains(own.body, "And 1 version(s) of plugins you may not see") || strings.Contains(own.body, "Delete this hook") {
+		t.Errorf("a's hook page: %d %.3000s", own.status, own.body)
+	}
+	if r := b.do("GET", "/console/hooks/a-check", nil); r.status != http.StatusNotFound || strings.Contains(r.body, "hd-own") {
+		t.Errorf("another developer's private hook: %d", r.status)
+	}
+	if r := admin.do("GET", "/console/hooks/a-check", nil); !strings.Contains(r.body, "hd-own") || !strings.Contains(r.body, "hd-admins") ||
+		strings.Contains(r.body, "you may not see") {
+		t.Errorf("the hook for the admin: %.3000s", r.body)
+	}
+}

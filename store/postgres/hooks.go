@@ -96,3 +96,20 @@ func (db *DB) DeleteHook(ctx context.Context, name string) error {
 		return nil
 	}), "")
 }
+
+// HookUses returns the versions that name a hook, by plugin and version.
+func (db *DB) HookUses(ctx context.Context, name string) ([]*orc.HookUse, error) {
+	rows, err := db.pool.Query(ctx, `SELECT p.name, v.version, ph.phase, coalesce(p.owner_id, 0), p.public
+		FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
+		CROSS JOIN LATERAL (VALUES ('pre'), ('post')) AS ph(phase)
+		WHERE v.spec->'hooks'->ph.phase ? $1
+		ORDER BY p.name, v.created_at, ph.phase DESC`, name)
+	if err != nil {
+		return nil, dbError(err, "")
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*orc.HookUse, error) {
+		u := &orc.HookUse{}
+		return u, row.Scan(&u.Plugin, &u.Version, &u.Phase, &u.OwnerID, &u.Public)
+	})
+	return list, dbError(err, "")
+}
