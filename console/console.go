@@ -84,6 +84,8 @@ func (c *Console) routes() chi.Router {
 		r.Get(Prefix+"/invocations/{id}", c.handleInvocation)
 		r.Post(Prefix+"/invocations/{id}/cancel", c.handleCancel)
 		r.Post(Prefix+"/invocations/{id}/retry", c.handleRetry)
+		r.Post(Prefix+"/invocations/{id}/replay", c.handleReplay)
+		r.Get(Prefix+"/compare", c.handleCompare)
 		r.Get(Prefix+"/cluster", c.handleCluster)
 		r.Get(Prefix+"/hooks", c.handleHooks)
 		r.Post(Prefix+"/hooks", c.handleUploadHook)

@@ -44,6 +44,8 @@ type invocationData struct {
 	Attempts []orc.Attempt
 	Logs     []orc.LogLine
 	Mine     bool
+	// Versions are the plugin's other versions, to replay the input on.
+	Versions []string
 }
 
 // handleInvocation shows one invocation: status, input, output, error,
@@ -73,6 +75,9 @@ func (c *Console) handleInvocation(w http.ResponseWriter, r *http.Request) {
 	d.Logs = logs.Lines
 	u := userOf(r)
 	d.Mine = d.Inv.OwnerID == u.ID || u.Admin()
+	if u.CanInvoke() && len(d.Inv.Input) > 0 {
+		d.Versions = c.replayVersions(r, d.Inv)
+	}
 	notice := map[string]string{"cancel": "Cancel requested.", "retry": "This is a new invocation with the same input."}[r.URL.Query().Get("done")]
 	c.render(w, r, http.StatusOK, "invocation", &page{Title: "Invocation " + d.Inv.ID, Nav: "invocations", Notice: notice, Data: d})
 }

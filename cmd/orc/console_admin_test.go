@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orc-gateway/orc"
 	chrome "github.com/orc-gateway/orc/internal/testenv/browser"
@@ -286,6 +287,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("after registering: %q", n)
 	}
 
+	// An input replayed on another version, side by side.
+	s.register(manifest(t, "processor", func(m map[string]any) { m["name"], m["version"] = "echo", "2.0.0" }))
+	r := s.do("POST", "/invoke/echo?version=1.0.0", `{"data":[4,5,6],"operation":"sum"}`)
+	b.Navigate(t, base+"/console/invocations/"+r.header.Get("X-Orc-Invocation-Id"))
+	b.WaitVisible(t, "#replay")
+	selectOption(t, b, "#replay-version", "echo 2.0.0")
+	b.Click(t, "#replay button[type=submit]")
+	b.WaitVisible(t, "#changes")
+	if text := b.Text(t, "#changes"); !strings.Contains(text, "/result") || !strings.Contains(text, "15") {
+		t.Errorf("the differences read %q", text)
+	}
+	consoleShot(t, b, "compare")
+
 	// An API key, shown once.
 	b.Navigate(t, base+"/console/keys")
 	b.WaitVisible(t, "#create-key")
@@ -500,5 +514,68 @@ func TestConsoleHookDetail(t *testing.T) {
 	if r := admin.do("GET", "/console/hooks/a-check", nil); !strings.Contains(r.body, "hd-own") || !strings.Contains(r.body, "hd-admins") ||
 		strings.Contains(r.body, "you may not see") {
 		t.Errorf("the hook for the admin: %.3000s", r.body)
+	}
+}
+
+// TestConsoleReplay: an invocation's input replayed on another version
+// runs as a new invocation, and the compare page shows both outputs with
+// their differences and both timings; nobody replays or compares what they
+// may not see.
+func TestConsoleReplay(t *testing.T) {
+	s := newStack(t, nil, false)
+	s.register(manifest(t, "echo", func(m map[string]any) { m["name"] = "cmp" }))
+	s.register(manifest(t, "processor", func(m map[string]any) { m["name"], m["version"] = "cmp", "2.0.0" }))
+	s.addUser("rp-dev@example.com", orc.RoleDeveloper)
+	r := s.do("POST", "/invoke/cmp?version=1.0.0", `{"data":[1,2,3],"operation":"sum"}`)
+	if r.status != http.StatusOK {
+		t.Fatalf("invoke 1.0.0: %d %s", r.status, r.body)
+	}
+	first := r.header.Get("X-Orc-Invocation-Id")
+	admin, dev := newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL())
+	admin.signIn(adminEmail, adminPassword)
+	dev.signIn("rp-dev@example.com", "password-rp-dev@example.com")
+
+	page := admin.do("GET", "/console/invocations/"+first, nil)
+	if !strings.Contains(page.body, `id="replay"`) || !strings.Contains(page.body, `<option value="2.0.0">`) {
+		t.Fatalf("no replay form: %.3000s", page.body)
+	}
+	tok := admin.csrf("/console/invocations/" + first)
+	if a := admin.do("POST", "/console/invocations/"+first+"/replay", url.Values{"csrf": {tok}, "version": {"1.0.0"}}); a.status != http.StatusBadRequest {
+		t.Errorf("replay on its own version: %d", a.status)
+	}
+	if a := admin.do("POST", "/console/invocations/"+first+"/replay", url.Values{"csrf": {tok}, "version": {"9.9.9"}}); a.status != http.StatusNotFound {
+		t.Errorf("replay on no such version: %d", a.status)
+	}
+	before := s.countInvocations(t)
+	if a := dev.do("POST", "/console/invocations/"+first+"/replay", url.Values{"csrf": {dev.csrf("/console/plugins")}, "version": {"2.0.0"}}); a.status != http.StatusNotFound {
+		t.Errorf("another user replays the admin's invocation: %d", a.status)
+	}
+	if n := s.countInvocations(t); n != before {
+		t.Errorf("refused replays made %d invocations", n-before)
+	}
+
+	a := admin.do("POST", "/console/invocations/"+first+"/replay", url.Values{"csrf": {tok}, "version": {"2.0.0"}})
+	m := regexp.MustCompile(`^/console/compare\?a=` + first + `&b=([0-9a-f-]{36})$`).FindStringSubmatch(a.location)
+	if a.status != http.StatusSeeOther || m == nil {
+		t.Fatalf("replay: %d to %q %.500s", a.status, a.location, a.body)
+	}
+	second := s.waitFor(m[1], 60*time.Second, terminal)
+	if second.Version != "2.0.0" || second.Status != orc.StatusSucceeded || string(second.Input) == "" {
+		t.Fatalf("the replay: %+v", second)
+	}
+	cmp := admin.do("GET", a.location, nil)
+	for _, want := range []string{`<td class="mono">/result</td><td>added</td>`, `<td class="mono">/data</td><td>removed</td>`, `id="output-a"`, `class="ins"`, `id="run-b"`} {
+		if !strings.Contains(cmp.body, want) {
+			t.Errorf("the compare page lacks %s: %.4000s", want, cmp.body)
+		}
+	}
+	if strings.Contains(cmp.body, "data-live-invocation") {
+		t.Error("the compare page follows invocations that ended")
+	}
+	if a := dev.do("GET", a.location, nil); a.status != http.StatusNotFound || strings.Contains(a.body, "/result") {
+		t.Errorf("another user compares the admin's invocations: %d", a.status)
+	}
+	if a := admin.do("GET", "/console/compare?a="+first, nil); a.status != http.StatusBadRequest {
+		t.Errorf("compare with one invocation: %d", a.status)
 	}
 }
