@@ -60,9 +60,11 @@ func UnwrapInvocations(s InvocationService) []InvocationService {
 	}
 }
 
-func (s *publishing) event(inv *Invocation) {
-	s.p.PublishEvent(&InvocationEvent{ID: inv.ID, Status: inv.Status, Plugin: inv.Plugin, Version: inv.Version,
-		OwnerID: inv.OwnerID, At: s.clock.Now()})
+func (s *publishing) event(inv *Invocation) { s.p.PublishEvent(EventOf(inv, s.clock.Now())) }
+
+// EventOf is the event of an invocation's status at a time.
+func EventOf(inv *Invocation, at time.Time) *InvocationEvent {
+	return &InvocationEvent{ID: inv.ID, Status: inv.Status, Plugin: inv.Plugin, Version: inv.Version, OwnerID: inv.OwnerID, At: at}
 }
 
 func (s *publishing) CreateInvocation(ctx context.Context, inv *Invocation) (*Invocation, bool, error) {
@@ -109,6 +111,37 @@ func (s *publishing) CancelInvocation(ctx context.Context, id string, at time.Ti
 	inv, err := s.InvocationService.CancelInvocation(ctx, id, at)
 	if err == nil {
 		s.event(inv)
+	}
+	return inv, err
+}
+
+// DeadLettersWithEvents returns dead letters that also publish an event
+// when an invocation dies (MarkDead) or is redriven through them.
+func DeadLettersWithEvents(d DeadLetterService, p EventPublisher, clock Clock) DeadLetterService {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	return &publishingDead{DeadLetterService: d, p: p, clock: clock}
+}
+
+type publishingDead struct {
+	DeadLetterService
+	p     EventPublisher
+	clock Clock
+}
+
+func (s *publishingDead) MarkDead(ctx context.Context, id string, d Death, e *InvocationError, at time.Time) (bool, error) {
+	won, err := s.DeadLetterService.MarkDead(ctx, id, d, e, at)
+	if err == nil && won {
+		s.p.PublishEvent(&InvocationEvent{ID: id, Status: StatusDead, At: s.clock.Now()})
+	}
+	return won, err
+}
+
+func (s *publishingDead) RedriveDeadLetter(ctx context.Context, id string) (*Invocation, error) {
+	inv, err := s.DeadLetterService.RedriveDeadLetter(ctx, id)
+	if err == nil {
+		s.p.PublishEvent(EventOf(inv, s.clock.Now()))
 	}
 	return inv, err
 }

@@ -85,3 +85,46 @@ func TestWithEventsUnwraps(t *testing.T) {
 		t.Fatalf("chain = %v, want the wrapper then the store", chain)
 	}
 }
+
+type fakeDead struct {
+	orc.DeadLetterService
+	won bool
+	err error
+}
+
+func (f *fakeDead) MarkDead(context.Context, string, orc.Death, *orc.InvocationError, time.Time) (bool, error) {
+	return f.won, f.err
+}
+
+func (f *fakeDead) RedriveDeadLetter(_ context.Context, id string) (*orc.Invocation, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &orc.Invocation{ID: id, Status: orc.StatusQueued, OwnerID: 3, Plugin: "p"}, nil
+}
+
+// TestDeadLettersWithEvents: an invocation that dies, or is redriven,
+// tells the live views; a lost race or an error tells nothing.
+func TestDeadLettersWithEvents(t *testing.T) {
+	ctx := context.Background()
+	var got recorder
+	d := orc.DeadLettersWithEvents(&fakeDead{won: true}, &got, nil)
+	if won, err := d.MarkDead(ctx, "a", orc.Death{}, nil, time.Now()); !won || err != nil {
+		t.Fatal(won, err)
+	}
+	if _, err := d.RedriveDeadLetter(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Status != orc.StatusDead || got[1].Status != orc.StatusQueued || got[1].OwnerID != 3 {
+		t.Errorf("events: %+v", got)
+	}
+	got = nil
+	d = orc.DeadLettersWithEvents(&fakeDead{won: false}, &got, nil)
+	d.MarkDead(ctx, "b", orc.Death{}, nil, time.Now()) //nolint:errcheck // a fake
+	d = orc.DeadLettersWithEvents(&fakeDead{err: orc.Errorf(orc.ENOTFOUND, "no")}, &got, nil)
+	d.MarkDead(ctx, "b", orc.Death{}, nil, time.Now()) //nolint:errcheck // a fake
+	d.RedriveDeadLetter(ctx, "b")                       //nolint:errcheck // a fake
+	if len(got) != 0 {
+		t.Errorf("events without a change: %+v", got)
+	}
+}

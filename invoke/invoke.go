@@ -110,6 +110,8 @@ type Service struct {
 	// without Depths it does not look for lost tasks.
 	Sweeps Sweeper
 	Depths QueueDepths
+	// Events hears of the invocations the sweeps end; nil: nobody.
+	Events orc.EventPublisher
 	Logger *slog.Logger
 	Clock  orc.Clock
 

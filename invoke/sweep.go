@@ -82,6 +82,9 @@ func (s *Service) expire(ctx context.Context, now time.Time) {
 		s.Logger.WarnContext(ctx, "invocation expired in its queue", "invocation_id", inv.ID,
 			"plugin", inv.Plugin, "version", inv.Version, "pool", inv.Pool, "reason", inv.Error.Message)
 		s.Deliver(inv.Reply())
+		if s.Events != nil {
+			s.Events.PublishEvent(orc.EventOf(inv, now))
+		}
 	}
 	if err != nil {
 		s.Logger.WarnContext(ctx, "sweep: expire queued invocations", "err", err)

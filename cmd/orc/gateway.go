@@ -104,7 +104,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 		LostAfter: cfg.Sweep.LostAfter, StrandedAfter: cfg.Sweep.StrandedAfter}, invoke.NewMetrics(metrics))
 	// Creations and cancels are told to every gateway's live views.
 	m.Invoke.Plugins, m.Invoke.Invocations, m.Invoke.Broker = m.Registry, orc.WithEvents(m.DB, m.Broker, nil), m.Broker
-	m.Invoke.DeadLetters = m.DB
+	m.Invoke.DeadLetters, m.Invoke.Events = orc.DeadLettersWithEvents(m.DB, m.Broker, nil), m.Broker
 	m.Invoke.Schemas, m.Invoke.Hooks, m.Invoke.Logger = &m.Registry.Schemas, m.Hooks, m.Logger
 	m.Invoke.Sweeps, m.Invoke.Depths = m.DB, m.Broker
 	m.Broker.OnReply(m.Invoke.Deliver)

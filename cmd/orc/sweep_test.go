@@ -46,7 +46,11 @@ func TestQueuedInvocationsExpire(t *testing.T) {
 	s.register(manifest(t, "echo", func(m map[string]any) {
 		m["name"], m["pool"], m["timeout_s"], m["queue_timeout_s"] = "echo-nowhere", "nowhere", 1, 2
 	}))
+	events, _ := s.openEvents(t, s.token, "")
 	id := s.invokeAsync(t, "echo-nowhere", `{"a":1}`)
+	// The live views hear of the expiry too.
+	heard := make(chan []orc.Status, 1)
+	go func() { heard <- events.statuses(id, 15*time.Second) }()
 
 	// The synchronous call waits longer than the queue timeout (1 s run +
 	// the grace), and is told it expired, not that it timed out.
@@ -61,6 +65,9 @@ func TestQueuedInvocationsExpire(t *testing.T) {
 	}
 	if inv.FinishedAt == nil || inv.Attempts != 0 {
 		t.Errorf("expired invocation finished %v after %d attempts, want finished, 0", inv.FinishedAt, inv.Attempts)
+	}
+	if got := <-heard; len(got) == 0 || got[len(got)-1] != orc.StatusExpired {
+		t.Errorf("the event stream told %v, want it to end expired", got)
 	}
 	// The invocation is final: cancel has nothing to stop.
 	if resp := s.do("POST", "/api/v1/invocations/"+id+"/cancel", nil); resp.status != http.StatusConflict {

@@ -146,7 +146,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node, Pool: cfg.Worker.Pool}, runtime.NewMetrics(reg))
 	// Starts and results are told to the gateways' live views.
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = orc.WithEvents(m.DB, m.Broker, nil), m.DB, m.Driver
-	m.Runner.DeadLetters = m.DB
+	m.Runner.DeadLetters = orc.DeadLettersWithEvents(m.DB, m.Broker, nil)
 	m.Runner.Replier, m.Runner.Logger = m.Broker, m.Logger
 	m.Runner.Users, m.Runner.Registry, m.Runner.Schemas = m.DB, m.DB, &registry.Schemas{}
 	if m.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
@@ -156,7 +156,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	m.Invoke = invoke.New(invoke.Config{SweepEvery: cfg.Sweep.Every, LostAfter: cfg.Sweep.LostAfter,
 		StrandedAfter: cfg.Sweep.StrandedAfter}, invoke.NewMetrics(reg))
 	m.Invoke.Invocations, m.Invoke.Broker, m.Invoke.Logger = m.DB, m.Broker, m.Logger
-	m.Invoke.Sweeps, m.Invoke.Depths = m.DB, m.Broker
+	m.Invoke.Sweeps, m.Invoke.Depths, m.Invoke.Events = m.DB, m.Broker, m.Broker
 	m.Runner.Warm = runtime.NewWarm(runtime.WarmConfig{IdleTimeout: cfg.Worker.IdleTimeout}, m.Driver, m.Logger)
 	m.Runner.Warm.Labels = map[string]string{
 		runtime.LabelWorker:        cfg.Worker.ID,
