@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := bin/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build services test-deps images python-base hooks run test test-python test-unit fuzz lint bench chaos clean
+.PHONY: all build services test-deps images python-base hooks run test test-python test-unit fuzz lint bench chaos clean compose-up compose-down
 
 all: build
 
@@ -84,6 +84,19 @@ bench: services images
 chaos: services images
 	@mkdir -p bin; ORC_CHAOS=1 $(GO) test -run '^TestChaos$$' -v -count 1 -timeout 60m ./cmd/orc >bin/chaos.log 2>&1; \
 		status=$$?; grep -E '^\||^(---|ok|FAIL|PASS)|chaos_test' bin/chaos.log; echo "full log: bin/chaos.log"; exit $$status
+
+## compose-up: Orc with Docker Compose (compose.yaml, docs/deploy.md): the
+## engine, the compose plugin and the base images as needed, then everything
+## built, started and the example plugins registered
+compose-up:
+	deploy/local/services.sh docker
+	deploy/local/compose-plugin.sh
+	deploy/images/standins.sh
+	docker compose up --detach --build --wait --wait-timeout 600
+
+## compose-down: stop it; the data stays in its volumes
+compose-down:
+	docker compose down
 
 clean:
 	rm -rf bin

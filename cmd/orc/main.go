@@ -30,6 +30,7 @@ Commands:
   plugin    write, build and deploy a plugin (orc plugin init|build|deploy)
   invoke    call a plugin: orc invoke NAME -d '{"name": "Ada"}'
   logs      print an invocation's log lines (-f follows them)
+  health    ask a health endpoint, for container healthchecks
   version   print the version
 
 Every flag can also be set by an ORC_* environment variable: --database-url
@@ -96,6 +97,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.Invoke(ctx, authorEnv(), rest, os.Stdin, stdout, stderr)
 	case "logs":
 		err = cli.Logs(ctx, authorEnv(), rest, stdout, stderr)
+	case "health":
+		err = runHealth(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "orc", Version)
 	case "help", "-h", "--help":

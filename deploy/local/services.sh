@@ -13,6 +13,7 @@
 #
 #   deploy/local/services.sh            install (if needed), start, prepare
 #   deploy/local/services.sh env        print the ORC_* variables for them
+#   deploy/local/services.sh docker     only the Docker engine (for compose.yaml)
 #
 # It runs as root (it installs Debian packages) and does not need systemd.
 # The daemons it starts run in sessions of their own (setsid): Ctrl-C in the
@@ -51,9 +52,12 @@ if [[ $(id -u) != 0 ]]; then
 	exit 1
 fi
 
+mode=${1:-all}
 need_pkgs=()
-command -v pg_ctlcluster >/dev/null 2>&1 || need_pkgs+=(postgresql)
-command -v rabbitmq-server >/dev/null 2>&1 || need_pkgs+=(rabbitmq-server)
+if [[ $mode != docker ]]; then
+	command -v pg_ctlcluster >/dev/null 2>&1 || need_pkgs+=(postgresql)
+	command -v rabbitmq-server >/dev/null 2>&1 || need_pkgs+=(rabbitmq-server)
+fi
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 for tool in curl iptables python3 debootstrap; do
 	command -v "$tool" >/dev/null 2>&1 || need_pkgs+=("$tool")
@@ -234,6 +238,11 @@ start_ray() {
 	wait_for 60 "the Ray cluster (3 nodes)" bash -c "[[ \$($(declare -f ray_nodes_alive ray_node_count); RAY_DASHBOARD_PORT=$RAY_DASHBOARD_PORT ray_node_count) == 3 ]]"
 }
 
+if [[ $mode == docker ]]; then
+	start_docker
+	log "Docker is up"
+	exit 0
+fi
 start_postgres
 start_rabbitmq
 start_docker
