@@ -123,7 +123,7 @@ func TestDeadLettersWithEvents(t *testing.T) {
 	d.MarkDead(ctx, "b", orc.Death{}, nil, time.Now()) //nolint:errcheck // a fake
 	d = orc.DeadLettersWithEvents(&fakeDead{err: orc.Errorf(orc.ENOTFOUND, "no")}, &got, nil)
 	d.MarkDead(ctx, "b", orc.Death{}, nil, time.Now()) //nolint:errcheck // a fake
-	d.RedriveDeadLetter(ctx, "b")                       //nolint:errcheck // a fake
+	d.RedriveDeadLetter(ctx, "b")                      //nolint:errcheck // a fake
 	if len(got) != 0 {
 		t.Errorf("events without a change: %+v", got)
 	}
