@@ -282,6 +282,10 @@ func (db *DB) ListInvocations(ctx context.Context, f orc.InvocationFilter) ([]*o
 	if f.Plugin != "" {
 		w.where("plugin = " + w.arg(f.Plugin))
 	}
+	if f.Version != "" {
+		w.where("version = " + w.arg(f.Version))
+	}
+	w.window("created_at", f.Since, f.Until)
 	if len(f.Statuses) > 0 {
 		statuses := make([]string, len(f.Statuses))
 		for i, st := range f.Statuses {
