@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 
@@ -18,7 +19,7 @@ type invocationsData struct {
 	Statuses              []orc.Status
 	Items                 []*orc.Invocation
 	// Next is the query of the next page, "" on the last.
-	Next string
+	Next template.URL
 	// Paged is set on pages after the first: new invocations are not
 	// added to them live.
 	Paged bool
@@ -140,8 +141,10 @@ func listQuery(q url.Values, filters ...string) (api, filter url.Values) {
 }
 
 // nextPage is the query of the page after this one: the same filters and
-// the API's cursor; "" on the last page.
-func nextPage(filter url.Values, cursor string) string {
+// the API's cursor; "" on the last page. It is a template.URL so that a
+// template writing it after a link's '?' keeps its '=' and '&' (a string
+// there is escaped as one query value).
+func nextPage(filter url.Values, cursor string) template.URL {
 	if cursor == "" {
 		return ""
 	}
@@ -149,5 +152,5 @@ func nextPage(filter url.Values, cursor string) string {
 	for k, v := range filter {
 		next[k] = v
 	}
-	return next.Encode()
+	return template.URL(next.Encode()) // url.Values.Encode escapes every value
 }
