@@ -110,3 +110,30 @@ func listIDs(t *testing.T, db *postgres.DB, f orc.InvocationFilter) []string {
 	}
 	return ids
 }
+
+// TestListInvocationsVersionIsExact: a version selects itself only, not
+// its neighbours in sort order, for everyone's list and for one owner's.
+func TestListInvocationsVersionIsExact(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+	alice := createUser(t, db, "alice@example.com", orc.RoleDeveloper)
+	var want string
+	for _, v := range []string{"1.0", "1.0.0-rc.1", "1.0.0", "1.0.0+build", "1.0.00", "1.0.0 "} {
+		inv := newInvocation(alice, "")
+		inv.Version = v
+		created, _, err := db.CreateInvocation(ctx, inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v == "1.0.0" {
+			want = created.ID
+		}
+	}
+	for _, owner := range []int64{0, alice.UserID} {
+		got := listIDs(t, db, orc.InvocationFilter{Plugin: "echo", Version: "1.0.0", OwnerID: owner})
+		if !slices.Equal(got, []string{want}) {
+			t.Errorf("owner %d: got %v, want %v", owner, got, want)
+		}
+	}
+}
