@@ -425,16 +425,8 @@ func TestConsoleInvocationFilters(t *testing.T) {
 	s.addUser("cf-a@example.com", orc.RoleDeveloper)
 	s.addUser("cf-b@example.com", orc.RoleDeveloper)
 	aID, bID := s.userID("cf-a@example.com"), s.userID("cf-b@example.com")
-	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	create := func(owner int64, version string, minutes int) string {
-		t.Helper()
-		inv := &orc.Invocation{Plugin: "cf-echo", Version: version, Input: []byte(`{}`), OwnerID: owner,
-			Pool: orc.DefaultPool, CreatedAt: t0.Add(time.Duration(minutes) * time.Minute)}
-		created, _, err := s.db.CreateInvocation(context.Background(), inv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return created.ID
+		return s.invocationAt(owner, "cf-echo", version, minutes)
 	}
 	// 51 of version 1.0.0 from 12:00 to 12:50, one more page than fits.
 	var ones []string

@@ -21,17 +21,9 @@ func TestListInvocationFilters(t *testing.T) {
 	devA := s.addUser("lf-a@example.com", orc.RoleDeveloper)
 	devB := s.addUser("lf-b@example.com", orc.RoleDeveloper)
 	aID, bID := s.userID("lf-a@example.com"), s.userID("lf-b@example.com")
-	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	at := func(minutes int) string { return t0.Add(time.Duration(minutes) * time.Minute).Format(time.RFC3339) }
+	at := func(minutes int) string { return listT0.Add(time.Duration(minutes) * time.Minute).Format(time.RFC3339) }
 	create := func(owner int64, version string, minutes int) string {
-		t.Helper()
-		inv := &orc.Invocation{Plugin: "lf-echo", Version: version, Input: []byte(`{}`), OwnerID: owner,
-			Pool: orc.DefaultPool, CreatedAt: t0.Add(time.Duration(minutes) * time.Minute)}
-		created, _, err := s.db.CreateInvocation(context.Background(), inv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return created.ID
+		return s.invocationAt(owner, "lf-echo", version, minutes)
 	}
 	a1, a2, a3 := create(aID, "1.0.0", 0), create(aID, "2.0.0", 10), create(aID, "1.0.0", 20)
 	b1, b2 := create(bID, "1.0.0", 5), create(bID, "1.0.0+build", 15)
@@ -146,4 +138,20 @@ func TestListInvocationFilters(t *testing.T) {
 			}
 		}
 	})
+}
+
+// listT0 is when the list tests' invocations start.
+var listT0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+// invocationAt records a queued invocation of plugin and version, owned
+// by owner, created minutes after listT0, and returns its id.
+func (s *stack) invocationAt(owner int64, plugin, version string, minutes int) string {
+	s.t.Helper()
+	inv := &orc.Invocation{Plugin: plugin, Version: version, Input: []byte(`{}`), OwnerID: owner,
+		Pool: orc.DefaultPool, CreatedAt: listT0.Add(time.Duration(minutes) * time.Minute)}
+	created, _, err := s.db.CreateInvocation(context.Background(), inv)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return created.ID
 }
