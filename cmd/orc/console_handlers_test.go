@@ -21,7 +21,7 @@ import (
 // consoleUser is a browser without JavaScript: an HTTP client with
 // cookies that does not follow redirects.
 type consoleUser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 }
@@ -33,7 +33,7 @@ type consoleAnswer struct {
 	location string
 }
 
-func newConsoleUser(t *testing.T, base string) *consoleUser {
+func newConsoleUser(t testing.TB, base string) *consoleUser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
