@@ -127,11 +127,17 @@ type LogLine struct {
 // InvocationFilter selects invocations. Results are newest first.
 type InvocationFilter struct {
 	Plugin string
+	// Version selects one version of Plugin; versions are a plugin's, so
+	// it is set only with Plugin.
+	Version string
 	// Statuses selects invocations in any of them; none: every status.
 	Statuses []Status
-	OwnerID  int64 // 0 means everyone's
-	Cursor   string
-	Limit    int
+	// Since and Until bound CreatedAt (Since inclusive, Until exclusive);
+	// zero means unbounded.
+	Since, Until time.Time
+	OwnerID      int64 // 0 means everyone's
+	Cursor       string
+	Limit        int
 }
 
 // Invocation list page sizes.

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -133,7 +134,7 @@ type usersData struct {
 	Users []*orc.User
 	Roles []orc.Role
 	// Next is the query of the next page, "" on the last.
-	Next string
+	Next template.URL
 	// Form is what was posted to create a user, kept when it was refused.
 	Form url.Values
 }
@@ -155,7 +156,7 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	if len(d.Users) == usersPageSize {
-		d.Next = url.Values{"after_id": {strconv.FormatInt(d.Users[len(d.Users)-1].ID, 10)}}.Encode()
+		d.Next = template.URL(url.Values{"after_id": {strconv.FormatInt(d.Users[len(d.Users)-1].ID, 10)}}.Encode())
 	}
 	p := &page{Title: "Users", Nav: "users", Problem: problem, Data: d}
 	switch r.URL.Query().Get("done") {
@@ -222,7 +223,7 @@ func (c *Console) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 type auditData struct {
 	Items         []*orc.AuditEvent
 	Action, Actor string
-	Next          string
+	Next          template.URL
 	Paged         bool
 	KnownActions  []string
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/json"
+	"html/template"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -89,6 +90,13 @@ func TestListQuery(t *testing.T) {
 	}
 	if got := nextPage(filter, ""); got != "" {
 		t.Errorf("next page of the last %q", got)
+	}
+	// Written after a link's '?', as the list pages write it, it stays a
+	// query of several parameters.
+	var b strings.Builder
+	link := template.Must(template.New("").Parse(`<a href="/console/invocations?{{.}}">`))
+	if err := link.Execute(&b, nextPage(url.Values{"plugin": {"a b&c"}}, "c2")); err != nil || b.String() != `<a href="/console/invocations?cursor=c2&amp;plugin=a&#43;b%26c">` {
+		t.Errorf("link %s (%v)", b.String(), err)
 	}
 }
 

@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 
@@ -13,7 +14,7 @@ import (
 type deadLettersData struct {
 	Plugin, Version, Reason string
 	Items                   []*orc.DeadLetter
-	Next                    string
+	Next                    template.URL
 	// Filter is the list's query, for the bulk redrive.
 	Filter string
 }

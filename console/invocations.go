@@ -1,8 +1,11 @@
 package console
 
 import (
+	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -14,29 +17,81 @@ var statuses = []orc.Status{orc.StatusQueued, orc.StatusRunning, orc.StatusSucce
 	orc.StatusTimedOut, orc.StatusCanceled, orc.StatusDead, orc.StatusRejected, orc.StatusExpired}
 
 type invocationsData struct {
-	Plugin, Status, Owner string
-	Statuses              []orc.Status
-	Items                 []*orc.Invocation
+	Plugin, Version, Status, Owner string
+	// Since and Until are the time filters as the form's datetime-local
+	// inputs show them (UTC); SinceAt and UntilAt as the API reads them.
+	Since, Until, SinceAt, UntilAt string
+	Statuses                       []orc.Status
+	Items                          []*orc.Invocation
 	// Next is the query of the next page, "" on the last.
-	Next string
+	Next template.URL
 	// Paged is set on pages after the first: new invocations are not
 	// added to them live.
 	Paged bool
 }
 
+// invocationFilters are the list filters the page passes to the API.
+var invocationFilters = []string{"plugin", "version", "status", "since", "until", "owner_id"}
+
 // handleInvocations lists the invocations the user may see, newest first,
-// filtered as the API filters them.
+// filtered as the API filters them. A filter the API refuses shows its
+// reason above the form, which keeps what was typed.
 func (c *Console) handleInvocations(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	d := &invocationsData{Plugin: q.Get("plugin"), Status: q.Get("status"), Owner: q.Get("owner_id"), Statuses: statuses}
-	api, filter := listQuery(q, "plugin", "status", "owner_id")
+	d := &invocationsData{Plugin: q.Get("plugin"), Version: q.Get("version"), Status: q.Get("status"), Owner: q.Get("owner_id"), Statuses: statuses}
+	api, filter := listQuery(q, invocationFilters...)
+	d.Since, d.SinceAt = formTime(api, "since")
+	d.Until, d.UntilAt = formTime(api, "until")
+	p := &page{Title: "Invocations", Nav: "invocations", Data: d}
 	var pg listPage[*orc.Invocation]
 	if _, err := c.call(r, http.MethodGet, "/api/v1/invocations?"+api.Encode(), nil, &pg); err != nil {
-		c.fail(w, r, err)
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+			c.fail(w, r, err)
+			return
+		}
+		p.Problem = ae.Message
+		c.render(w, r, http.StatusBadRequest, "invocations", p)
 		return
 	}
 	d.Items, d.Paged, d.Next = pg.Items, q.Get("cursor") != "", nextPage(filter, pg.NextCursor)
-	c.render(w, r, http.StatusOK, "invocations", &page{Title: "Invocations", Nav: "invocations", Data: d})
+	c.render(w, r, http.StatusOK, "invocations", p)
+}
+
+// The forms of a datetime-local input's value: a time of day without a
+// zone, to the minute or to the second.
+var localLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05"}
+
+// formTime reads the time filter name of an API query: a datetime-local
+// input's value, which the console takes as UTC (the time its pages show),
+// becomes RFC 3339 for the API. It returns the value for the input and
+// the value the API gets; RFC 3339 (from a link) goes to the API as it is,
+// and anything else too, for the API to refuse.
+func formTime(api url.Values, name string) (input, rfc3339 string) {
+	v := api.Get(name)
+	if v == "" {
+		return "", ""
+	}
+	for _, layout := range localLayouts {
+		if at, err := time.Parse(layout, v); err == nil {
+			api.Set(name, at.Format(time.RFC3339))
+			return v, api.Get(name)
+		}
+	}
+	at, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return v, v
+	}
+	return localInput(at), v
+}
+
+// localInput is a time as a datetime-local input shows it, in UTC.
+func localInput(at time.Time) string {
+	at = at.UTC()
+	if at.Second() == 0 && at.Nanosecond() == 0 {
+		return at.Format(localLayouts[0])
+	}
+	return at.Format(localLayouts[1])
 }
 
 type invocationData struct {
@@ -135,8 +190,10 @@ func listQuery(q url.Values, filters ...string) (api, filter url.Values) {
 }
 
 // nextPage is the query of the page after this one: the same filters and
-// the API's cursor; "" on the last page.
-func nextPage(filter url.Values, cursor string) string {
+// the API's cursor; "" on the last page. It is a template.URL so that a
+// template writing it after a link's '?' keeps its '=' and '&' (a string
+// there is escaped as one query value).
+func nextPage(filter url.Values, cursor string) template.URL {
 	if cursor == "" {
 		return ""
 	}
@@ -144,5 +201,5 @@ func nextPage(filter url.Values, cursor string) string {
 	for k, v := range filter {
 		next[k] = v
 	}
-	return next.Encode()
+	return template.URL(next.Encode()) // url.Values.Encode escapes every value
 }

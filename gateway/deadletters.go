@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"net/url"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -17,10 +15,7 @@ func deadLetterFilter(r *http.Request) (orc.DeadLetterFilter, error) {
 	q := r.URL.Query()
 	f := orc.DeadLetterFilter{Plugin: q.Get("plugin"), Version: q.Get("version"), Reason: q.Get("reason"), Cursor: q.Get("cursor")}
 	var err error
-	if f.Since, err = queryTime(q, "since"); err != nil {
-		return f, err
-	}
-	if f.Until, err = queryTime(q, "until"); err != nil {
+	if f.Since, f.Until, err = queryWindow(q); err != nil {
 		return f, err
 	}
 	if f.Limit, err = queryLimit(q); err != nil {
@@ -33,19 +28,6 @@ func deadLetterFilter(r *http.Request) (orc.DeadLetterFilter, error) {
 		return f, err
 	}
 	return f, nil
-}
-
-// queryTime reads an optional RFC 3339 time parameter: zero when absent.
-func queryTime(q url.Values, name string) (time.Time, error) {
-	v := q.Get(name)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	at, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return time.Time{}, orc.Errorf(orc.EINVALID, "%s must be a time in RFC 3339 form (2006-01-02T15:04:05Z)", name)
-	}
-	return at, nil
 }
 
 // deadLetterPage is one page of the dead-letter list.

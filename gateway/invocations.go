@@ -30,6 +30,18 @@ func invocationFilter(r *http.Request, statuses func(string) ([]orc.Status, erro
 	q := r.URL.Query()
 	f := orc.InvocationFilter{Plugin: q.Get("plugin"), Cursor: q.Get("cursor")}
 	var err error
+	if f.Version, err = queryVersion(q); err != nil {
+		return f, err
+	}
+	if f.Version != "" && f.Plugin == "" {
+		// Versions are numbered per plugin: "1.0.0" alone names no one
+		// thing, and a list of every plugin's 1.0.0 is not what anyone
+		// means by it.
+		return f, orc.Errorf(orc.EINVALID, "version needs plugin: versions are numbered per plugin")
+	}
+	if f.Since, f.Until, err = queryWindow(q); err != nil {
+		return f, err
+	}
 	if st := q.Get("status"); st != "" {
 		if f.Statuses, err = statuses(st); err != nil {
 			return f, err

@@ -27,11 +27,9 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, s.Invoke.Reject(bodyError(err)))
 		return
 	}
-	version := r.URL.Query().Get("version")
-	if strings.Contains(version, " ") {
-		// No version has a space: it was a '+' (semantic versions' build
-		// metadata), which a query string must send as %2B.
-		s.error(w, r, s.Invoke.Reject(orc.Errorf(orc.EINVALID, "version %q has a space; send a '+' in a query string as %%2B", version)))
+	version, err := queryVersion(r.URL.Query())
+	if err != nil {
+		s.error(w, r, s.Invoke.Reject(err))
 		return
 	}
 	req := invoke.Request{

@@ -21,7 +21,7 @@ import (
 // consoleUser is a browser without JavaScript: an HTTP client with
 // cookies that does not follow redirects.
 type consoleUser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 }
@@ -33,7 +33,7 @@ type consoleAnswer struct {
 	location string
 }
 
-func newConsoleUser(t *testing.T, base string) *consoleUser {
+func newConsoleUser(t testing.TB, base string) *consoleUser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -412,5 +412,103 @@ func TestConsoleHooks(t *testing.T) {
 	}
 	if r := a.do("GET", "/console/hooks", nil); strings.Contains(r.body, `data-hook="checks"`) {
 		t.Error("a deleted hook is still listed")
+	}
+}
+
+// TestConsoleInvocationFilters: the invocations page filters by version
+// and a window of creation times (datetime-local inputs, read as UTC),
+// keeps the filters in its form and its link to the next page, shows a
+// filter the API refuses above the form, and never shows another user's
+// invocations whatever the filters.
+func TestConsoleInvocationFilters(t *testing.T) {
+	s := newStack(t, nil, true)
+	s.addUser("cf-a@example.com", orc.RoleDeveloper)
+	s.addUser("cf-b@example.com", orc.RoleDeveloper)
+	aID, bID := s.userID("cf-a@example.com"), s.userID("cf-b@example.com")
+	create := func(owner int64, version string, minutes int) string {
+		return s.invocationAt(owner, "cf-echo", version, minutes)
+	}
+	// 51 of version 1.0.0 from 12:00 to 12:50, one more page than fits.
+	var ones []string
+	for i := 0; i <= 50; i++ {
+		ones = append(ones, create(aID, "1.0.0", i))
+	}
+	two := create(aID, "2.0.0", 30)
+	bobs := create(bID, "1.0.0", 30)
+	alice, bob := newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL())
+	alice.signIn("cf-a@example.com", "password-cf-a@example.com")
+	bob.signIn("cf-b@example.com", "password-cf-b@example.com")
+	shown := func(a *consoleAnswer, id string) bool { return strings.Contains(a.body, `data-id="`+id+`"`) }
+
+	a := alice.do("GET", "/console/invocations", nil)
+	for _, want := range []string{`<label for="f-version">Version</label>`, `<label for="f-since">Since (UTC)</label>`,
+		`id="f-since" name="since" type="datetime-local"`, `<label for="f-until">Until (UTC)</label>`, `id="f-until" name="until" type="datetime-local"`} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("the form lacks %s", want)
+		}
+	}
+
+	// 12:20 to 12:30 UTC, as a browser's datetime-local inputs send it.
+	a = alice.do("GET", "/console/invocations?plugin=cf-echo&version=1.0.0&since=2026-12-01T12:20&until=2026-12-01T12:30", nil)
+	if a.status != http.StatusOK {
+		t.Fatalf("window: %d %.500s", a.status, a.body)
+	}
+	for i, id := range ones {
+		if in := i >= 20 && i < 30; shown(a, id) != in {
+			t.Errorf("12:%02d shown %v, want %v", i, !in, in)
+		}
+	}
+	if shown(a, two) || shown(a, bobs) {
+		t.Error("another version, or another user's, in the window")
+	}
+	for _, want := range []string{`value="2026-12-01T12:20"`, `value="2026-12-01T12:30"`, `data-since="2026-12-01T12:20:00Z"`, `data-version="1.0.0"`} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	// A link in RFC 3339 works too, and fills the inputs in UTC.
+	a = alice.do("GET", "/console/invocations?since="+url.QueryEscape("2026-12-01T13:45:00+01:00"), nil)
+	if !shown(a, ones[45]) || shown(a, ones[44]) || !strings.Contains(a.body, `value="2026-12-01T12:45"`) {
+		t.Errorf("RFC 3339 since: %d %.500s", a.status, a.body)
+	}
+
+	// The next page keeps the filters.
+	a = alice.do("GET", "/console/invocations?plugin=cf-echo&version=1.0.0&since=2026-12-01T12:00", nil)
+	m := regexp.MustCompile(`href="/console/invocations\?([^"]+)" rel="next"`).FindStringSubmatch(a.body)
+	if m == nil || shown(a, ones[0]) || !shown(a, ones[1]) || shown(a, two) {
+		t.Fatalf("first page: %.1000s", a.body)
+	}
+	next, err := url.ParseQuery(strings.ReplaceAll(m[1], "&amp;", "&"))
+	if err != nil || next.Get("version") != "1.0.0" || next.Get("since") != "2026-12-01T12:00" || next.Get("plugin") != "cf-echo" || next.Get("cursor") == "" {
+		t.Fatalf("next page's query %q: %v", m[1], err)
+	}
+	a = alice.do("GET", "/console/invocations?"+next.Encode(), nil)
+	if !shown(a, ones[0]) || shown(a, ones[1]) || shown(a, two) {
+		t.Errorf("second page: %.1000s", a.body)
+	}
+
+	// A filter the API refuses: its reason above the form, which keeps
+	// what was typed, and no list.
+	for _, tt := range []struct{ query, want string }{
+		{"version=1.0.0", "version needs plugin"},
+		{"since=2026-12-01T25:00", "since must be a time in RFC 3339 form"},
+		{"since=2026-12-01T12:30&until=2026-12-01T12:20", "until must not be before since"},
+	} {
+		a := alice.do("GET", "/console/invocations?"+tt.query, nil)
+		if a.status != http.StatusBadRequest || !strings.Contains(a.body, `class="problem"`) || !strings.Contains(a.body, tt.want) ||
+			!strings.Contains(a.body, `id="f-since"`) || strings.Contains(a.body, "data-id=") {
+			t.Errorf("%s: %d %.800s", tt.query, a.status, a.body)
+		}
+	}
+
+	// Bob's filters select Alice's invocations, and find none of them.
+	for _, q := range []string{"plugin=cf-echo&version=1.0.0", "since=2026-12-01T12:00&until=2026-12-01T13:00", "owner_id=" + itoa(aID)} {
+		a := bob.do("GET", "/console/invocations?"+q, nil)
+		if a.status != http.StatusOK || shown(a, ones[30]) || shown(a, two) {
+			t.Errorf("bob, %s: %d, alice's shown", q, a.status)
+		}
+		if q != "owner_id="+itoa(aID) && !shown(a, bobs) {
+			t.Errorf("bob, %s: his own is missing", q)
+		}
 	}
 }

@@ -14,11 +14,17 @@ import (
 
 // eventStream reads GET /api/v1/events as a client would.
 type eventStream struct {
-	events chan orc.InvocationEvent
+	events chan receivedEvent
 	cancel context.CancelFunc
 }
 
-func (s *stack) openEvents(t *testing.T, token, query string) (*eventStream, int) {
+// receivedEvent is an event and when its data line was read.
+type receivedEvent struct {
+	orc.InvocationEvent
+	received time.Time
+}
+
+func (s *stack) openEvents(t testing.TB, token, query string) (*eventStream, int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", s.gw.URL()+"/api/v1/events"+query, nil)
@@ -36,14 +42,14 @@ func (s *stack) openEvents(t *testing.T, token, query string) (*eventStream, int
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	es := &eventStream{events: make(chan orc.InvocationEvent, 100), cancel: cancel}
+	es := &eventStream{events: make(chan receivedEvent, 100), cancel: cancel}
 	go func() {
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
 			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				var e orc.InvocationEvent
-				if json.Unmarshal([]byte(data), &e) == nil {
+				e := receivedEvent{received: time.Now()}
+				if json.Unmarshal([]byte(data), &e.InvocationEvent) == nil {
 					es.events <- e
 				}
 			}

@@ -48,10 +48,18 @@
 
   var list = document.querySelector("[data-live]");
   if (list) {
-    var plugin = list.getAttribute("data-plugin") || "";
-    var only = list.getAttribute("data-status") || "";
+    var attr = function (name) { return list.getAttribute("data-" + name) || ""; };
+    var plugin = attr("plugin"), only = attr("status"), version = attr("version"), owner = attr("owner");
+    var since = Date.parse(attr("since")), until = Date.parse(attr("until"));
     var paged = list.hasAttribute("data-paged");
     var body = list.querySelector("tbody");
+    // Whether a new invocation belongs in the list: its filters, as far
+    // as an event tells them (the status is checked below).
+    var fits = function (e) {
+      var at = Date.parse(e.at);
+      return (!version || e.version === version) && (!owner || String(e.owner_id) === owner) &&
+        !(at < since) && !(at >= until);
+    };
     open(plugin ? "?plugin=" + encodeURIComponent(plugin) : "", function (e) {
       var tr = body.querySelector('tr[data-id="' + CSS.escape(e.id) + '"]');
       if (tr) {
@@ -59,7 +67,7 @@
         badge(tr.querySelector(".badge"), e.status);
         return;
       }
-      if (paged || (only && e.status !== only) || (e.status !== "queued" && e.status !== "rejected" && !only)) return;
+      if (paged || !fits(e) || (only && e.status !== only) || (e.status !== "queued" && e.status !== "rejected" && !only)) return;
       var empty = body.querySelector("tr.empty");
       if (empty) empty.remove();
       body.insertBefore(row(e), body.firstChild);

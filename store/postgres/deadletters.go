@@ -83,12 +83,7 @@ func (db *DB) ListDeadLetters(ctx context.Context, f orc.DeadLetterFilter) ([]*o
 	if f.Reason != "" {
 		w.where("dead_reason = " + w.arg(f.Reason))
 	}
-	if !f.Since.IsZero() {
-		w.where("dead_at >= " + w.arg(f.Since))
-	}
-	if !f.Until.IsZero() {
-		w.where("dead_at < " + w.arg(f.Until))
-	}
+	w.window("dead_at", f.Since, f.Until)
 	if f.OwnerID != 0 {
 		w.where("owner_id = " + w.arg(f.OwnerID))
 	}

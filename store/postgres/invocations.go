@@ -279,9 +279,29 @@ func (db *DB) FindInvocation(ctx context.Context, id string) (*orc.Invocation, e
 // ListInvocations returns a page of invocations, newest first.
 func (db *DB) ListInvocations(ctx context.Context, f orc.InvocationFilter) ([]*orc.Invocation, string, error) {
 	var w filter
+	q := pageQuery{columns: invocationColumns, orderBy: "created_at", cursor: f.Cursor, limit: f.Limit}
 	if f.Plugin != "" {
 		w.where("plugin = " + w.arg(f.Plugin))
 	}
+	switch {
+	case f.Version != "" && f.OwnerID == 0:
+		// Everyone's invocations of a version are read through
+		// invocations_plugin_version_created, the only index that yields
+		// them in order. With "version = $n" PostgreSQL may walk
+		// invocations_created instead, supposing a version's rows spread
+		// evenly over time, when an older version's all lie behind the
+		// newer ones': it read 66,754 rows for a page, 16 to 43 ms at
+		// 100,000. As a range, with the order led by version (one version:
+		// the same order), no other index yields the order.
+		v := w.arg(f.Version)
+		w.where("version >= " + v + " AND version <= " + v)
+		q.lead = "version"
+	case f.Version != "":
+		// One owner's: invocations_owner_plugin_created, filtered, reads
+		// no more than the owner's invocations of the plugin.
+		w.where("version = " + w.arg(f.Version))
+	}
+	w.window("created_at", f.Since, f.Until)
 	if len(f.Statuses) > 0 {
 		statuses := make([]string, len(f.Statuses))
 		for i, st := range f.Statuses {
@@ -292,8 +312,7 @@ func (db *DB) ListInvocations(ctx context.Context, f orc.InvocationFilter) ([]*o
 	if f.OwnerID != 0 {
 		w.where("owner_id = " + w.arg(f.OwnerID))
 	}
-	return listPage(ctx, db, &w, pageQuery{columns: invocationColumns, orderBy: "created_at", cursor: f.Cursor, limit: f.Limit},
-		scanInvocation, func(inv *orc.Invocation) (time.Time, string) { return inv.CreatedAt, inv.ID })
+	return listPage(ctx, db, &w, q, scanInvocation, func(inv *orc.Invocation) (time.Time, string) { return inv.CreatedAt, inv.ID })
 }
 
 // pageQuery is a list of invocations, newest first by a time column, and
@@ -301,8 +320,11 @@ func (db *DB) ListInvocations(ctx context.Context, f orc.InvocationFilter) ([]*o
 type pageQuery struct {
 	columns string
 	orderBy string // a time column of invocations; id breaks ties
-	cursor  string
-	limit   int
+	// lead, when set, is a column the filter holds to one value, put first
+	// in the order to tell PostgreSQL which index yields it.
+	lead   string
+	cursor string
+	limit  int
 }
 
 // listPage returns a page of the rows of invocations that w selects,
@@ -319,8 +341,11 @@ func listPage[T any](ctx context.Context, db *DB, w *filter, q pageQuery,
 		w.where(fmt.Sprintf("(%s, id) < (%s, %s)", q.orderBy, w.arg(at), w.arg(id)))
 	}
 	limit := pageSize(q.limit)
-	sql := `SELECT ` + q.columns + ` FROM invocations` + w.sql() +
-		` ORDER BY ` + q.orderBy + ` DESC, id DESC LIMIT ` + w.arg(limit+1)
+	order := q.orderBy + ` DESC, id DESC`
+	if q.lead != "" {
+		order = q.lead + ", " + order
+	}
+	sql := `SELECT ` + q.columns + ` FROM invocations` + w.sql() + ` ORDER BY ` + order + ` LIMIT ` + w.arg(limit+1)
 	rows, err := db.pool.Query(ctx, sql, w.args...)
 	if err != nil {
 		return nil, "", dbError(err, "")

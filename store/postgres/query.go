@@ -3,6 +3,7 @@ package postgres
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/orc-gateway/orc"
 )
@@ -21,6 +22,17 @@ func (f *filter) arg(v any) string {
 
 // where adds a condition.
 func (f *filter) where(cond string) { f.conds = append(f.conds, cond) }
+
+// window bounds a time column: since inclusive, until exclusive, a zero
+// time unbounded.
+func (f *filter) window(column string, since, until time.Time) {
+	if !since.IsZero() {
+		f.where(column + " >= " + f.arg(since))
+	}
+	if !until.IsZero() {
+		f.where(column + " < " + f.arg(until))
+	}
+}
 
 // sql returns " WHERE …", or "" without conditions.
 func (f *filter) sql() string {
