@@ -3,6 +3,7 @@ package orc
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -96,6 +97,17 @@ type Reaper interface {
 	// ReapExpired kills and removes the containers whose deadline passed
 	// before now, whichever worker started them.
 	ReapExpired(ctx context.Context, now time.Time) error
+}
+
+// OutputStreamer is implemented by drivers that can pass a run's output on
+// while the container writes it (the live log).
+type OutputStreamer interface {
+	// RunStreaming is Run that also writes what the container writes to
+	// stdout and stderr, as the driver reads it, to the given writers. They
+	// are written from one goroutine at a time and never after RunStreaming
+	// returns; their writes must not block and must not keep p. Their
+	// errors are ignored: the run's result is the same as Run's.
+	RunStreaming(ctx context.Context, spec *ContainerSpec, stdout, stderr io.Writer) (*ContainerResult, error)
 }
 
 // ServerSpec is a long-lived plugin server: a container of a version that

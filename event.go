@@ -18,6 +18,34 @@ type InvocationEvent struct {
 	At      time.Time `json:"at"`
 }
 
+// LogEvent carries log lines of a running attempt, sent while its
+// container writes them (the live log). Like invocation events, log
+// events are best effort and bounded: the invocation's stored log,
+// written when the attempt ends, is the authoritative copy.
+type LogEvent struct {
+	ID      string     `json:"id"`
+	Attempt int        `json:"attempt"`
+	Lines   []LiveLine `json:"lines"`
+	// Skipped counts the lines before these that were not sent: over the
+	// live log's rate, or too long to send.
+	Skipped int `json:"skipped,omitempty"`
+}
+
+// LiveLine is one line of a live log: the stream it was written to
+// (stdout or stderr), when the worker read it, and its text.
+type LiveLine struct {
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+	Line   string    `json:"line"`
+}
+
+// LogPublisher sends log events to whoever follows the invocation.
+// PublishLogs must not block: an event it cannot send at once is
+// dropped.
+type LogPublisher interface {
+	PublishLogs(e *LogEvent)
+}
+
 // EventPublisher sends invocation events to whoever listens (the
 // gateways' live views). PublishEvent must not block: an event it cannot
 // send at once is dropped.

@@ -144,7 +144,7 @@ func (s *Server) routes() chi.Router {
 	if s.Events != nil {
 		// The gateway subscribes at its first stream: until someone
 		// watches, the broker drops the installation's events unread.
-		s.hub = newHub(s.Invocations.FindInvocation, func(h func(*orc.InvocationEvent)) { s.Events.OnEvent(h) })
+		s.hub = newHub(s.Invocations.FindInvocation, s.Events)
 	}
 	r := chi.NewRouter()
 	// Routing sees the escaped path (escapedRouting); decodeParams, in the

@@ -42,6 +42,13 @@ type Config struct {
 	// RetryMax is the longest wait between tries while the database or the
 	// container engine is unavailable (default 10s).
 	RetryMax time.Duration
+	// LiveLogRate caps the bytes per second of an attempt's live log
+	// (default 16 KiB; negative: no live log). LiveLogLine is the longest
+	// line it sends whole (default 2 KiB), and LiveLogEvery how often it
+	// sends what was written meanwhile (default 250 ms).
+	LiveLogRate  int
+	LiveLogLine  int
+	LiveLogEvery time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -53,6 +60,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.RetryMax == 0 {
 		c.RetryMax = 10 * time.Second
+	}
+	if c.LiveLogRate == 0 {
+		c.LiveLogRate = defaultLiveLogRate
+	}
+	if c.LiveLogLine <= 0 {
+		c.LiveLogLine = defaultLiveLogLine
+	}
+	if c.LiveLogEvery <= 0 {
+		c.LiveLogEvery = defaultLiveLogEvery
 	}
 }
 
@@ -75,6 +91,11 @@ type Worker struct {
 	Warm *Warm
 	// Registry records the worker's heartbeats.
 	Registry orc.WorkerRegistry
+	// LiveLogs receives the log lines of fresh containers while they run,
+	// when the driver can pass them on (orc.OutputStreamer); nil: none.
+	// Warm servers' output is theirs, not an invocation's, and stays out
+	// of invocation logs, live and stored.
+	LiveLogs orc.LogPublisher
 	// OnDrain is called once when a heartbeat finds the worker asked to
 	// drain (the scheduler scales its pool down); it should stop the
 	// worker gracefully.
@@ -240,11 +261,25 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) (err error) {
 	} else {
 		spec := w.spec(inv, v)
 		err = w.retryEngine(runCtx, log, "run", func() (err error) {
-			res, err = w.Driver.Run(runCtx, spec)
+			res, err = w.runContainer(runCtx, spec)
 			return err
 		})
 	}
 	return w.conclude(ctx, a, outcomeOf(runCtx, res, err))
+}
+
+// runContainer runs a fresh container, passing its output on to the live
+// log while it runs when the driver and the worker can. The live log's
+// last lines go out before runContainer returns, so before the result's
+// commit publishes the invocation's final status.
+func (w *Worker) runContainer(ctx context.Context, spec *orc.ContainerSpec) (*orc.ContainerResult, error) {
+	streamer, ok := w.Driver.(orc.OutputStreamer)
+	if !ok || w.LiveLogs == nil || w.cfg.LiveLogRate < 0 {
+		return w.Driver.Run(ctx, spec)
+	}
+	live := newLiveLog(&w.cfg, w.LiveLogs, w.Clock, spec.InvocationID, spec.Attempt)
+	defer live.close()
+	return streamer.RunStreaming(ctx, spec, &live.stdout, &live.stderr)
 }
 
 // start marks an attempt of the task's invocation started. It returns nil

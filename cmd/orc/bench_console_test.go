@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -227,12 +228,13 @@ func (es *eventStream) wait(b *testing.B, id string, limit time.Duration) time.T
 	deadline := time.After(limit)
 	for {
 		select {
-		case e, ok := <-es.events:
+		case m, ok := <-es.messages:
 			if !ok {
 				b.Fatal("the event stream ended")
 			}
-			if e.ID == id {
-				return e.received
+			var e orc.InvocationEvent
+			if m.event == "invocation" && json.Unmarshal(m.data, &e) == nil && e.ID == id {
+				return m.received
 			}
 		case <-deadline:
 			return time.Time{}

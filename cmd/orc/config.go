@@ -90,6 +90,9 @@ type WorkerConfig struct {
 	DockerHost  string
 	Drain       time.Duration
 	IdleTimeout time.Duration
+	// LiveLogRate caps the bytes per second of an invocation's log sent
+	// while it runs (0: the default; negative: none).
+	LiveLogRate int
 	// RayReplica is set when the scheduler started the worker as a Ray
 	// job: its id is the job's submission id and its node Ray's node id.
 	RayReplica bool

@@ -129,11 +129,20 @@ func TestConsoleTryIt(t *testing.T) {
 		t.Error("the list reloaded instead of updating")
 	}
 
-	// A long invocation's page follows it, and cancel stops it.
-	resp = s.do("POST", "/invoke/echo", `{"sleep_ms":60000}`, "Prefer", "respond-async")
+	// A long invocation's page follows it, shows its log lines while it
+	// runs, and cancel stops it.
+	resp = s.do("POST", "/invoke/echo", `{"sleep_ms":60000,"log_lines":60}`, "Prefer", "respond-async")
 	long := resp.header.Get("X-Orc-Invocation-Id")
 	b.Navigate(t, base+"/console/invocations/"+long)
 	waitText(t, b, "#status", "running")
+	waitTextThat(t, b, "#logs .log-stderr", "is a line of echo's", func(s string) bool {
+		return strings.HasPrefix(s, "echo: log line ") && strings.HasSuffix(s, " of 60")
+	})
+	var inv orc.Invocation
+	if s.do("GET", "/api/v1/invocations/"+long, nil).json(t, &inv); inv.Status.Terminal() {
+		t.Errorf("the log line showed once the invocation was %s, want while it runs", inv.Status)
+	}
+	consoleShot(t, b, "live-log")
 	b.Click(t, "#cancel")
 	waitText(t, b, "#status", "canceled")
 	consoleShot(t, b, "canceled")
@@ -175,15 +184,22 @@ func TestConsoleTryIt(t *testing.T) {
 // waitText waits until the element's text is want.
 func waitText(t *testing.T, b *chrome.Browser, selector, want string) {
 	t.Helper()
+	waitTextThat(t, b, selector, strconv.Quote(want), func(got string) bool { return got == want })
+}
+
+// waitTextThat waits until the (first) element's text, trimmed, is what
+// ok accepts; what describes it.
+func waitTextThat(t *testing.T, b *chrome.Browser, selector, what string, ok func(string) bool) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var got string
 		b.Eval(t, `(document.querySelector(`+strconv.Quote(selector)+`) || {}).textContent || ""`, &got)
-		if strings.TrimSpace(got) == want {
+		if ok(strings.TrimSpace(got)) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s reads %q, want %q", selector, got, want)
+			t.Fatalf("%s reads %q, want %s", selector, got, what)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -14,13 +14,15 @@ import (
 
 // eventStream reads GET /api/v1/events as a client would.
 type eventStream struct {
-	events chan receivedEvent
-	cancel context.CancelFunc
+	messages chan sseMessage
+	cancel   context.CancelFunc
 }
 
-// receivedEvent is an event and when its data line was read.
-type receivedEvent struct {
-	orc.InvocationEvent
+// sseMessage is one server-sent event: its name and data, and when its
+// data line was read.
+type sseMessage struct {
+	event    string
+	data     []byte
 	received time.Time
 }
 
@@ -42,22 +44,56 @@ func (s *stack) openEvents(t testing.TB, token, query string) (*eventStream, int
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	es := &eventStream{events: make(chan receivedEvent, 100), cancel: cancel}
+	es := &eventStream{messages: make(chan sseMessage, 1000), cancel: cancel}
 	go func() {
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		event := "message"
 		for sc.Scan() {
-			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				e := receivedEvent{received: time.Now()}
-				if json.Unmarshal([]byte(data), &e.InvocationEvent) == nil {
-					es.events <- e
-				}
+			line := sc.Text()
+			if name, ok := strings.CutPrefix(line, "event: "); ok {
+				event = name
+			} else if data, ok := strings.CutPrefix(line, "data: "); ok {
+				es.messages <- sseMessage{event: event, data: []byte(data), received: time.Now()}
+			} else if line == "" {
+				event = "message"
 			}
 		}
-		close(es.events)
+		close(es.messages)
 	}()
 	t.Cleanup(cancel)
 	return es, http.StatusOK
+}
+
+// next returns the stream's next invocation or log event, decoded into
+// one of e and l, and its name; "" when the stream ended or the limit
+// passed first.
+func (es *eventStream) next(deadline <-chan time.Time, e *orc.InvocationEvent, l *orc.LogEvent) string {
+	for {
+		select {
+		case m, ok := <-es.messages:
+			if !ok {
+				return ""
+			}
+			var err error
+			switch m.event {
+			case "invocation":
+				*e = orc.InvocationEvent{}
+				err = json.Unmarshal(m.data, e)
+			case "log":
+				*l = orc.LogEvent{}
+				err = json.Unmarshal(m.data, l)
+			default:
+				continue
+			}
+			if err == nil {
+				return m.event
+			}
+		case <-deadline:
+			return ""
+		}
+	}
 }
 
 // statuses collects the statuses of one invocation's events until it is
@@ -66,19 +102,17 @@ func (es *eventStream) statuses(id string, limit time.Duration) []orc.Status {
 	var got []orc.Status
 	deadline := time.After(limit)
 	for {
-		select {
-		case e, ok := <-es.events:
-			if !ok {
-				return got
-			}
+		var e orc.InvocationEvent
+		switch es.next(deadline, &e, &orc.LogEvent{}) {
+		case "":
+			return got
+		case "invocation":
 			if e.ID == id {
 				got = append(got, e.Status)
 				if e.Status.Terminal() {
 					return got
 				}
 			}
-		case <-deadline:
-			return got
 		}
 	}
 }

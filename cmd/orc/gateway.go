@@ -248,6 +248,7 @@ var (
 	_ runtime.Replier          = (*rabbitmq.Broker)(nil)
 	_ identity.InFlightCounter = (*postgres.DB)(nil)
 	_ gateway.Broker           = (*rabbitmq.Broker)(nil)
+	_ gateway.EventSource      = (*rabbitmq.Broker)(nil)
 	_ ray.TaskStore            = (*postgres.DB)(nil)
 )
 

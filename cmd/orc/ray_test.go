@@ -212,11 +212,7 @@ func (s *stack) invokeSync(t *testing.T, plugin, input string) *orc.Invocation {
 
 func (s *stack) invokeAsync(t *testing.T, plugin, input string) string {
 	t.Helper()
-	resp := s.do("POST", "/invoke/"+plugin, input, "Prefer", "respond-async")
-	if resp.status != http.StatusAccepted {
-		t.Fatalf("invoke %s: %d %s", plugin, resp.status, resp.body)
-	}
-	return resp.header.Get("X-Orc-Invocation-Id")
+	return s.invokeAsyncAs(t, s.token, plugin, input)
 }
 
 func echoIn(name, pool string, res map[string]any) func(m map[string]any) {

@@ -42,6 +42,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&w.DockerHost, "docker-host", w.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
 	fs.DurationVar(&w.Drain, "drain", w.Drain, "time running invocations get to finish at shutdown")
 	fs.DurationVar(&w.IdleTimeout, "idle-timeout", w.IdleTimeout, "time a warm container may stay unused before it stops (down to min_warm)")
+	fs.IntVar(&w.LiveLogRate, "live-log-rate", w.LiveLogRate, "bytes per second of an invocation's log sent while it runs (0: 16 KiB; negative: none)")
 	fs.StringVar(&cfg.RayAddress, "ray-address", cfg.RayAddress, "Ray dashboard URL (with --ray-replica: where the worker finds its Ray node)")
 	fs.BoolVar(&w.RayReplica, "ray-replica", w.RayReplica, "the worker is a replica the scheduler placed on Ray: --id is its Ray job, and Ray's node id is recorded on invocations")
 	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
@@ -143,9 +144,12 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node, Pool: cfg.Worker.Pool}, runtime.NewMetrics(reg))
-	// Starts and results are told to the gateways' live views.
+	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node, Pool: cfg.Worker.Pool,
+		LiveLogRate: cfg.Worker.LiveLogRate}, runtime.NewMetrics(reg))
+	// Starts, results and the lines of running containers are told to the
+	// gateways' live views.
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = orc.WithEvents(m.DB, m.Broker, nil), m.DB, m.Driver
+	m.Runner.LiveLogs = m.Broker
 	m.Runner.DeadLetters = orc.DeadLettersWithEvents(m.DB, m.Broker, nil)
 	m.Runner.Replier, m.Runner.Logger = m.Broker, m.Logger
 	m.Runner.Users, m.Runner.Registry, m.Runner.Schemas = m.DB, m.DB, &registry.Schemas{}

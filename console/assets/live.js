@@ -1,7 +1,7 @@
 // Orc console: live updates from GET /api/v1/events (server-sent events).
 // A list adds new invocations and updates statuses in place; an
-// invocation's page reloads when its status changes. Without it, pages
-// are as fresh as their last load.
+// invocation's page appends its log lines while it runs and reloads when
+// its status changes. Without it, pages are as fresh as their last load.
 "use strict";
 (function () {
   var classes = { succeeded: "ok", queued: "busy", running: "busy", canceled: "muted", expired: "muted" };
@@ -38,12 +38,24 @@
     cell(tr);
     return tr;
   }
-  function open(query, on) {
+  function open(query, on, onLog) {
     if (!window.EventSource) return;
     var es = new EventSource("/api/v1/events" + query);
-    es.addEventListener("invocation", function (m) {
+    listen(es, "invocation", on);
+    if (onLog) listen(es, "log", onLog);
+  }
+  function listen(es, name, on) {
+    es.addEventListener(name, function (m) {
       try { on(JSON.parse(m.data)); } catch (err) { /* a malformed event is skipped */ }
     });
+  }
+  // logLine appends a line to a log panel as text, keeping the last 2000.
+  function logLine(pre, stream, text) {
+    var span = document.createElement("span");
+    span.className = "log-" + (stream === "stdout" || stream === "stderr" ? stream : "orc");
+    span.textContent = text + "\n";
+    pre.appendChild(span);
+    if (pre.childElementCount > 2000) pre.removeChild(pre.firstElementChild);
   }
 
   var list = document.querySelector("[data-live]");
@@ -74,12 +86,26 @@
     });
   }
 
+  // An invocation's page follows it alone: its first event is where it
+  // stands now, and the final status brings the stored log.
   var one = document.querySelector("[data-live-invocation]");
   if (one) {
     var id = one.getAttribute("data-live-invocation");
     var shown = one.getAttribute("data-status");
-    open("", function (e) {
+    var pre = document.querySelector("[data-live-logs]");
+    var attempt = 0;
+    open("?invocation=" + encodeURIComponent(id), function (e) {
       if (e.id === id && e.status !== shown) location.reload();
+    }, pre && function (e) {
+      if (e.id !== id) return;
+      var none = pre.querySelector(".muted");
+      if (none) none.remove();
+      var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 2;
+      if (attempt && e.attempt !== attempt) logLine(pre, "orc", "attempt " + e.attempt);
+      attempt = e.attempt;
+      if (e.skipped) logLine(pre, "orc", e.skipped + (e.skipped === 1 ? " line" : " lines") + " not shown while it runs");
+      (e.lines || []).forEach(function (l) { logLine(pre, l.stream, l.line); });
+      if (atEnd) pre.scrollTop = pre.scrollHeight;
     });
   }
 })();

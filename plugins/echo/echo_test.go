@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -98,4 +99,27 @@ func exitCodeOf(t *testing.T, err error) int {
 	h := func(context.Context, struct{}) (struct{}, error) { return struct{}{}, err }
 	var stdout, stderr bytes.Buffer
 	return plugin.Main(context.Background(), []string{"{}"}, nil, &stdout, &stderr, h)
+}
+
+// TestEchoLogLines: log_lines writes its lines to the log, the first at
+// once and the others spread over the sleep. It swaps the log's writer,
+// so it does not run in parallel.
+func TestEchoLogLines(t *testing.T) {
+	var log bytes.Buffer
+	logTo = &log
+	t.Cleanup(func() { logTo = os.Stderr })
+	begin := time.Now()
+	if _, err := echo(context.Background(), json.RawMessage(`{"sleep_ms":90,"log_lines":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(begin); took < 90*time.Millisecond {
+		t.Errorf("returned after %v, want at least the sleep", took)
+	}
+	want := "echo: log line 1 of 3\necho: log line 2 of 3\necho: log line 3 of 3\n"
+	if log.String() != want {
+		t.Errorf("log = %q, want %q", log.String(), want)
+	}
+	if _, err := echo(context.Background(), json.RawMessage(`{"log_lines":10001}`)); err == nil || exitCodeOf(t, err) != 2 {
+		t.Errorf("log_lines 10001: %v, want an invalid input", err)
+	}
 }

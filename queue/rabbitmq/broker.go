@@ -16,9 +16,13 @@
 //     with a delivery limit and orc.dead as its dead-letter exchange.
 //   - orc.dead: fanout exchange and the durable quorum queue bound to it,
 //     where tasks land after too many deliveries or when rejected.
-//   - orc.events: topic exchange; cancels use the key "invocation.cancel".
-//   - orc.reply.<instance> and orc.cancel.<instance>: exclusive,
-//     auto-deleted queues of one process, redeclared on every reconnect.
+//   - orc.events: topic exchange; cancels use the key "invocation.cancel",
+//     invocation events "invocation.status", and the log events of a
+//     running invocation "invocation.log.<id>".
+//   - orc.reply.<instance>, orc.cancel.<instance> and orc.events.<instance>:
+//     exclusive, auto-deleted queues of one process, redeclared on every
+//     reconnect. The events queue is bound to the log key of each
+//     invocation the process follows, and to no other.
 //
 // Every declaration is idempotent, so gateways and workers declare what they
 // use and no separate setup step is needed.

@@ -15,7 +15,7 @@ import (
 type subscription struct {
 	kind    string
 	queue   string
-	bind    func(*amqp.Channel) error // nil when the default binding does
+	bind    func(*session, *amqp.Channel) error // nil when the default binding does
 	deliver func(*amqp.Delivery)
 	started bool // guarded by Broker.subMu
 }
@@ -125,7 +125,7 @@ func (b *Broker) subscribeOn(s *session, sub *subscription) (*amqp.Channel, <-ch
 			return nil, fmt.Errorf("declare queue %s: %w", sub.queue, err)
 		}
 		if sub.bind != nil {
-			if err := sub.bind(ch); err != nil {
+			if err := sub.bind(s, ch); err != nil {
 				return nil, err
 			}
 		}
@@ -138,7 +138,7 @@ func (b *Broker) subscribeOn(s *session, sub *subscription) (*amqp.Channel, <-ch
 	return ch, deliveries, nil
 }
 
-func (b *Broker) bindCancel(ch *amqp.Channel) error {
+func (b *Broker) bindCancel(_ *session, ch *amqp.Channel) error {
 	if err := declareExchange(ch, b.eventsExchange(), amqp.ExchangeTopic); err != nil {
 		return err
 	}

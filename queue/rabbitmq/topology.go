@@ -20,6 +20,7 @@ func (b *Broker) deadQueue() string      { return b.cfg.Prefix + ".dead" }
 func (b *Broker) parkedQueue() string    { return b.cfg.Prefix + ".dead.parked" }
 func (b *Broker) eventsExchange() string { return b.cfg.Prefix + ".events" }
 func (b *Broker) cancelQueue() string    { return b.cfg.Prefix + ".cancel." + b.cfg.Instance }
+func (b *Broker) eventsQueue() string    { return b.cfg.Prefix + ".events." + b.cfg.Instance }
 func (b *Broker) poolQueue(pool string) string {
 	return b.cfg.Prefix + ".pool." + pool
 }

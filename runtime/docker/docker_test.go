@@ -358,6 +358,76 @@ func TestRunOutputCaps(t *testing.T) {
 	}
 }
 
+// TestRunStreaming: the writers get the container's output while it runs
+// (a line before the container writes the next), all of it (also what the
+// result's buffers drop), and the result is Run's.
+func TestRunStreaming(t *testing.T) {
+	d := newDriver(t, docker.Config{StdoutLimit: 4096})
+	t.Run("while it runs", func(t *testing.T) {
+		t.Parallel()
+		var stdout, stderr timedWriter
+		res, err := d.RunStreaming(context.Background(), &orc.ContainerSpec{
+			InvocationID: invocationID(t), Image: probeImage, Args: []string{"drip", "3", "700"},
+		}, &stdout, &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ended := time.Now()
+		wantOutput(t, res, 0, "done\n", "line 1\nline 2\nline 3\n")
+		if stderr.String() != string(res.Stderr) || stdout.String() != string(res.Stdout) {
+			t.Errorf("streamed stdout %q, stderr %q; want the result's", stdout.String(), stderr.String())
+		}
+		// The drips are 0.7 s apart: the first line came well before the end.
+		if first := stderr.first(); first.IsZero() || ended.Sub(first) < time.Second {
+			t.Errorf("the first line came %v before the run ended, want over 1s", ended.Sub(first))
+		}
+	})
+	t.Run("over the cap", func(t *testing.T) {
+		t.Parallel()
+		var stdout timedWriter
+		res, err := d.RunStreaming(context.Background(), &orc.ContainerSpec{
+			InvocationID: invocationID(t), Image: probeImage, Args: []string{"spam", "100000"},
+		}, &stdout, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.StdoutTruncated || len(res.Stdout) != 4096 {
+			t.Errorf("the result kept %d bytes (truncated %v), want the cap", len(res.Stdout), res.StdoutTruncated)
+		}
+		if n := len(stdout.String()); n != 100003 {
+			t.Errorf("streamed %d bytes of stdout, want all 100003", n)
+		}
+	})
+}
+
+// timedWriter keeps what is written to it and when the first write came.
+type timedWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	start time.Time
+}
+
+func (w *timedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.start.IsZero() {
+		w.start = time.Now()
+	}
+	return w.buf.Write(p)
+}
+
+func (w *timedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func (w *timedWriter) first() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.start
+}
+
 func TestRunOOM(t *testing.T) {
 	d := newDriver(t, docker.Config{})
 	t.Parallel()

@@ -33,9 +33,10 @@ const (
 )
 
 var (
-	_ orc.Driver        = (*Driver)(nil)
-	_ orc.Fingerprinter = (*Driver)(nil)
-	_ orc.Reaper        = (*Driver)(nil)
+	_ orc.Driver         = (*Driver)(nil)
+	_ orc.Fingerprinter  = (*Driver)(nil)
+	_ orc.Reaper         = (*Driver)(nil)
+	_ orc.OutputStreamer = (*Driver)(nil)
 )
 
 // Driver runs plugin containers on one Docker engine. It is safe for

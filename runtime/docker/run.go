@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -37,6 +38,14 @@ const drainGrace = 5 * time.Second
 // (after one pull, when Config.Pull is set); orc.EUNAVAILABLE when the
 // engine cannot be reached; other engine failures uncoded.
 func (d *Driver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.ContainerResult, error) {
+	return d.RunStreaming(ctx, spec, nil, nil)
+}
+
+// RunStreaming is Run that also writes the container's stdout and stderr,
+// as they are read from the engine, to the given writers (either may be
+// nil). It implements orc.OutputStreamer: the writers get everything the
+// container writes, also what the result's capped buffers drop.
+func (d *Driver) RunStreaming(ctx context.Context, spec *orc.ContainerSpec, stdout, stderr io.Writer) (*orc.ContainerResult, error) {
 	if spec.Image == "" {
 		return nil, orc.Errorf(orc.EINVALID, "task has no image")
 	}
@@ -62,7 +71,7 @@ func (d *Driver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.Contain
 	if err != nil {
 		return d.notStarted(ctx, log, engineError("attach", err))
 	}
-	out := newStreams(conn, d.cfg.StdoutLimit, d.cfg.StderrLimit)
+	out := newStreams(conn, d.cfg.StdoutLimit, d.cfg.StderrLimit, stdout, stderr)
 	defer out.close(0) // a no-op once the run has closed it
 
 	// The wait outlives ctx: after a kill, the exit is still awaited.

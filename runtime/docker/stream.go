@@ -22,9 +22,10 @@ type streams struct {
 	writeDone chan struct{} // nil until writeStdin
 }
 
-// newStreams starts demultiplexing conn's output. Call writeStdin once the
-// container has started, and close once it has exited.
-func newStreams(conn types.HijackedResponse, stdoutMax, stderrMax int64) *streams {
+// newStreams starts demultiplexing conn's output into the buffers, and
+// into stdoutTee and stderrTee when they are not nil. Call writeStdin once
+// the container has started, and close once it has exited.
+func newStreams(conn types.HijackedResponse, stdoutMax, stderrMax int64, stdoutTee, stderrTee io.Writer) *streams {
 	s := &streams{
 		conn:     conn,
 		stdout:   headBuffer{max: int(stdoutMax)},
@@ -33,9 +34,26 @@ func newStreams(conn types.HijackedResponse, stdoutMax, stderrMax int64) *stream
 	}
 	go func() {
 		defer close(s.readDone)
-		_, s.readErr = stdcopy.StdCopy(&s.stdout, &s.stderr, conn.Reader)
+		_, s.readErr = stdcopy.StdCopy(teeOf(&s.stdout, stdoutTee), teeOf(&s.stderr, stderrTee), conn.Reader)
 	}()
 	return s
+}
+
+// teeOf returns w, also writing to tee when tee is not nil. The tee's
+// errors are ignored, like the buffers' (whose writes never fail): what
+// follows the output must not stop the demuxer.
+func teeOf(w, tee io.Writer) io.Writer {
+	if tee == nil {
+		return w
+	}
+	return teeWriter{w, tee}
+}
+
+type teeWriter struct{ w, tee io.Writer }
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	_, _ = t.tee.Write(p)
+	return t.w.Write(p)
 }
 
 // writeStdin writes p to the container's stdin in the background and then

@@ -7,6 +7,7 @@
 //	probe fail CODE MESSAGE  print MESSAGE on stderr and exit with CODE
 //	probe sleep MS           sleep, then print "slept"
 //	probe spam N [stderr]    write N bytes to stdout (or stderr), then "END"
+//	probe drip N MS          write "line I" to stderr N times, MS apart, then "done" to stdout
 //	probe oom                allocate memory until killed
 //	probe sandbox            print a JSON report of the sandbox
 //	probe listen PORT MS     accept connections on PORT for MS
@@ -28,7 +29,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fatal("usage: probe stdin|args|fail|sleep|spam|oom|sandbox ...")
+		fatal("usage: probe stdin|args|fail|sleep|spam|drip|oom|sandbox ...")
 	}
 	args := os.Args[2:]
 	switch os.Args[1] {
@@ -84,6 +85,16 @@ func main() {
 			n -= k
 		}
 		fmt.Fprint(w, "END")
+	case "drip":
+		n, _ := strconv.Atoi(arg(args, 0))
+		ms, _ := strconv.Atoi(arg(args, 1))
+		for i := 1; i <= n; i++ {
+			if i > 1 {
+				time.Sleep(time.Duration(ms) * time.Millisecond)
+			}
+			fmt.Fprintf(os.Stderr, "line %d\n", i)
+		}
+		fmt.Println("done")
 	case "oom":
 		var hold [][]byte
 		for {
