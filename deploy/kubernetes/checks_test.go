@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"net/url"
 	"path"
 	"path/filepath"
@@ -411,9 +412,9 @@ func TestImages(t *testing.T) {
 			}
 		}
 		if len(orcImages) != 1 || len(rayImages) != 1 {
-			t.Fatalf("want one orc image and one Ray node image: %v, %v", keys(orcImages), keys(rayImages))
+			t.Fatalf("want one orc image and one Ray node image: %v, %v", slices.Sorted(maps.Keys(orcImages)), slices.Sorted(maps.Keys(rayImages)))
 		}
-		orcImage, rayImage := keys(orcImages)[0], keys(rayImages)[0]
+		orcImage, rayImage := slices.Collect(maps.Keys(orcImages))[0], slices.Collect(maps.Keys(rayImages))[0]
 		if tag(orcImage) != tag(rayImage) {
 			t.Errorf("the gateway's %s and the Ray nodes' %s differ in tag: build both from one commit", orcImage, rayImage)
 		}
@@ -421,15 +422,6 @@ func TestImages(t *testing.T) {
 			t.Errorf("base: images %s and %s, want orc:latest and orc-ray:latest (overlays set theirs)", orcImage, rayImage)
 		}
 	})
-}
-
-func keys(m map[string]bool) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // tag is an image reference's tag ("latest" if none).
