@@ -88,6 +88,9 @@ type WorkerConfig struct {
 	Concurrency int
 	MetricsAddr string
 	DockerHost  string
+	// Pull lets the worker pull a plugin's image that its engine does not
+	// have: for engines that start empty, as one in a Kubernetes pod does.
+	Pull        bool
 	Drain       time.Duration
 	IdleTimeout time.Duration
 	// LiveLogRate caps the bytes per second of an invocation's log sent

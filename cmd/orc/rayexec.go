@@ -28,6 +28,7 @@ func runRayExec(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlagSet("ray-exec", "Run the container of a ray-job invocation (the entrypoint of its Ray job).", stderr)
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL (usually from the node's ORC_ENV_FILE)")
 	fs.StringVar(&cfg.Worker.DockerHost, "docker-host", cfg.Worker.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
+	fs.BoolVar(&cfg.Worker.Pull, "pull", cfg.Worker.Pull, "pull the image when the engine does not have it")
 	getenv, err := processEnv()
 	if err != nil {
 		return err
@@ -54,7 +55,7 @@ func runRayExec(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := json.Unmarshal(raw, spec); err != nil {
 		return fmt.Errorf("decode task: %w", err)
 	}
-	driver, err := docker.New(docker.Config{Host: cfg.Worker.DockerHost, Installation: cfg.QueuePrefix, Logger: logger})
+	driver, err := docker.New(docker.Config{Host: cfg.Worker.DockerHost, Pull: cfg.Worker.Pull, Installation: cfg.QueuePrefix, Logger: logger})
 	if err != nil {
 		return err
 	}

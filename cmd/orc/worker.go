@@ -40,6 +40,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&w.Concurrency, "concurrency", w.Concurrency, "invocations run at once")
 	fs.StringVar(&w.MetricsAddr, "metrics-addr", w.MetricsAddr, "address of the worker's /metrics (empty: none)")
 	fs.StringVar(&w.DockerHost, "docker-host", w.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
+	fs.BoolVar(&w.Pull, "pull", w.Pull, "pull a plugin's image the engine does not have (default: run only images already on it)")
 	fs.DurationVar(&w.Drain, "drain", w.Drain, "time running invocations get to finish at shutdown")
 	fs.DurationVar(&w.IdleTimeout, "idle-timeout", w.IdleTimeout, "time a warm container may stay unused before it stops (down to min_warm)")
 	fs.IntVar(&w.LiveLogRate, "live-log-rate", w.LiveLogRate, "bytes per second of an invocation's log sent while it runs (0: 16 KiB; negative: none)")
@@ -127,7 +128,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	if m.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
-	if m.Driver, err = docker.New(docker.Config{Host: cfg.Worker.DockerHost, Installation: cfg.QueuePrefix, Logger: m.Logger}); err != nil {
+	if m.Driver, err = docker.New(docker.Config{Host: cfg.Worker.DockerHost, Pull: cfg.Worker.Pull, Installation: cfg.QueuePrefix, Logger: m.Logger}); err != nil {
 		return err
 	}
 	info, err := m.Driver.Fingerprint(ctx)
