@@ -66,7 +66,6 @@ func TestConsoleTryIt(t *testing.T) {
 	b.WaitVisible(t, "#email")
 	consoleShot(t, b, "sign-in")
 	consoleSignIn(t, b, base, adminEmail, adminPassword)
-	consoleShot(t, b, "overview")
 
 	b.Navigate(t, base+"/console/plugins")
 	b.WaitVisible(t, ".cards")
