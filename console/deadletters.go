@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -13,6 +14,9 @@ import (
 
 type deadLettersData struct {
 	Plugin, Version, Reason string
+	// Since and Until are the time filters as the form's pickers show
+	// them (UTC).
+	Since, Until string
 	Items                   []*orc.DeadLetter
 	Next                    template.URL
 	// Filter is the list's query, for the bulk redrive.
@@ -29,13 +33,27 @@ func (c *Console) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := &deadLettersData{Plugin: q.Get("plugin"), Version: q.Get("version"), Reason: q.Get("reason")}
 	api, filter := listQuery(q, deadLetterFilters...)
+	d.Since, _ = formTime(api, "since")
+	d.Until, _ = formTime(api, "until")
+	// The bulk redrive posts the filters as the API reads them.
+	for _, k := range []string{"since", "until"} {
+		if v := api.Get(k); v != "" {
+			filter.Set(k, v)
+		}
+	}
+	p := &page{Title: "Dead letters", Nav: "dead", Data: d}
 	var pg listPage[*orc.DeadLetter]
 	if _, err := c.call(r, http.MethodGet, "/api/v1/dead-letters?"+api.Encode(), nil, &pg); err != nil {
-		c.fail(w, r, err)
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+			c.fail(w, r, err)
+			return
+		}
+		p.Problem = ae.Message
+		c.render(w, r, http.StatusBadRequest, "deadletters", p)
 		return
 	}
 	d.Items, d.Filter, d.Next = pg.Items, filter.Encode(), nextPage(filter, pg.NextCursor)
-	p := &page{Title: "Dead letters", Nav: "dead", Data: d}
 	switch q.Get("done") {
 	case "redrive":
 		p.Notice = "Redriven: it runs again under the same id."

@@ -340,9 +340,23 @@ func TestConsoleDeadLetters(t *testing.T) {
 			t.Errorf("%s without the form token: %d", action, a.status)
 		}
 	}
-	// The admin's bulk redrive takes bob's, by filter.
+	// The time pickers: a window before bob's letter shows none of it,
+	// and one the API refuses says why, keeping what was typed.
 	admin := newConsoleUser(t, s.gw.URL())
 	admin.signIn(adminEmail, adminPassword)
+	past := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02T15:04")
+	if a := admin.do("GET", "/console/dead-letters?until="+past, nil); a.status != http.StatusOK || strings.Contains(a.body, `data-id="`+bobs) ||
+		!strings.Contains(a.body, `name="until" type="datetime-local" value="`+past+`"`) {
+		t.Errorf("dead letters until yesterday: %d %.2000s", a.status, a.body)
+	}
+	if a := admin.do("GET", "/console/dead-letters?since="+past, nil); !strings.Contains(a.body, `data-id="`+bobs) {
+		t.Errorf("dead letters since yesterday miss bob's: %.2000s", a.body)
+	}
+	if a := admin.do("GET", "/console/dead-letters?since=2026-12-02T00:00&until=2026-12-01T00:00", nil); a.status != http.StatusBadRequest ||
+		!strings.Contains(a.body, `class="problem"`) || !strings.Contains(a.body, `value="2026-12-02T00:00"`) {
+		t.Errorf("a window the API refuses: %d %.2000s", a.status, a.body)
+	}
+	// The admin's bulk redrive takes bob's, by filter.
 	a = admin.do("POST", "/console/dead-letters/redrive", url.Values{"csrf": {admin.csrf("/console/dead-letters")}, "filter": {"plugin=echo"}})
 	if a.status != http.StatusSeeOther || !strings.Contains(a.location, "n=1") {
 		t.Fatalf("bulk redrive: %d to %q", a.status, a.location)
