@@ -2,12 +2,15 @@ package console
 
 import (
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orc-gateway/orc"
 )
 
 func TestReturnTo(t *testing.T) {
@@ -118,5 +121,35 @@ func TestChartGaps(t *testing.T) {
 	// Minutes 1 and 2 make one line of two steps: four points.
 	if pts := strings.Fields(c.Series[0].Lines[0]); len(pts) != 4 || pts[0] != "60.0,24.0" || pts[3] != "180.0,60.0" {
 		t.Errorf("line: %q", c.Series[0].Lines[0])
+	}
+}
+
+func TestHistory(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	end1, end2, fin := at(300), at(900), at(900)
+	inv := &orc.Invocation{CreatedAt: t0, Status: orc.StatusSucceeded, FinishedAt: &fin}
+	attempts := []orc.Attempt{
+		{Attempt: 2, Worker: "w2", StartedAt: at(500), FinishedAt: &end2, Status: orc.StatusSucceeded},
+		{Attempt: 1, Worker: "w1", Node: "n1", StartedAt: at(100), FinishedAt: &end1, Status: orc.StatusFailed, Error: &orc.InvocationError{Code: "plugin_failed"}},
+	}
+	var got []string
+	for _, e := range history(inv, attempts) {
+		got = append(got, fmt.Sprintf("%d %s %s", e.At.Sub(t0).Milliseconds(), e.Status, e.Detail))
+	}
+	want := []string{
+		"0 queued accepted",
+		"100 running attempt 1 started by w1 on n1",
+		"300 failed attempt 1 ended: plugin_failed",
+		"500 running attempt 2 started by w2",
+		"900 succeeded attempt 2 ended",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("history:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Canceled before it ran: accepted, then the end.
+	inv = &orc.Invocation{CreatedAt: t0, Status: orc.StatusCanceled, FinishedAt: &end1}
+	if h := history(inv, nil); len(h) != 2 || h[1].Status != orc.StatusCanceled {
+		t.Errorf("canceled before it ran: %+v", h)
 	}
 }

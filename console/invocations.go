@@ -2,9 +2,11 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
+	"sort"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -101,6 +103,45 @@ type invocationData struct {
 	Mine     bool
 	// Versions are the plugin's other versions, to replay the input on.
 	Versions []string
+	// History is the invocation's statuses in time, from its record and
+	// its attempts.
+	History []historyEntry
+}
+
+// historyEntry is one change of an invocation's status.
+type historyEntry struct {
+	At     time.Time
+	Status orc.Status
+	Detail string
+}
+
+// history puts an invocation's changes in order: accepted, each attempt's
+// start and end, the end.
+func history(inv *orc.Invocation, attempts []orc.Attempt) []historyEntry {
+	h := []historyEntry{{At: inv.CreatedAt, Status: orc.StatusQueued, Detail: "accepted"}}
+	for _, a := range attempts {
+		where := a.Worker
+		if a.Node != "" {
+			where += " on " + a.Node
+		}
+		h = append(h, historyEntry{At: a.StartedAt, Status: orc.StatusRunning, Detail: fmt.Sprintf("attempt %d started by %s", a.Attempt, where)})
+		if a.FinishedAt != nil && a.Status != "" {
+			d := fmt.Sprintf("attempt %d ended", a.Attempt)
+			if a.Error != nil {
+				d += ": " + a.Error.Code
+			}
+			h = append(h, historyEntry{At: *a.FinishedAt, Status: a.Status, Detail: d})
+		}
+	}
+	sort.SliceStable(h, func(i, j int) bool { return h[i].At.Before(h[j].At) })
+	if inv.FinishedAt != nil && inv.Status.Terminal() {
+		last := h[len(h)-1]
+		if last.Status != inv.Status || !last.At.Equal(*inv.FinishedAt) {
+			h = append(h, historyEntry{At: *inv.FinishedAt, Status: inv.Status, Detail: "final"})
+			sort.SliceStable(h, func(i, j int) bool { return h[i].At.Before(h[j].At) })
+		}
+	}
+	return h
 }
 
 // handleInvocation shows one invocation: status, input, output, error,
@@ -120,6 +161,7 @@ func (c *Console) handleInvocation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Attempts = attempts.Attempts
+	d.History = history(d.Inv, d.Attempts)
 	var logs struct {
 		Lines []orc.LogLine `json:"lines"`
 	}

@@ -40,6 +40,7 @@ func parsePages() map[string]*template.Template {
 		"resources": resources,
 		"stateOf":   stateClass,
 		"usable":    func(k *orc.APIKey) bool { return k.Usable(time.Now()) },
+		"stamp":     func(t time.Time) string { return t.UTC().Format("15:04:05.000") },
 		"kib": func(n int) string {
 			if n >= 1<<20 {
 				return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))

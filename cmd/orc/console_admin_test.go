@@ -539,6 +539,11 @@ func TestConsoleReplay(t *testing.T) {
 	if !strings.Contains(page.body, `id="replay"`) || !strings.Contains(page.body, `<option value="2.0.0">`) {
 		t.Fatalf("no replay form: %.3000s", page.body)
 	}
+	// Its history: accepted, the attempt's start and end.
+	hist := regexp.MustCompile(`(?s)<ol class="history" id="history">(.*?)</ol>`).FindStringSubmatch(page.body)
+	if hist == nil || !regexp.MustCompile(`(?s)queued</span> accepted.*running</span> attempt 1 started by .*succeeded</span> attempt 1 ended`).MatchString(hist[1]) {
+		t.Errorf("the history: %q", hist)
+	}
 	tok := admin.csrf("/console/invocations/" + first)
 	if a := admin.do("POST", "/console/invocations/"+first+"/replay", url.Values{"csrf": {tok}, "version": {"1.0.0"}}); a.status != http.StatusBadRequest {
 		t.Errorf("replay on its own version: %d", a.status)
