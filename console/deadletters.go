@@ -17,8 +17,8 @@ type deadLettersData struct {
 	// Since and Until are the time filters as the form's pickers show
 	// them (UTC).
 	Since, Until string
-	Items                   []*orc.DeadLetter
-	Next                    template.URL
+	Items        []*orc.DeadLetter
+	Next         template.URL
 	// Filter is the list's query, for the bulk redrive.
 	Filter string
 }
