@@ -3,16 +3,11 @@ package runtime
 import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/orc-gateway/orc"
 )
-
-// traceContext carries a warm call's trace to its plugin server (the
-// traceparent header), for plugins that trace too.
-var traceContext = propagation.TraceContext{}
 
 func (w *Worker) tracer() trace.Tracer { return tracerOr(w.Tracer) }
 

@@ -288,7 +288,8 @@ func (w *Warm) Run(ctx context.Context, v *orc.Version, input []byte) (res *orc.
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/invoke", bytes.NewReader(input))
 		req.Header.Set("Content-Type", "application/json")
 		if span.IsRecording() {
-			traceContext.Inject(ctx, propagation.HeaderCarrier(req.Header))
+			// For plugin servers that trace too.
+			propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
 		}
 		resp, err = w.client.Do(req)
 		res.Run = time.Since(start)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orc-gateway/orc"
@@ -117,7 +118,8 @@ func (d *JobDriver) Run(ctx context.Context, spec *orc.ContainerSpec) (res *orc.
 		env[k] = v
 	}
 	if span.IsRecording() {
-		traceContext.Inject(ctx, envCarrier(env))
+		// The entrypoint, orc ray-exec, continues this span.
+		propagation.TraceContext{}.Inject(ctx, envCarrier(env))
 	}
 	job := &JobSubmission{
 		SubmissionID: spec.InvocationID,

@@ -12,10 +12,6 @@ import (
 	"github.com/orc-gateway/orc"
 )
 
-// traceContext carries a ray job's trace to its entrypoint, in the job's
-// environment.
-var traceContext = propagation.TraceContext{}
-
 var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 
 func (d *JobDriver) tracer() trace.Tracer {
