@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +17,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // spansOf waits until the exporter holds a span named last of trace id,
@@ -217,5 +223,108 @@ func TestOpenTracingOff(t *testing.T) {
 	tp, err := openTracing(context.Background(), func(string) string { return "" }, "orc-test")
 	if tp != nil || err != nil {
 		t.Fatalf("openTracing with nothing set = %v, %v; want nil, nil", tp, err)
+	}
+}
+
+// otlpSpan is a span an OTLP receiver got.
+type otlpSpan struct{ name, traceID, spanID, parentID string }
+
+// otlpReceiver is an OTLP/HTTP collector of traces for a test: it keeps
+// the spans it is sent.
+type otlpReceiver struct {
+	URL   string
+	mu    sync.Mutex
+	spans []otlpSpan
+}
+
+func newOTLPReceiver(t *testing.T) *otlpReceiver {
+	t.Helper()
+	rcv := &otlpReceiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if err == nil {
+			err = proto.Unmarshal(body, &req)
+		}
+		if r.URL.Path != "/v1/traces" || err != nil {
+			t.Errorf("otlp receiver: %s %v", r.URL.Path, err)
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		rcv.mu.Lock()
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, sp := range ss.Spans {
+					rcv.spans = append(rcv.spans, otlpSpan{sp.Name, hex.EncodeToString(sp.TraceId),
+						hex.EncodeToString(sp.SpanId), hex.EncodeToString(sp.ParentSpanId)})
+				}
+			}
+		}
+		rcv.mu.Unlock()
+		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.Write(out) //nolint:errcheck // the exporter may have gone
+	}))
+	t.Cleanup(srv.Close)
+	rcv.URL = srv.URL
+	return rcv
+}
+
+// span waits for a span of a trace by name.
+func (rcv *otlpReceiver) span(t *testing.T, traceID, name string, limit time.Duration) otlpSpan {
+	t.Helper()
+	for deadline := time.Now().Add(limit); ; time.Sleep(100 * time.Millisecond) {
+		rcv.mu.Lock()
+		for _, s := range rcv.spans {
+			if s.traceID == traceID && s.name == name {
+				rcv.mu.Unlock()
+				return s
+			}
+		}
+		n := len(rcv.spans)
+		rcv.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q span of trace %s among the %d the receiver got", name, traceID, n)
+		}
+	}
+}
+
+// TestTraceRayJob runs a ray-job invocation with a traced gateway and
+// scheduler, and orc ray-exec exporting over OTLP (its endpoint from the
+// node's file, where the scheduler puts its OTEL_* variables): the
+// entrypoint's spans, in another process on a Ray node, join the trace
+// through the job's TRACEPARENT.
+func TestTraceRayJob(t *testing.T) {
+	rcv := newOTLPReceiver(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.URL)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) }) //nolint:errcheck // in memory
+	s := newTracedRayStack(t, tp)
+	s.register(manifest(t, "echo", func(m map[string]any) {
+		m["name"], m["execution"], m["timeout_s"] = "echo-traced-rj", "ray-job", 120
+		m["resources"] = map[string]any{"cpu": 0.5}
+	}))
+	resp := s.do("POST", "/invoke/echo-traced-rj", `{"traced": true}`)
+	if resp.status != http.StatusOK {
+		t.Fatalf("ray-job invocation: %d %s", resp.status, resp.body)
+	}
+	parent := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(resp.header)))
+	if !parent.IsValid() {
+		t.Fatalf("traceparent %q", resp.header.Get("traceparent"))
+	}
+	spans := spansOf(t, exp, parent.TraceID(), "consume task")
+	checkParents(t, spans, map[string]string{
+		"consume task": "publish task",
+		"ray job":      "consume task",
+	})
+	id := parent.TraceID().String()
+	exec := rcv.span(t, id, "ray-exec", 30*time.Second)
+	if want := spans["ray job"].SpanContext.SpanID().String(); exec.parentID != want {
+		t.Fatalf("ray-exec's parent is %s, want the ray job span %s", exec.parentID, want)
+	}
+	if run := rcv.span(t, id, "container run", 10*time.Second); run.parentID != exec.spanID {
+		t.Fatalf("the container run's parent is %s, want ray-exec's span %s", run.parentID, exec.spanID)
 	}
 }
