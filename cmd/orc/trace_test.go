@@ -21,6 +21,30 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// inMemoryTracing returns a tracer provider that samples every trace and
+// keeps its spans in the exporter it returns.
+func inMemoryTracing(t *testing.T) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) }) //nolint:errcheck // in memory
+	return tp, exp
+}
+
+// invokeTraced calls a plugin synchronously, expecting 200, and returns
+// the span context its response's traceparent names.
+func (s *stack) invokeTraced(t *testing.T, path, input string) trace.SpanContext {
+	t.Helper()
+	resp := s.do("POST", path, input)
+	if resp.status != http.StatusOK {
+		t.Fatalf("invoke %s: %d %s", path, resp.status, resp.body)
+	}
+	sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(resp.header)))
+	if !sc.IsValid() {
+		t.Fatalf("traceparent %q", resp.header.Get("traceparent"))
+	}
+	return sc
+}
+
 // spansOf waits until the exporter holds a span named last of trace id,
 // and returns the trace's spans by name (the first of each name).
 func spansOf(t *testing.T, exp *tracetest.InMemoryExporter, id trace.TraceID, last string) map[string]tracetest.SpanStub {
@@ -76,9 +100,7 @@ func checkParents(t *testing.T, spans map[string]tracetest.SpanStub, parentOf ma
 // the task's message headers (the consume's parent is remote: nothing
 // but the message links the two sides), through the run to the reply.
 func TestTraceOneInvocation(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { tp.Shutdown(context.Background()) }) //nolint:errcheck // in memory
+	tp, exp := inMemoryTracing(t)
 	s := newTracedStack(t, nil, false, tp)
 
 	// The client's own trace, which the gateway continues.
@@ -135,15 +157,7 @@ func TestTraceOneInvocation(t *testing.T) {
 	t.Run("warm", func(t *testing.T) {
 		s.register(warmEcho(t, "traced-warm", 1, 1, 1))
 		waitServers(t, s.cfg.QueuePrefix, "traced-warm", "1.0.0", 1, 60*time.Second)
-		resp := s.do("POST", "/invoke/traced-warm", `{"n": 1}`)
-		if resp.status != http.StatusOK {
-			t.Fatalf("invoke: %d %s", resp.status, resp.body)
-		}
-		parent := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(resp.header)))
-		if !parent.IsValid() {
-			t.Fatalf("traceparent %q", resp.header.Get("traceparent"))
-		}
-		spans := spansOf(t, exp, parent.TraceID(), "consume task")
+		spans := spansOf(t, exp, s.invokeTraced(t, "/invoke/traced-warm", `{"n": 1}`).TraceID(), "consume task")
 		checkParents(t, spans, map[string]string{
 			"validate input": "POST /invoke/{plugin}",
 			"publish task":   "POST /invoke/{plugin}",
@@ -298,22 +312,13 @@ func TestTraceRayJob(t *testing.T) {
 	rcv := newOTLPReceiver(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.URL)
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { tp.Shutdown(context.Background()) }) //nolint:errcheck // in memory
+	tp, exp := inMemoryTracing(t)
 	s := newTracedRayStack(t, tp)
 	s.register(manifest(t, "echo", func(m map[string]any) {
 		m["name"], m["execution"], m["timeout_s"] = "echo-traced-rj", "ray-job", 120
 		m["resources"] = map[string]any{"cpu": 0.5}
 	}))
-	resp := s.do("POST", "/invoke/echo-traced-rj", `{"traced": true}`)
-	if resp.status != http.StatusOK {
-		t.Fatalf("ray-job invocation: %d %s", resp.status, resp.body)
-	}
-	parent := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(resp.header)))
-	if !parent.IsValid() {
-		t.Fatalf("traceparent %q", resp.header.Get("traceparent"))
-	}
+	parent := s.invokeTraced(t, "/invoke/echo-traced-rj", `{"traced": true}`)
 	spans := spansOf(t, exp, parent.TraceID(), "consume task")
 	checkParents(t, spans, map[string]string{
 		"consume task": "publish task",
