@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/identity"
@@ -92,6 +93,9 @@ type Server struct {
 	DB      Database
 	Logger  *slog.Logger
 	Clock   orc.Clock
+	// Tracer, when set, makes a span of each request and answers sampled
+	// ones with their traceparent; nil: no tracing.
+	Tracer trace.Tracer
 
 	cfg      Config
 	metrics  http.Handler
@@ -149,6 +153,10 @@ func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	// Routing sees the escaped path (escapedRouting); decodeParams, in the
 	// groups below, decodes the parameters of the route it found.
+	if s.Tracer != nil {
+		// First, so that every other middleware's logs carry the trace.
+		r.Use(s.traceRequests)
+	}
 	r.Use(middleware.RequestID, s.logRequests, s.recoverer, escapedRouting, s.checkQuery, middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, orc.Errorf(orc.ENOTFOUND, "no such route"))

@@ -25,7 +25,7 @@ func (s *Service) recordAndQueue(ctx context.Context, inv *orc.Invocation, v *or
 	ctx = context.WithoutCancel(ctx)
 	inserted := make(chan error, 1)
 	go func() {
-		_, _, err := s.Invocations.CreateInvocation(ctx, inv)
+		_, _, err := s.insert(ctx, inv)
 		inserted <- err
 	}()
 	perr := s.Broker.Publish(ctx, orc.NewTask(inv, v, replyTo))

@@ -30,6 +30,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orc-gateway/orc"
 )
 
@@ -114,6 +116,9 @@ type Service struct {
 	Events orc.EventPublisher
 	Logger *slog.Logger
 	Clock  orc.Clock
+	// Tracer records the steps of Submit (schema validation, the insert)
+	// as spans; nil: none.
+	Tracer trace.Tracer
 
 	cfg     Config
 	metrics *Metrics

@@ -165,7 +165,7 @@ func (s *Service) prepare(ctx context.Context, req Request) (*orc.Invocation, *o
 	if v, err = s.preHooks(ctx, p, inv, v, req.Headers); err != nil {
 		return inv, v, err
 	}
-	if err := s.Schemas.ValidateInput(v, inv.Input); err != nil {
+	if err := s.validate(ctx, v, inv.Input); err != nil {
 		return nil, v, err
 	}
 	// Refuse quickly while the broker is down, before anything is recorded;
@@ -211,7 +211,7 @@ func (s *Service) enqueue(ctx context.Context, t *Ticket, req Request) error {
 		return nil
 	}
 	input := inv.Input
-	stored, created, err := s.Invocations.CreateInvocation(ctx, inv)
+	stored, created, err := s.insert(ctx, inv)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/orc-gateway/orc"
 )
 
@@ -32,6 +37,8 @@ type Hooks struct {
 	Host   HookHost
 	Logger *slog.Logger
 	Clock  orc.Clock
+	// Tracer records each hook call as a span; nil: none.
+	Tracer trace.Tracer
 
 	mu      sync.RWMutex
 	globals []string
@@ -213,19 +220,22 @@ func (h *Hooks) Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (
 	}
 	for _, name := range h.chain(req.Phase, v) {
 		req.Input, req.Output = out.Input, out.Output
-		reply, lines, err := h.Host.Call(ctx, name, req)
+		hctx, span := h.tracer().Start(ctx, "hook")
+		reply, lines, err := h.Host.Call(hctx, name, req)
 		if orc.ErrorCode(err) == orc.ENOTFOUND {
 			// Uploaded through another process since the last sync: load
 			// it now rather than fail until the next one. A global hook
 			// deleted through another process is dropped.
-			lerr := h.loadByName(ctx, name)
+			lerr := h.loadByName(hctx, name)
 			if lerr == nil {
-				reply, lines, err = h.Host.Call(ctx, name, req)
+				reply, lines, err = h.Host.Call(hctx, name, req)
 			} else if orc.ErrorCode(lerr) == orc.ENOTFOUND && h.isGlobal(name) {
 				h.Removed(name)
+				span.End()
 				continue
 			}
 		}
+		endHookSpan(span, name, req.Phase, reply, err)
 		now := h.Clock.Now()
 		for _, l := range lines {
 			out.Logs = append(out.Logs, orc.LogLine{Stream: "hook:" + name, Time: now, Line: l})
@@ -279,4 +289,30 @@ func (h *Hooks) Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (
 // HasHooks reports whether a phase has any hook to run for a version.
 func (h *Hooks) HasHooks(phase orc.HookPhase, v *orc.Version) bool {
 	return h != nil && h.Host != nil && len(h.chain(phase, v)) > 0
+}
+
+func (h *Hooks) tracer() trace.Tracer {
+	if h.Tracer == nil {
+		return noop.Tracer{}
+	}
+	return h.Tracer
+}
+
+// endHookSpan names a hook call's span after its hook and ends it: failed
+// when the hook failed or refused the invocation.
+func endHookSpan(span trace.Span, name string, phase orc.HookPhase, reply *orc.HookReply, err error) {
+	if span.IsRecording() {
+		span.SetName("hook " + name)
+		span.SetAttributes(attribute.String("orc.hook.name", name), attribute.String("orc.hook.phase", string(phase)))
+		if reply != nil {
+			span.SetAttributes(attribute.Bool("orc.hook.allow", reply.Allow))
+		}
+	}
+	switch {
+	case err != nil:
+		span.SetStatus(codes.Error, orc.ErrorMessage(err))
+	case reply != nil && !reply.Allow:
+		span.SetStatus(codes.Error, "refused")
+	}
+	span.End()
 }

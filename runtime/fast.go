@@ -103,10 +103,12 @@ func (w *Worker) commitFast(ctx context.Context, log *slog.Logger, task *orc.Tas
 	r.StartedAt, r.VersionID, r.Input = received, v.ID, task.Input
 	r.Worker, r.Node, r.FinishedAt = w.cfg.ID, w.cfg.Node, w.Clock.Now()
 	var won bool
-	err := w.retry(ctx, log, "commit result", func() (err error) {
-		won, err = w.Invocations.FinishUnstarted(ctx, inv.ID, r)
+	cctx, span := w.tracer().Start(ctx, "commit result")
+	err := w.retry(cctx, log, "commit result", func() (err error) {
+		won, err = w.Invocations.FinishUnstarted(cctx, inv.ID, r)
 		return err
 	})
+	endResult(span, r, won, err)
 	if err != nil {
 		return true, err
 	}
@@ -124,11 +126,11 @@ func (w *Worker) commitFast(ctx context.Context, log *slog.Logger, task *orc.Tas
 		return true, err
 	case final.Status.Terminal():
 		// Canceled meanwhile, or finished by another delivery.
-		log.Info("result discarded: invocation final", "status", final.Status)
+		log.InfoContext(ctx, "result discarded: invocation final", "status", final.Status)
 		w.reply(ctx, task, final)
 	default:
 		// Another delivery started it; that attempt commits.
-		log.Info("result discarded: another attempt runs the invocation", "attempts", final.Attempts)
+		log.InfoContext(ctx, "result discarded: another attempt runs the invocation", "attempts", final.Attempts)
 	}
 	return true, nil
 }

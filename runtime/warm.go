@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orc-gateway/orc"
 )
 
@@ -47,6 +50,10 @@ type Warm struct {
 	Logger  *slog.Logger
 	// Labels are added to every server's container (the worker's id).
 	Labels map[string]string
+	// Tracer records each call, and each server start, as a span; nil:
+	// none. When it records, a call's request carries its
+	// traceparent, so that a plugin server may join the trace.
+	Tracer trace.Tracer
 
 	cfg    WarmConfig
 	client *http.Client
@@ -191,7 +198,9 @@ func (p *pool) remove(s *server) {
 }
 
 // start starts a server of v and waits until it answers GET /healthz.
-func (w *Warm) start(ctx context.Context, v *orc.Version) (*orc.PluginServer, error) {
+func (w *Warm) start(ctx context.Context, v *orc.Version) (_ *orc.PluginServer, err error) {
+	ctx, span := w.tracer().Start(ctx, "warm server start")
+	defer func() { endSpan(span, err) }()
 	labels := map[string]string{"orc.plugin": v.Plugin, "orc.version": v.Version}
 	for k, val := range w.Labels {
 		labels[k] = val
@@ -250,13 +259,13 @@ type errorShape struct {
 // form the exec protocol's runs have: the output as stdout, a failure's
 // message as stderr with exit code 1. A server that stops answering is
 // replaced; its call fails.
-func (w *Warm) Run(ctx context.Context, v *orc.Version, input []byte) (*orc.ContainerResult, error) {
+func (w *Warm) Run(ctx context.Context, v *orc.Version, input []byte) (res *orc.ContainerResult, err error) {
+	ctx, span := w.tracer().Start(ctx, "warm call")
+	defer func() { endRun(span, res, err) }()
 	p := w.poolOf(v)
 	var (
 		s    *server
-		res  *orc.ContainerResult
 		resp *http.Response
-		err  error
 	)
 	// A server that is gone (its container died) refuses the connection:
 	// the call never reached it, so it is safe to try another.
@@ -278,6 +287,10 @@ func (w *Warm) Run(ctx context.Context, v *orc.Version, input []byte) (*orc.Cont
 		start := time.Now()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/invoke", bytes.NewReader(input))
 		req.Header.Set("Content-Type", "application/json")
+		if span.IsRecording() {
+			// For plugin servers that trace too.
+			propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
+		}
 		resp, err = w.client.Do(req)
 		res.Run = time.Since(start)
 		if err == nil || !isDialError(err) || try == 3 {

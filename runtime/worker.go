@@ -11,6 +11,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/internal/jsondepth"
 )
@@ -102,6 +105,9 @@ type Worker struct {
 	OnDrain func()
 	Logger  *slog.Logger
 	Clock   orc.Clock
+	// Tracer records the steps of a task (the attempt's start, the run,
+	// the commit) as spans, in the trace its consume joined; nil: none.
+	Tracer trace.Tracer
 
 	cfg       Config
 	drainOnce sync.Once
@@ -181,7 +187,7 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) (err error) {
 	if r := w.runOf(task.InvocationID); r != nil {
 		// A second delivery while this worker runs it (the broker
 		// connection dropped and came back): the run in progress commits.
-		log.Info("task already running here; waiting for it")
+		log.InfoContext(ctx, "task already running here; waiting for it")
 		select {
 		case <-r.done:
 		case <-ctx.Done():
@@ -247,11 +253,11 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) (err error) {
 		// its container may still run. The latest attempt owns the
 		// invocation: the earlier one's result would be discarded anyway.
 		if err := reaper.Reap(ctx, inv.ID, inv.Attempts); err != nil {
-			log.Warn("reap earlier attempts", "err", err)
+			log.WarnContext(ctx, "reap earlier attempts", "err", err)
 		}
 	}
 
-	log.Debug("running")
+	log.DebugContext(ctx, "running")
 	var res *orc.ContainerResult
 	if v.Protocol == orc.ProtocolHTTP && w.Warm != nil {
 		err = w.retryEngine(runCtx, log, "call warm server", func() (err error) {
@@ -288,9 +294,10 @@ func (w *Worker) runContainer(ctx context.Context, spec *orc.ContainerSpec) (*or
 // recording) or a final one.
 func (w *Worker) start(ctx context.Context, log *slog.Logger, task *orc.Task, at time.Time) (*orc.Invocation, error) {
 	var inv *orc.Invocation
-	err := w.retry(ctx, log, "start attempt", func() (err error) {
+	sctx, span := w.tracer().Start(ctx, "start attempt")
+	err := w.retry(sctx, log, "start attempt", func() (err error) {
 		for wait := time.Millisecond; ; wait = min(wait*2, 100*time.Millisecond) {
-			inv, err = w.Invocations.StartAttempt(ctx, task.InvocationID, w.cfg.ID, w.cfg.Node, at)
+			inv, err = w.Invocations.StartAttempt(sctx, task.InvocationID, w.cfg.ID, w.cfg.Node, at)
 			// A gateway records a synchronous call while it queues it:
 			// the task may come first.
 			if orc.ErrorCode(err) != orc.ENOTFOUND || task.CreatedAt.IsZero() || w.Clock.Now().Sub(task.CreatedAt) > recordWait {
@@ -303,6 +310,16 @@ func (w *Worker) start(ctx context.Context, log *slog.Logger, task *orc.Task, at
 			}
 		}
 	})
+	if span.IsRecording() && inv != nil {
+		span.SetAttributes(attribute.Int("orc.attempt", inv.Attempts))
+	}
+	if code := orc.ErrorCode(err); code == orc.ENOTFOUND || code == orc.ECONFLICT {
+		// Nothing to run is no failure of the start.
+		span.AddEvent(orc.ErrorMessage(err))
+		endSpan(span, nil)
+	} else {
+		endSpan(span, err)
+	}
 	switch orc.ErrorCode(err) {
 	case "":
 		return inv, nil
@@ -317,11 +334,11 @@ func (w *Worker) start(ctx context.Context, log *slog.Logger, task *orc.Task, at
 		if err != nil {
 			return nil, fmt.Errorf("record dropped task: %w", err)
 		}
-		log.Warn("task for an unknown invocation dropped")
+		log.WarnContext(ctx, "task for an unknown invocation dropped")
 		return nil, nil
 	case orc.ECONFLICT:
 		// Already terminal: a redelivery of finished work, or canceled.
-		log.Info("task for a finished invocation acked", "status", inv.Status)
+		log.InfoContext(ctx, "task for a finished invocation acked", "status", inv.Status)
 		w.reply(ctx, task, inv)
 		return nil, nil
 	default:
@@ -340,7 +357,7 @@ func (w *Worker) conclude(ctx context.Context, a *attempt, o outcome) error {
 		return errDrained
 	}
 	if errors.Is(o.err, errEngineDown) {
-		a.log.Warn("container engine down; the task goes back to the queue")
+		a.log.WarnContext(ctx, "container engine down; the task goes back to the queue")
 		return errEngineDown
 	}
 	r, err := w.resultOf(ctx, a, o)
@@ -365,7 +382,7 @@ func (w *Worker) resultOf(ctx context.Context, a *attempt, o outcome) (*orc.Resu
 	case o.err != nil && ctx.Err() != nil:
 		return nil, ctx.Err()
 	case o.err != nil:
-		a.log.Error("run failed", "err", o.err)
+		a.log.ErrorContext(ctx, "run failed", "err", o.err)
 		msg := "the plugin could not be started"
 		if orc.ErrorCode(o.err) == orc.EINVALID {
 			msg = orc.ErrorMessage(o.err)
@@ -401,7 +418,7 @@ func (w *Worker) retry(ctx context.Context, log *slog.Logger, op string, f func(
 		if orc.ErrorCode(err) != orc.EUNAVAILABLE {
 			return err
 		}
-		log.Warn("unavailable; trying again", "op", op, "err", err, "in", wait)
+		log.WarnContext(ctx, "unavailable; trying again", "op", op, "err", err, "in", wait)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -521,10 +538,12 @@ func (w *Worker) finish(ctx context.Context, a *attempt, r *orc.Result) error {
 		r.Node = w.cfg.Node
 	}
 	var won bool
-	err := w.retry(ctx, a.log, "commit result", func() (err error) {
-		won, err = w.Invocations.FinishInvocation(ctx, inv.ID, r)
+	cctx, span := w.tracer().Start(ctx, "commit result")
+	err := w.retry(cctx, a.log, "commit result", func() (err error) {
+		won, err = w.Invocations.FinishInvocation(cctx, inv.ID, r)
 		return err
 	})
+	endResult(span, r, won, err)
 	if err != nil {
 		return fmt.Errorf("commit result: %w", err)
 	}
@@ -538,10 +557,10 @@ func (w *Worker) finish(ctx context.Context, a *attempt, r *orc.Result) error {
 			// This attempt's start was lost (the database restarted before
 			// flushing it): nobody owns the invocation, so the task must
 			// run again rather than be acked.
-			a.log.Warn("attempt's start was lost; the task will be delivered again", "attempts", final.Attempts)
+			a.log.WarnContext(ctx, "attempt's start was lost; the task will be delivered again", "attempts", final.Attempts)
 			return errors.New("attempt start lost")
 		}
-		a.log.Info("result discarded: invocation final or taken over", "status", final.Status, "attempts", final.Attempts)
+		a.log.InfoContext(ctx, "result discarded: invocation final or taken over", "status", final.Status, "attempts", final.Attempts)
 		w.reply(ctx, a.task, final)
 		return nil
 	}
@@ -554,7 +573,7 @@ func (w *Worker) finish(ctx context.Context, a *attempt, r *orc.Result) error {
 func (w *Worker) committed(ctx context.Context, a *attempt, r *orc.Result) {
 	inv := a.inv
 	w.metrics.observe(inv, r)
-	a.log.Info("invocation finished", "status", r.Status, "cold_ms", r.Timing.ColdMS, "run_ms", r.Timing.RunMS)
+	a.log.InfoContext(ctx, "invocation finished", "status", r.Status, "cold_ms", r.Timing.ColdMS, "run_ms", r.Timing.RunMS)
 	inv.Status, inv.Output, inv.Error, inv.Timing.ColdMS, inv.Timing.RunMS, inv.ColdStart =
 		r.Status, r.Output, r.Error, r.Timing.ColdMS, r.Timing.RunMS, r.ColdStart
 	w.reply(ctx, a.task, inv)
@@ -567,7 +586,7 @@ func (w *Worker) reply(ctx context.Context, task *orc.Task, inv *orc.Invocation)
 		return
 	}
 	if err := w.Replier.Reply(ctx, task.ReplyTo, inv.Reply()); err != nil {
-		w.Logger.Warn("reply to gateway", "invocation_id", inv.ID, "err", err)
+		w.Logger.WarnContext(ctx, "reply to gateway", "invocation_id", inv.ID, "err", err)
 	}
 }
 
@@ -590,10 +609,10 @@ func (w *Worker) HandleDead(ctx context.Context, task *orc.Task, d orc.Death) er
 		return fmt.Errorf("commit dead invocation: %w", err)
 	}
 	if !won {
-		log.Info("stale dead letter ignored: the invocation is final or was redriven", "reason", d.Reason, "redrives", d.Redrives)
+		log.InfoContext(ctx, "stale dead letter ignored: the invocation is final or was redriven", "reason", d.Reason, "redrives", d.Redrives)
 		return nil
 	}
-	log.Warn("invocation dead-lettered", "reason", d.Reason, "deliveries", d.Deliveries)
+	log.WarnContext(ctx, "invocation dead-lettered", "reason", d.Reason, "deliveries", d.Deliveries)
 	if inv, err := w.Invocations.FindInvocation(ctx, task.InvocationID); err == nil {
 		w.metrics.observe(inv, &orc.Result{Status: orc.StatusDead, Error: e})
 		w.reply(ctx, task, inv)
@@ -625,7 +644,7 @@ func (w *Worker) endAttempt(ctx context.Context, log *slog.Logger, inv *orc.Invo
 	defer cancel()
 	e := &orc.InvocationError{Code: orc.EINTERNAL, Message: msg}
 	if err := ender.EndAttempt(ctx, inv.ID, inv.Attempts, e, w.Clock.Now()); err != nil {
-		log.Warn("record the end of an attempt", "err", err)
+		log.WarnContext(ctx, "record the end of an attempt", "err", err)
 	}
 }
 

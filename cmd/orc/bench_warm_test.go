@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // BenchmarkWarm measures the http protocol: a synchronous call of echo
@@ -13,11 +18,14 @@ import (
 // the same container from the same process; and the cold start through
 // Orc (the pool emptied before each call) beside `docker run --rm` of the
 // same image.
+//
+// With ORC_BENCH_TRACES=1 the gateway and the worker trace every call
+// (benchTracing).
 func BenchmarkWarm(b *testing.B) {
-	s := newStack(b, func(c *Config) {
+	s := newTracedStack(b, func(c *Config) {
 		c.Worker.Concurrency = 16
 		c.LogLevel = "warn"
-	}, false)
+	}, false, benchTracing(b))
 	s.register(warmEcho(b, "echo-warm", 1, 2, 8))
 	waitServers(b, s.cfg.QueuePrefix, "echo-warm", "1.0.0", 1, 30*time.Second)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -70,3 +78,22 @@ func BenchmarkWarm(b *testing.B) {
 		report(b, lat, 0)
 	})
 }
+
+// benchTracing returns, when ORC_BENCH_TRACES=1, a tracer provider that
+// samples every trace and batches its spans to an exporter that drops
+// them, as a service with tracing on does short of the network; else nil
+// (tracing off).
+func benchTracing(b *testing.B) trace.TracerProvider {
+	if os.Getenv("ORC_BENCH_TRACES") != "1" {
+		return nil
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardSpans{}))
+	b.Cleanup(func() { tp.Shutdown(context.Background()) }) //nolint:errcheck // nothing to flush to
+	return tp
+}
+
+// discardSpans is a span exporter that drops what it is given.
+type discardSpans struct{}
+
+func (discardSpans) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardSpans) Shutdown(context.Context) error                             { return nil }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/hooks"
 	"github.com/orc-gateway/orc/invoke"
@@ -285,8 +287,11 @@ type service interface {
 }
 
 // runService parses a service's command line, then opens, runs and closes
-// the service that build makes once the configuration is complete.
-func runService(ctx context.Context, fs *flag.FlagSet, args []string, c *Config, stderr io.Writer, build func(*slog.Logger) service) error {
+// the service that build makes once the configuration is complete, with
+// its logger and its tracer provider (nil: tracing off). name is the
+// service's name in its traces, unless OTEL_SERVICE_NAME says otherwise.
+func runService(ctx context.Context, fs *flag.FlagSet, args []string, c *Config, stderr io.Writer, name string,
+	build func(*slog.Logger, trace.TracerProvider) service) error {
 	getenv, err := processEnv()
 	if err != nil {
 		return err
@@ -298,7 +303,17 @@ func runService(ctx context.Context, fs *flag.FlagSet, args []string, c *Config,
 	if err != nil {
 		return err
 	}
-	svc := build(logger)
+	tp, err := openTracing(ctx, getenv, name)
+	if err != nil {
+		return err
+	}
+	var tracing trace.TracerProvider // nil, not a nil *TracerProvider, when off
+	if tp != nil {
+		defer closeTracing(tp, logger)
+		tracing = tp
+		logger.Info("tracing on: exporting spans over OTLP")
+	}
+	svc := build(withTraceIDs(logger, tracing), tracing)
 	if err := svc.Open(ctx); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/console"
@@ -43,8 +44,8 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&g.MetricsToken, "metrics-token", g.MetricsToken, "bearer token a Prometheus scraper uses for /metrics (admins' tokens work too)")
 	fs.StringVar(&cfg.RayAddress, "ray-address", cfg.RayAddress, "Ray dashboard URL, for the cluster view and /readyz (empty: no Ray)")
 	identityFlags(fs, &cfg.Identity)
-	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
-		return &Gateway{Config: cfg, Logger: logger}
+	return runService(ctx, fs, args, &cfg, stderr, "orc-gateway", func(logger *slog.Logger, tp trace.TracerProvider) service {
+		return &Gateway{Config: cfg, Logger: logger, Tracing: tp}
 	})
 }
 
@@ -53,6 +54,9 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 type Gateway struct {
 	Config Config
 	Logger *slog.Logger
+	// Tracing, when set, traces the requests and the invoke path, and
+	// carries each task's trace to its worker; nil: tracing off.
+	Tracing trace.TracerProvider
 
 	DB       *postgres.DB
 	Broker   *rabbitmq.Broker
@@ -91,6 +95,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	}
 	m.Broker = rabbitmq.Open(rabbitmq.Config{
 		URL: cfg.AMQPURL, Prefix: cfg.QueuePrefix, DeliveryLimit: cfg.DeliveryLimit, Logger: m.Logger,
+		Tracer: tracer(m.Tracing, "queue/rabbitmq"),
 	})
 	if m.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
 		return err
@@ -107,6 +112,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Invoke.DeadLetters, m.Invoke.Events = orc.DeadLettersWithEvents(m.DB, m.Broker, nil), m.Broker
 	m.Invoke.Schemas, m.Invoke.Hooks, m.Invoke.Logger = &m.Registry.Schemas, m.Hooks, m.Logger
 	m.Invoke.Sweeps, m.Invoke.Depths = m.DB, m.Broker
+	m.Invoke.Tracer, m.Hooks.Tracer = tracer(m.Tracing, "invoke"), tracer(m.Tracing, "registry")
 	m.Broker.OnReply(m.Invoke.Deliver)
 
 	proxies, err := parsePrefixes(cfg.Identity.TrustedProxies)
@@ -128,6 +134,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Server.DeadLetters, m.Server.Stats = m.DB, m.DB
 	m.Server.HookStore, m.Server.Keys, m.Server.Audit, m.Server.Policies = m.DB, m.DB, m.DB, m.DB
 	m.Server.Broker, m.Server.Logger, m.Server.Events = m.Broker, m.Logger, m.Broker
+	m.Server.Tracer = tracer(m.Tracing, "gateway")
 	m.Server.Cluster = &gateway.ClusterView{Pools: m.DB, Workers: m.DB}
 	m.Server.Console = console.New(console.Config{API: m.Server, Identity: m.Identity, RayDashboard: cfg.RayAddress, Logger: m.Logger})
 	if cfg.RayAddress != "" {

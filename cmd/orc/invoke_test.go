@@ -33,6 +33,9 @@ func TestInvokeSyncAndAsync(t *testing.T) {
 	if id == "" || resp.header.Get("X-Orc-Version") != "1.0.0" || !strings.Contains(resp.header.Get("Server-Timing"), "run;dur=") {
 		t.Fatalf("headers = %v", resp.header)
 	}
+	if tp := resp.header.Get("traceparent"); tp != "" {
+		t.Fatalf("traceparent %q with tracing off", tp)
+	}
 	inv := s.waitFor(id, time.Second, terminal)
 	if inv.Status != orc.StatusSucceeded || inv.Attempts != 1 || !inv.ColdStart || inv.Worker == "" || inv.Timing.RunMS <= 0 {
 		t.Fatalf("stored invocation = %+v", inv)

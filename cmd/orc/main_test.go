@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/identity"
 	"github.com/orc-gateway/orc/internal/testenv"
@@ -69,6 +71,8 @@ type stack struct {
 	wdone       chan error
 	token       string
 	db          *postgres.DB
+	// tracing is the gateway's and worker's tracer provider; nil: off.
+	tracing trace.TracerProvider
 }
 
 const (
@@ -96,6 +100,12 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 // newStack starts a gateway and, unless noWorker, an in-process worker.
 func newStack(t testing.TB, change func(*Config), noWorker bool) *stack {
 	t.Helper()
+	return newTracedStack(t, change, noWorker, nil)
+}
+
+// newTracedStack is newStack whose gateway and worker trace with tp.
+func newTracedStack(t testing.TB, change func(*Config), noWorker bool, tp trace.TracerProvider) *stack {
+	t.Helper()
 	testenv.Docker(t)
 	cfg := DefaultConfig()
 	cfg.DatabaseURL = testenv.DatabaseURL(t)
@@ -112,7 +122,7 @@ func newStack(t testing.TB, change func(*Config), noWorker bool) *stack {
 	if change != nil {
 		change(&cfg)
 	}
-	s := &stack{t: t, cfg: cfg}
+	s := &stack{t: t, cfg: cfg, tracing: tp}
 	s.startGateway(cfg)
 	s.db = s.gw.DB
 	if !noWorker {
@@ -129,7 +139,7 @@ func (s *stack) startGateway(cfg Config) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	gw := &Gateway{Config: cfg, Logger: testLogger(t)}
+	gw := &Gateway{Config: cfg, Logger: testLogger(t), Tracing: s.tracing}
 	if err := gw.Open(ctx); err != nil {
 		t.Fatalf("open gateway: %v", err)
 	}
@@ -173,7 +183,7 @@ func (s *stack) startWorkerWith(change func(*Worker)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s.worker = &Worker{Config: s.cfg, Logger: testLogger(t)}
+	s.worker = &Worker{Config: s.cfg, Logger: testLogger(t), Tracing: s.tracing}
 	if err := s.worker.Open(ctx); err != nil {
 		t.Fatalf("open worker: %v", err)
 	}

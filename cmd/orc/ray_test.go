@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/internal/testenv"
 	"github.com/orc-gateway/orc/scheduler/ray"
@@ -30,8 +32,15 @@ type rayStack struct {
 
 func newRayStack(t testing.TB, change ...func(*Config)) *rayStack {
 	t.Helper()
+	return newTracedRayStack(t, nil, change...)
+}
+
+// newTracedRayStack is newRayStack whose gateway and scheduler trace with
+// tp.
+func newTracedRayStack(t testing.TB, tp trace.TracerProvider, change ...func(*Config)) *rayStack {
+	t.Helper()
 	addr := testenv.RayAddress(t)
-	s := newStack(t, func(c *Config) {
+	s := newTracedStack(t, func(c *Config) {
 		c.RayAddress = addr
 		c.Scheduler.Orc = buildOrc(t)
 		c.Scheduler.Interval = 500 * time.Millisecond
@@ -40,7 +49,7 @@ func newRayStack(t testing.TB, change ...func(*Config)) *rayStack {
 		for _, f := range change {
 			f(c)
 		}
-	}, true)
+	}, true, tp)
 	rc, err := ray.NewClient(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +70,7 @@ func (s *rayStack) startScheduler() (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sched := &Scheduler{Config: s.cfg, Logger: testLogger(t)}
+	sched := &Scheduler{Config: s.cfg, Logger: testLogger(t), Tracing: s.tracing}
 	if err := sched.Open(ctx); err != nil {
 		t.Fatalf("open scheduler: %v", err)
 	}

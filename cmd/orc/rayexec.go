@@ -9,6 +9,11 @@ import (
 	"os"
 	"strconv"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/runtime/docker"
 	"github.com/orc-gateway/orc/scheduler/ray"
@@ -23,7 +28,11 @@ import (
 // dashboard shows job environments and logs; the database's URL comes
 // from the node's file (ORC_ENV_FILE). When Ray stops the job (a cancel or
 // a timeout), ctx ends and the container is killed and removed.
-func runRayExec(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+//
+// With tracing on (the OTEL_* variables, also from the node's file), its
+// spans join the invocation's trace: the job's environment carries the
+// scheduler's span as TRACEPARENT.
+func runRayExec(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	cfg := DefaultConfig()
 	fs := newFlagSet("ray-exec", "Run the container of a ray-job invocation (the entrypoint of its Ray job).", stderr)
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL (usually from the node's ORC_ENV_FILE)")
@@ -42,6 +51,25 @@ func runRayExec(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%w: %s and %s name the task", errUsage, ray.TaskIDEnv, ray.TaskAttemptEnv)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	tp, err := openTracing(ctx, getenv, "orc-ray-exec")
+	if err != nil {
+		return err
+	}
+	var tr trace.Tracer
+	if tp != nil {
+		defer closeTracing(tp, logger)
+		tr, logger = tracer(tp, "cmd/orc"), withTraceIDs(logger, tp)
+		parent := propagation.MapCarrier{"traceparent": os.Getenv("TRACEPARENT"), "tracestate": os.Getenv("TRACESTATE")}
+		var span trace.Span
+		ctx, span = tr.Start(propagation.TraceContext{}.Extract(ctx, parent), "ray-exec")
+		span.SetAttributes(attribute.String("orc.invocation.id", id), attribute.Int("orc.attempt", attempt))
+		defer func() {
+			if err != nil {
+				span.SetStatus(codes.Error, err.Error())
+			}
+			span.End()
+		}()
+	}
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -55,7 +83,8 @@ func runRayExec(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := json.Unmarshal(raw, spec); err != nil {
 		return fmt.Errorf("decode task: %w", err)
 	}
-	driver, err := docker.New(docker.Config{Host: cfg.Worker.DockerHost, Pull: cfg.Worker.Pull, Installation: cfg.QueuePrefix, Logger: logger})
+	driver, err := docker.New(docker.Config{Host: cfg.Worker.DockerHost, Pull: cfg.Worker.Pull, Installation: cfg.QueuePrefix,
+		Logger: logger, Tracer: tr})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orc-gateway/orc"
@@ -38,8 +39,8 @@ func runScheduler(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&s.ScaleDownAfter, "scale-down-after", s.ScaleDownAfter, "time a pool must want fewer replicas before one drains")
 	fs.DurationVar(&s.Drain, "drain", s.Drain, "time in-flight ray-job invocations get at shutdown before their Ray jobs are left to the next scheduler")
 	fs.StringVar(&s.NodeEnvFile, "node-env-file", s.NodeEnvFile, "file where the processes Ray starts find the database and broker URLs on their node (written here; put it on the other nodes)")
-	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
-		return &Scheduler{Config: cfg, Logger: logger}
+	return runService(ctx, fs, args, &cfg, stderr, "orc-scheduler", func(logger *slog.Logger, tp trace.TracerProvider) service {
+		return &Scheduler{Config: cfg, Logger: logger, Tracing: tp}
 	})
 }
 
@@ -48,6 +49,9 @@ func runScheduler(ctx context.Context, args []string, stderr io.Writer) error {
 type Scheduler struct {
 	Config Config
 	Logger *slog.Logger
+	// Tracing, when set, traces each ray-job task and passes its trace to
+	// the Ray job (TRACEPARENT); nil: tracing off.
+	Tracing trace.TracerProvider
 
 	DB         *postgres.DB
 	Broker     *rabbitmq.Broker
@@ -90,6 +94,7 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 	}
 	m.Broker = rabbitmq.Open(rabbitmq.Config{
 		URL: cfg.AMQPURL, Prefix: cfg.QueuePrefix, DeliveryLimit: cfg.DeliveryLimit, Logger: m.Logger,
+		Tracer: tracer(m.Tracing, "queue/rabbitmq"),
 	})
 	if err := writeNodeEnv(nodeEnvFile(&cfg), nodeSecrets(&cfg)); err != nil {
 		return fmt.Errorf("node env file: %w", err)
@@ -108,7 +113,7 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 	m.Reconciler.Logger = m.Logger
 
 	driver := ray.NewJobDriver(ray.JobDriverConfig{Prefix: cfg.QueuePrefix, Command: []string{orcBin, "ray-exec"}, Env: env}, m.Ray)
-	driver.Logger, driver.Tasks = m.Logger, m.DB
+	driver.Logger, driver.Tasks, driver.Tracer = m.Logger, m.DB, tracer(m.Tracing, "scheduler/ray")
 	host, _ := os.Hostname()
 	m.Runner = runtime.NewWorker(runtime.Config{ID: "scheduler-" + host + "-" + strconv.Itoa(os.Getpid()), Node: host, Pool: orc.RayJobPool}, nil)
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = orc.WithEvents(m.DB, m.Broker, nil), m.DB, driver
@@ -118,6 +123,7 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.Runner.Hooks = m.Hooks
+	m.Runner.Tracer, m.Hooks.Tracer = tracer(m.Tracing, "runtime"), tracer(m.Tracing, "registry")
 	m.Broker.OnCancel(m.Runner.Cancel)
 	return nil
 }
@@ -133,9 +139,18 @@ func nodeEnvFile(cfg *Config) string {
 
 // nodeSecrets are the settings of worker replicas and ray-job entrypoints
 // that hold credentials: they go in the node's file, never in a Ray job's
-// record, which Ray's dashboard shows to anyone who reaches it.
+// record, which Ray's dashboard shows to anyone who reaches it. The
+// scheduler's OTEL_* settings go there too (an exporter's headers may hold
+// a token), but its service name: the replicas and entrypoints name
+// themselves.
 func nodeSecrets(cfg *Config) map[string]string {
-	return map[string]string{"ORC_DATABASE_URL": cfg.DatabaseURL, "ORC_AMQP_URL": cfg.AMQPURL}
+	env := map[string]string{"ORC_DATABASE_URL": cfg.DatabaseURL, "ORC_AMQP_URL": cfg.AMQPURL}
+	for _, name := range otelVars {
+		if v := os.Getenv(name); v != "" && name != "OTEL_SERVICE_NAME" {
+			env[name] = v
+		}
+	}
+	return env
 }
 
 // replicaEnv is the environment of worker replicas and ray-job

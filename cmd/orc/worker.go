@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orc-gateway/orc"
@@ -46,8 +47,8 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&w.LiveLogRate, "live-log-rate", w.LiveLogRate, "bytes per second of an invocation's log sent while it runs (0: 16 KiB; negative: none)")
 	fs.StringVar(&cfg.RayAddress, "ray-address", cfg.RayAddress, "Ray dashboard URL (with --ray-replica: where the worker finds its Ray node)")
 	fs.BoolVar(&w.RayReplica, "ray-replica", w.RayReplica, "the worker is a replica the scheduler placed on Ray: --id is its Ray job, and Ray's node id is recorded on invocations")
-	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
-		return &Worker{Config: cfg, Logger: logger}
+	return runService(ctx, fs, args, &cfg, stderr, "orc-worker", func(logger *slog.Logger, tp trace.TracerProvider) service {
+		return &Worker{Config: cfg, Logger: logger, Tracing: tp}
 	})
 }
 
@@ -56,6 +57,9 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 type Worker struct {
 	Config Config
 	Logger *slog.Logger
+	// Tracing, when set, traces each task (consume, run, commit, reply)
+	// in the trace its message carries; nil: tracing off.
+	Tracing trace.TracerProvider
 
 	DB     *postgres.DB
 	Broker *rabbitmq.Broker
@@ -128,7 +132,8 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	if m.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
-	if m.Driver, err = docker.New(docker.Config{Host: cfg.Worker.DockerHost, Pull: cfg.Worker.Pull, Installation: cfg.QueuePrefix, Logger: m.Logger}); err != nil {
+	if m.Driver, err = docker.New(docker.Config{Host: cfg.Worker.DockerHost, Pull: cfg.Worker.Pull, Installation: cfg.QueuePrefix,
+		Logger: m.Logger, Tracer: tracer(m.Tracing, "runtime/docker")}); err != nil {
 		return err
 	}
 	info, err := m.Driver.Fingerprint(ctx)
@@ -141,6 +146,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	}
 	m.Broker = rabbitmq.Open(rabbitmq.Config{
 		URL: cfg.AMQPURL, Prefix: cfg.QueuePrefix, DeliveryLimit: cfg.DeliveryLimit, Logger: m.Logger,
+		Tracer: tracer(m.Tracing, "queue/rabbitmq"),
 	})
 
 	reg := prometheus.NewRegistry()
@@ -158,11 +164,13 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.Runner.Hooks = m.Hooks
+	m.Runner.Tracer, m.Hooks.Tracer = tracer(m.Tracing, "runtime"), tracer(m.Tracing, "registry")
 	m.Invoke = invoke.New(invoke.Config{SweepEvery: cfg.Sweep.Every, LostAfter: cfg.Sweep.LostAfter,
 		StrandedAfter: cfg.Sweep.StrandedAfter}, invoke.NewMetrics(reg))
 	m.Invoke.Invocations, m.Invoke.Broker, m.Invoke.Logger = m.DB, m.Broker, m.Logger
 	m.Invoke.Sweeps, m.Invoke.Depths, m.Invoke.Events = m.DB, m.Broker, m.Broker
 	m.Runner.Warm = runtime.NewWarm(runtime.WarmConfig{IdleTimeout: cfg.Worker.IdleTimeout}, m.Driver, m.Logger)
+	m.Runner.Warm.Tracer = m.Runner.Tracer
 	m.Runner.Warm.Labels = map[string]string{
 		runtime.LabelWorker:        cfg.Worker.ID,
 		runtime.LabelWorkerStarted: strconv.FormatInt(time.Now().Unix(), 10),

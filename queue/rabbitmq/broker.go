@@ -42,6 +42,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orc-gateway/orc"
 )
@@ -89,6 +90,12 @@ type Config struct {
 
 	// Logger receives the broker's logs; default slog.Default().
 	Logger *slog.Logger
+
+	// Tracer, when set, records the publish of each task, its consume and
+	// the reply, and carries the task's trace context (W3C traceparent) in
+	// its message headers, so that the worker's spans join the gateway's
+	// trace. Nil: no spans and no trace headers.
+	Tracer trace.Tracer
 }
 
 func (c Config) withDefaults() Config {

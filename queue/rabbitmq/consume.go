@@ -10,6 +10,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/orc-gateway/orc"
 )
@@ -265,7 +266,16 @@ func (b *Broker) handleTask(ctx context.Context, d *amqp.Delivery, h Handler) {
 		return
 	}
 	del := &Delivery{Task: t, Redelivered: d.Redelivered, DeliveryCount: deliveryCount(d.Headers)}
+	// The consume continues the trace of the publish, whose context the
+	// message carries: the task's run, commit and reply are part of it.
+	ctx, span := b.tracer().Start(b.extractTrace(ctx, d.Headers), "consume task", consumerSpan...)
+	if span.IsRecording() {
+		span.SetAttributes(messagingAttrs("process", b.poolQueue(t.Pool), t.Pool, t.InvocationID)...)
+		span.SetAttributes(attribute.Int("messaging.rabbitmq.delivery_count", del.DeliveryCount),
+			attribute.Bool("orc.redelivered", d.Redelivered))
+	}
 	err := safely(func() error { return h(context.WithoutCancel(ctx), del) })
+	defer func() { endSpan(span, err) }()
 	if errors.Is(err, orc.ErrHandedBack) {
 		// The worker stops or cannot run containers: the task did nothing
 		// wrong. A fresh copy goes back to the queue, then the delivery
@@ -273,7 +283,9 @@ func (b *Broker) handleTask(ctx context.Context, d *amqp.Delivery, h Handler) {
 		// (a requeue would).
 		perr := b.Publish(context.WithoutCancel(ctx), &t)
 		if perr == nil {
-			b.log.Info("task handed back to its queue", "invocation_id", t.InvocationID, "pool", t.Pool, "why", err)
+			b.log.InfoContext(ctx, "task handed back to its queue", "invocation_id", t.InvocationID, "pool", t.Pool, "why", err)
+			span.AddEvent("handed back")
+			err = nil
 			if err := d.Ack(false); err != nil {
 				b.log.Warn("ack failed; the broker will redeliver", "invocation_id", t.InvocationID, "err", err)
 			}

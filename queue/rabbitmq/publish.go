@@ -8,6 +8,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/orc-gateway/orc"
 )
@@ -33,9 +34,14 @@ var (
 // once when the broker is disconnected or blocks publishers; after a few
 // quick retries (under 200ms) when it keeps nacking or returning the task;
 // when it does not confirm within PublishTimeout or before ctx ends.
-func (b *Broker) Publish(ctx context.Context, t *orc.Task) error {
+func (b *Broker) Publish(ctx context.Context, t *orc.Task) (err error) {
 	if t == nil || t.InvocationID == "" {
 		return orc.Errorf(orc.EINVALID, "task has no invocation id")
+	}
+	ctx, span := b.tracer().Start(ctx, "publish task", producerSpan...)
+	defer func() { endSpan(span, err) }()
+	if span.IsRecording() {
+		span.SetAttributes(messagingAttrs("send", b.invokeExchange(), t.Pool, t.InvocationID)...)
 	}
 	if err := b.checkPool(t.Pool); err != nil {
 		return err
@@ -52,6 +58,7 @@ func (b *Broker) Publish(ctx context.Context, t *orc.Task) error {
 		Type:         "orc.task",
 		Body:         body,
 	}
+	b.injectTrace(ctx, &msg)
 	ctx, cancel := context.WithTimeoutCause(ctx, b.cfg.PublishTimeout, errOpTimeout)
 	defer cancel()
 
@@ -148,9 +155,15 @@ func (b *Broker) publish(ctx context.Context, p *publisher, exchange, key string
 //
 // EINVALID for an empty replyTo or a nil reply, EUNAVAILABLE when the broker
 // is disconnected or the send fails.
-func (b *Broker) Reply(ctx context.Context, replyTo string, r *orc.Reply) error {
+func (b *Broker) Reply(ctx context.Context, replyTo string, r *orc.Reply) (err error) {
 	if replyTo == "" || r == nil {
 		return orc.Errorf(orc.EINVALID, "reply needs a queue and a reply")
+	}
+	ctx, span := b.tracer().Start(ctx, "send reply", producerSpan...)
+	defer func() { endSpan(span, err) }()
+	if span.IsRecording() {
+		span.SetAttributes(messagingAttrs("send", replyTo, "", r.InvocationID)...)
+		span.SetAttributes(attribute.String("orc.invocation.status", string(r.Status)))
 	}
 	body, err := json.Marshal(r)
 	if err != nil {

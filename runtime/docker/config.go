@@ -3,6 +3,9 @@ package docker
 import (
 	"log/slog"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Config defaults.
@@ -54,10 +57,17 @@ type Config struct {
 
 	// Logger receives the driver's logs; nil means slog.Default().
 	Logger *slog.Logger
+
+	// Tracer records each run and its create and start as spans; nil
+	// means none.
+	Tracer trace.Tracer
 }
 
 // withDefaults returns c with every empty field set to its default.
 func (c Config) withDefaults() Config {
+	if c.Tracer == nil {
+		c.Tracer = noop.Tracer{}
+	}
 	if c.Installation == "" {
 		c.Installation = "orc"
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/orc-gateway/orc"
 )
@@ -45,17 +46,21 @@ func (d *Driver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.Contain
 // as they are read from the engine, to the given writers (either may be
 // nil). It implements orc.OutputStreamer: the writers get everything the
 // container writes, also what the result's capped buffers drop.
-func (d *Driver) RunStreaming(ctx context.Context, spec *orc.ContainerSpec, stdout, stderr io.Writer) (*orc.ContainerResult, error) {
+func (d *Driver) RunStreaming(ctx context.Context, spec *orc.ContainerSpec, stdout, stderr io.Writer) (res *orc.ContainerResult, err error) {
 	if spec.Image == "" {
 		return nil, orc.Errorf(orc.EINVALID, "task has no image")
 	}
+	ctx, span := d.cfg.Tracer.Start(ctx, "container run")
+	defer func() { endRun(span, spec, res, err) }()
 	log := d.log.With("invocation_id", spec.InvocationID, "attempt", spec.Attempt, "image", spec.Image)
 	begin := time.Now()
 	if err := d.negotiate(ctx); err != nil {
 		return d.notStarted(ctx, log, err)
 	}
 
-	id, err := d.create(ctx, log, spec)
+	cctx, cspan := d.cfg.Tracer.Start(ctx, "container create")
+	id, err := d.create(cctx, log, spec)
+	endSpan(cspan, err)
 	if err != nil {
 		return d.notStarted(ctx, log, err)
 	}
@@ -84,11 +89,17 @@ func (d *Driver) RunStreaming(ctx context.Context, spec *orc.ContainerSpec, stdo
 	default:
 	}
 
-	if err := d.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+	sctx, sspan := d.cfg.Tracer.Start(ctx, "container start")
+	err = d.cli.ContainerStart(sctx, id, container.StartOptions{})
+	endSpan(sspan, err)
+	if err != nil {
 		return d.notStarted(ctx, log, engineError("start", err))
 	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("container.id", id))
+	}
 	started := time.Now()
-	res := &orc.ContainerResult{Cold: started.Sub(begin)}
+	res = &orc.ContainerResult{Cold: started.Sub(begin)}
 	out.writeStdin(spec.Stdin)
 
 	code, err := d.await(ctx, log, id, res, exitC, waitErrC)

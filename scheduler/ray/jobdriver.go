@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orc-gateway/orc"
 )
 
@@ -66,6 +69,10 @@ type JobDriver struct {
 	// Tasks carries tasks and results between the driver and the jobs.
 	Tasks  TaskStore
 	Logger *slog.Logger
+	// Tracer records each run as a span; when it records, the job's
+	// environment carries the span's W3C trace context (TRACEPARENT), so
+	// that the entrypoint's spans join the invocation's trace. Nil: none.
+	Tracer trace.Tracer
 	cfg    JobDriverConfig
 }
 
@@ -87,8 +94,10 @@ func NewJobDriver(cfg JobDriverConfig, c *Client) *JobDriver {
 // entrypoint kills and removes the container. Unless ctx ends with
 // orc.ErrHandedBack (the scheduler stops): then the job runs on, and the
 // next attempt, by the next scheduler, attaches to it.
-func (d *JobDriver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.ContainerResult, error) {
+func (d *JobDriver) Run(ctx context.Context, spec *orc.ContainerSpec) (res *orc.ContainerResult, err error) {
 	start := time.Now()
+	ctx, span := d.tracer().Start(ctx, "ray job", clientSpan...)
+	defer func() { endJobSpan(span, spec, res, err) }()
 	task, err := json.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("encode task: %w", err)
@@ -107,6 +116,10 @@ func (d *JobDriver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.Cont
 	env := map[string]string{TaskIDEnv: spec.InvocationID, TaskAttemptEnv: strconv.Itoa(spec.Attempt)}
 	for k, v := range d.cfg.Env {
 		env[k] = v
+	}
+	if span.IsRecording() {
+		// The entrypoint, orc ray-exec, continues this span.
+		propagation.TraceContext{}.Inject(ctx, envCarrier(env))
 	}
 	job := &JobSubmission{
 		SubmissionID: spec.InvocationID,
@@ -136,7 +149,7 @@ func (d *JobDriver) Run(ctx context.Context, spec *orc.ContainerSpec) (*orc.Cont
 	if n, err := strconv.Atoi(j.Metadata["orc_attempt"]); err == nil {
 		attempt = n
 	}
-	res, err := d.result(context.WithoutCancel(ctx), j, attempt)
+	res, err = d.result(context.WithoutCancel(ctx), j, attempt)
 	if err != nil {
 		return nil, err
 	}
