@@ -37,6 +37,8 @@ func runScheduler(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&s.Interval, "interval", s.Interval, "time between two reconciliations")
 	fs.DurationVar(&s.ScaleDownAfter, "scale-down-after", s.ScaleDownAfter, "time a pool must want fewer replicas before one drains")
 	fs.DurationVar(&s.Drain, "drain", s.Drain, "time in-flight ray-job invocations get at shutdown before their Ray jobs are left to the next scheduler")
+	fs.StringVar(&s.WorkerMetricsAddr, "worker-metrics-addr", s.WorkerMetricsAddr, "where worker replicas serve /metrics (port 0: a free one each; empty: none)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "bearer token worker replicas ask of a Prometheus scraper (passed in the node's env file, never in Ray's job records)")
 	fs.StringVar(&s.NodeEnvFile, "node-env-file", s.NodeEnvFile, "file where the processes Ray starts find the database and broker URLs on their node (written here; put it on the other nodes)")
 	return runService(ctx, fs, args, &cfg, stderr, func(logger *slog.Logger) service {
 		return &Scheduler{Config: cfg, Logger: logger}
@@ -98,8 +100,10 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 
 	m.Reconciler = ray.NewReconciler(ray.ReconcilerConfig{
 		Prefix: cfg.QueuePrefix, Env: env,
-		// No metrics listener: replicas share their node's ports.
-		Command:           []string{orcBin, "worker", "--ray-replica", "--metrics-addr", "", "--concurrency", strconv.Itoa(cfg.Scheduler.WorkerConcurrency)},
+		// Replicas share their node's ports: by default each picks a free
+		// one and reports it in its heartbeats, for the gateway's service
+		// discovery (GET /api/v1/metrics/targets).
+		Command:           []string{orcBin, "worker", "--ray-replica", "--metrics-addr", cfg.Scheduler.WorkerMetricsAddr, "--concurrency", strconv.Itoa(cfg.Scheduler.WorkerConcurrency)},
 		WorkerConcurrency: cfg.Scheduler.WorkerConcurrency,
 		Interval:          cfg.Scheduler.Interval,
 		ScaleDownAfter:    cfg.Scheduler.ScaleDownAfter,
@@ -135,7 +139,11 @@ func nodeEnvFile(cfg *Config) string {
 // that hold credentials: they go in the node's file, never in a Ray job's
 // record, which Ray's dashboard shows to anyone who reaches it.
 func nodeSecrets(cfg *Config) map[string]string {
-	return map[string]string{"ORC_DATABASE_URL": cfg.DatabaseURL, "ORC_AMQP_URL": cfg.AMQPURL}
+	env := map[string]string{"ORC_DATABASE_URL": cfg.DatabaseURL, "ORC_AMQP_URL": cfg.AMQPURL}
+	if cfg.MetricsToken != "" {
+		env["ORC_METRICS_TOKEN"] = cfg.MetricsToken
+	}
+	return env
 }
 
 // replicaEnv is the environment of worker replicas and ray-job

@@ -38,7 +38,9 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&w.Node, "node", w.Node, "node name recorded on invocations")
 	fs.StringVar(&w.Pool, "pool", w.Pool, "pool whose queue this worker consumes")
 	fs.IntVar(&w.Concurrency, "concurrency", w.Concurrency, "invocations run at once")
-	fs.StringVar(&w.MetricsAddr, "metrics-addr", w.MetricsAddr, "address of the worker's /metrics (empty: none)")
+	fs.StringVar(&w.MetricsAddr, "metrics-addr", w.MetricsAddr, "address of the worker's /metrics (empty: none; port 0: a free one)")
+	fs.StringVar(&w.MetricsHost, "metrics-host", w.MetricsHost, "host reported for the worker's /metrics to Prometheus's discovery (default: the listen host, or this machine's address when it listens on all)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "bearer token a Prometheus scraper presents to /metrics (empty: none asked)")
 	fs.StringVar(&w.DockerHost, "docker-host", w.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
 	fs.BoolVar(&w.Pull, "pull", w.Pull, "pull a plugin's image the engine does not have (default: run only images already on it)")
 	fs.DurationVar(&w.Drain, "drain", w.Drain, "time running invocations get to finish at shutdown")
@@ -145,8 +147,18 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The listener comes first: its address goes in the heartbeats.
+	if cfg.Worker.MetricsAddr != "" {
+		if m.ln, err = net.Listen("tcp", cfg.Worker.MetricsAddr); err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		if cfg.Worker.MetricsAddr, err = advertised(m.ln.Addr(), cfg.Worker.MetricsHost); err != nil {
+			return err
+		}
+		m.Config.Worker.MetricsAddr = cfg.Worker.MetricsAddr
+	}
 	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node, Pool: cfg.Worker.Pool,
-		LiveLogRate: cfg.Worker.LiveLogRate}, runtime.NewMetrics(reg))
+		LiveLogRate: cfg.Worker.LiveLogRate, MetricsAddr: cfg.Worker.MetricsAddr}, runtime.NewMetrics(reg))
 	// Starts, results and the lines of running containers are told to the
 	// gateways' live views.
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = orc.WithEvents(m.DB, m.Broker, nil), m.DB, m.Driver
@@ -157,6 +169,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	if m.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
 		return err
 	}
+	m.Hooks.Metrics = registry.NewHookMetrics(reg)
 	m.Runner.Hooks = m.Hooks
 	m.Invoke = invoke.New(invoke.Config{SweepEvery: cfg.Sweep.Every, LostAfter: cfg.Sweep.LostAfter,
 		StrandedAfter: cfg.Sweep.StrandedAfter}, invoke.NewMetrics(reg))
@@ -170,12 +183,9 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	m.Broker.OnCancel(m.Runner.Cancel)
 	m.Runner.OnDrain = m.requestDrain
 
-	if cfg.Worker.MetricsAddr != "" {
-		if m.ln, err = net.Listen("tcp", cfg.Worker.MetricsAddr); err != nil {
-			return fmt.Errorf("metrics listener: %w", err)
-		}
+	if m.ln != nil {
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("/metrics", requireToken(cfg.MetricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 			writeStatus(w, http.StatusOK, "ok", "")
 		})

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// requireToken lets through only requests that present token as a bearer
+// token; with no token, every request.
+func requireToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "a metrics token is required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// advertised returns the host:port that Prometheus reaches a listener on:
+// host when given, else the listener's own host, else (it listens on every
+// address) the machine's first address that is not a loopback one.
+func advertised(addr net.Addr, host string) (string, error) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String(), nil
+	}
+	port := strconv.Itoa(tcp.Port)
+	if host != "" {
+		return net.JoinHostPort(host, port), nil
+	}
+	if !tcp.IP.IsUnspecified() {
+		return net.JoinHostPort(tcp.IP.String(), port), nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", fmt.Errorf("metrics address: %w", err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() && n.IP.To4() != nil {
+			return net.JoinHostPort(n.IP.String(), port), nil
+		}
+	}
+	return net.JoinHostPort("127.0.0.1", port), nil
+}
