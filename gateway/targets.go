@@ -24,7 +24,7 @@ func (s *Server) handleMetricsTargets(w http.ResponseWriter, r *http.Request) {
 		}
 		groups = append(groups, targetGroup{
 			Targets: []string{wk.MetricsAddr},
-			Labels:  map[string]string{"job": "orc-worker", "pool": wk.Pool, "worker": wk.ID, "node": wk.Node},
+			Labels:  map[string]string{"pool": wk.Pool, "worker": wk.ID, "node": wk.Node},
 		})
 	}
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Labels["worker"] < groups[j].Labels["worker"] })
