@@ -28,9 +28,6 @@ func TestMonitoringProfile(t *testing.T) {
 	if c := p.Configs["metrics-token"]; c.Content != "t0ken" {
 		t.Errorf("Prometheus's metrics token ignores ORC_METRICS_TOKEN: %q", c.Content)
 	}
-	if p.Services["ray-worker"].Environment["ORC_METRICS_HOST"] == nil {
-		t.Errorf("the ray-worker sets no ORC_METRICS_HOST: replicas may report an address Prometheus cannot reach")
-	}
 
 	var cfg struct {
 		ScrapeConfigs []struct {

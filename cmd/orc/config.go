@@ -91,8 +91,8 @@ type WorkerConfig struct {
 	Concurrency int
 	MetricsAddr string
 	// MetricsHost is the host a worker reports for its /metrics (default:
-	// the host of MetricsAddr, or this machine's first address that is not
-	// a loopback one when that host is unspecified).
+	// the host of MetricsAddr, or, when that host is unspecified, the
+	// address the worker reaches the database from).
 	MetricsHost string
 	DockerHost  string
 	// Pull lets the worker pull a plugin's image that its engine does not

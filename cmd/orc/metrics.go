@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -28,8 +29,11 @@ func requireToken(token string, next http.Handler) http.Handler {
 
 // advertised returns the host:port that Prometheus reaches a listener on:
 // host when given, else the listener's own host, else (it listens on every
-// address) the machine's first address that is not a loopback one.
-func advertised(addr net.Addr, host string) (string, error) {
+// address) the address this machine reaches peer from (the database: on a
+// machine with several networks, as a Ray node container on the warm
+// networks, the one Orc's services and Prometheus share), else its first
+// address that is not a loopback one.
+func advertised(addr net.Addr, host, peer string) (string, error) {
 	tcp, ok := addr.(*net.TCPAddr)
 	if !ok {
 		return addr.String(), nil
@@ -41,6 +45,16 @@ func advertised(addr net.Addr, host string) (string, error) {
 	if !tcp.IP.IsUnspecified() {
 		return net.JoinHostPort(tcp.IP.String(), port), nil
 	}
+	if peer != "" {
+		// A UDP "connection" sends nothing: it only picks the route.
+		if c, err := net.Dial("udp", peer); err == nil {
+			ip := c.LocalAddr().(*net.UDPAddr).IP
+			c.Close()
+			if !ip.IsUnspecified() {
+				return net.JoinHostPort(ip.String(), port), nil
+			}
+		}
+	}
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return "", fmt.Errorf("metrics address: %w", err)
@@ -51,4 +65,18 @@ func advertised(addr net.Addr, host string) (string, error) {
 		}
 	}
 	return net.JoinHostPort("127.0.0.1", port), nil
+}
+
+// databasePeer returns the host:port of a database URL, "" when it has
+// none (a Unix socket).
+func databasePeer(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "5432"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }

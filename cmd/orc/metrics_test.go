@@ -174,12 +174,13 @@ type targetGroupJSON struct {
 
 func TestAdvertisedMetricsAddr(t *testing.T) {
 	for _, tc := range []struct {
-		name, listen, host string
-		check              func(string) bool
+		name, listen, host, peer string
+		check                    func(string) bool
 	}{
-		{"given host", "0.0.0.0:9101", "worker-1.example", func(a string) bool { return a == "worker-1.example:9101" }},
-		{"listen host", "127.0.0.1:9101", "", func(a string) bool { return a == "127.0.0.1:9101" }},
-		{"all addresses", "0.0.0.0:9101", "", func(a string) bool {
+		{"given host", "0.0.0.0:9101", "worker-1.example", "", func(a string) bool { return a == "worker-1.example:9101" }},
+		{"listen host", "127.0.0.1:9101", "", "", func(a string) bool { return a == "127.0.0.1:9101" }},
+		{"the route to the database", "0.0.0.0:9101", "", "127.0.0.1:5432", func(a string) bool { return a == "127.0.0.1:9101" }},
+		{"all addresses", "0.0.0.0:9101", "", "", func(a string) bool {
 			h, p, err := net.SplitHostPort(a)
 			return err == nil && p == "9101" && h != "0.0.0.0" && net.ParseIP(h) != nil
 		}},
@@ -189,11 +190,23 @@ func TestAdvertisedMetricsAddr(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := advertised(addr, tc.host)
+			got, err := advertised(addr, tc.host, tc.peer)
 			if err != nil || !tc.check(got) {
-				t.Fatalf("advertised(%s, %q) = %q, %v", tc.listen, tc.host, got, err)
+				t.Fatalf("advertised(%s, %q, %q) = %q, %v", tc.listen, tc.host, tc.peer, got, err)
 			}
 		})
+	}
+}
+
+func TestDatabasePeer(t *testing.T) {
+	for url, want := range map[string]string{
+		"postgres://orc:pw@postgres:5432/orc?sslmode=disable": "postgres:5432",
+		"postgres://orc@db.example/orc":                       "db.example:5432",
+		"postgres:///orc?host=/run/postgresql":                "",
+	} {
+		if got := databasePeer(url); got != want {
+			t.Errorf("databasePeer(%q) = %q, want %q", url, got, want)
+		}
 	}
 }
 

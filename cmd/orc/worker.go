@@ -39,7 +39,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&w.Pool, "pool", w.Pool, "pool whose queue this worker consumes")
 	fs.IntVar(&w.Concurrency, "concurrency", w.Concurrency, "invocations run at once")
 	fs.StringVar(&w.MetricsAddr, "metrics-addr", w.MetricsAddr, "address of the worker's /metrics (empty: none; port 0: a free one)")
-	fs.StringVar(&w.MetricsHost, "metrics-host", w.MetricsHost, "host reported for the worker's /metrics to Prometheus's discovery (default: the listen host, or this machine's address when it listens on all)")
+	fs.StringVar(&w.MetricsHost, "metrics-host", w.MetricsHost, "host reported for the worker's /metrics to Prometheus's discovery (default: the listen host, or, when it listens on all, the address it reaches the database from)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "bearer token a Prometheus scraper presents to /metrics (empty: none asked)")
 	fs.StringVar(&w.DockerHost, "docker-host", w.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
 	fs.BoolVar(&w.Pull, "pull", w.Pull, "pull a plugin's image the engine does not have (default: run only images already on it)")
@@ -152,7 +152,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 		if m.ln, err = net.Listen("tcp", cfg.Worker.MetricsAddr); err != nil {
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		if cfg.Worker.MetricsAddr, err = advertised(m.ln.Addr(), cfg.Worker.MetricsHost); err != nil {
+		if cfg.Worker.MetricsAddr, err = advertised(m.ln.Addr(), cfg.Worker.MetricsHost, databasePeer(cfg.DatabaseURL)); err != nil {
 			return err
 		}
 		m.Config.Worker.MetricsAddr = cfg.Worker.MetricsAddr
