@@ -88,26 +88,35 @@ func waitMoved(t *testing.T, url, token string, before samples, moved, gauges ma
 
 func ftoa(f float64) string { b, _ := json.Marshal(f); return string(b) }
 
+// scrapeToken is the metrics token of newScrapedStack.
+const scrapeToken = "scrape-secret"
+
+// newScrapedStack starts a stack whose processes ask for scrapeToken and
+// whose worker serves /metrics on a free port.
+func newScrapedStack(t *testing.T) *stack {
+	t.Helper()
+	return newStack(t, func(c *Config) {
+		c.MetricsToken = scrapeToken
+		c.Worker.MetricsAddr = "127.0.0.1:0"
+	}, false)
+}
+
 // One invocation with a pre and a post hook moves the gateway's metrics
 // (accepted, latency, publish, pre hook, workers) and the worker's (runs,
 // phases, post hook), each scraped with the metrics token.
 func TestMetricsOfOneInvocation(t *testing.T) {
-	const token = "scrape-secret"
-	s := newStack(t, func(c *Config) {
-		c.MetricsToken = token
-		c.Worker.MetricsAddr = "127.0.0.1:0"
-	}, false)
+	s := newScrapedStack(t)
 	s.mustUploadHook("validator", "")
 	s.mustUploadHook("redactor", "")
 	s.register(echoWithHooks(t, "contacts", "1.0.0", []string{"validator"}, []string{"redactor"}))
 	gwURL, wURL := s.gw.URL()+"/metrics", "http://"+s.worker.Config.Worker.MetricsAddr+"/metrics"
-	gwBefore, wBefore := scrape(t, gwURL, token), scrape(t, wURL, token)
+	gwBefore, wBefore := scrape(t, gwURL, scrapeToken), scrape(t, wURL, scrapeToken)
 
 	if resp := s.do("POST", "/invoke/contacts", `{"owner": "alice@example.com"}`); resp.status != http.StatusOK {
 		t.Fatalf("invoke: %d %s", resp.status, resp.body)
 	}
 
-	waitMoved(t, gwURL, token, gwBefore, map[string]float64{
+	waitMoved(t, gwURL, scrapeToken, gwBefore, map[string]float64{
 		"orc_invocations_accepted_total{mode=sync,plugin=contacts}":                     1,
 		"orc_invoke_duration_seconds_count{mode=sync,plugin=contacts,status=succeeded}": 1,
 		"orc_publish_seconds_count{result=ok}":                                          1,
@@ -116,7 +125,7 @@ func TestMetricsOfOneInvocation(t *testing.T) {
 		"orc_workers{pool=default,state=running}": 1,
 		"orc_queue_depth{pool=default}":           0,
 	})
-	waitMoved(t, wURL, token, wBefore, map[string]float64{
+	waitMoved(t, wURL, scrapeToken, wBefore, map[string]float64{
 		"orc_invocations_total{plugin=contacts,status=succeeded}":         1,
 		"orc_invocation_phase_seconds_count{phase=queue,plugin=contacts}": 1,
 		"orc_invocation_phase_seconds_count{phase=cold,plugin=contacts}":  1,
@@ -129,11 +138,7 @@ func TestMetricsOfOneInvocation(t *testing.T) {
 // format for the metrics token (or an admin), and to no one else; the
 // worker's own /metrics asks for the token too.
 func TestMetricsTargets(t *testing.T) {
-	const token = "scrape-secret"
-	s := newStack(t, func(c *Config) {
-		c.MetricsToken = token
-		c.Worker.MetricsAddr = "127.0.0.1:0"
-	}, false)
+	s := newScrapedStack(t)
 	if resp := s.do("GET", "/api/v1/metrics/targets", nil, "Authorization", ""); resp.status != http.StatusUnauthorized {
 		t.Fatalf("targets for an anonymous caller: %d %s", resp.status, resp.body)
 	}
@@ -142,7 +147,7 @@ func TestMetricsTargets(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		groups = nil
-		resp := s.do("GET", "/api/v1/metrics/targets", nil, "Authorization", "Bearer "+token)
+		resp := s.do("GET", "/api/v1/metrics/targets", nil, "Authorization", "Bearer "+scrapeToken)
 		if resp.status != http.StatusOK {
 			t.Fatalf("targets: %d %s", resp.status, resp.body)
 		}
@@ -164,7 +169,7 @@ func TestMetricsTargets(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("worker metrics without the token: %d", resp.StatusCode)
 	}
-	scrape(t, "http://"+groups[0].Targets[0]+"/metrics", token)
+	scrape(t, "http://"+groups[0].Targets[0]+"/metrics", scrapeToken)
 }
 
 type targetGroupJSON struct {
