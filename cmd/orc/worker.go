@@ -176,6 +176,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	m.Invoke.Invocations, m.Invoke.Broker, m.Invoke.Logger = m.DB, m.Broker, m.Logger
 	m.Invoke.Sweeps, m.Invoke.Depths, m.Invoke.Events = m.DB, m.Broker, m.Broker
 	m.Runner.Warm = runtime.NewWarm(runtime.WarmConfig{IdleTimeout: cfg.Worker.IdleTimeout}, m.Driver, m.Logger)
+	reg.MustRegister(m.Runner.Warm.Collector())
 	m.Runner.Warm.Labels = map[string]string{
 		runtime.LabelWorker:        cfg.Worker.ID,
 		runtime.LabelWorkerStarted: strconv.FormatInt(time.Now().Unix(), 10),
