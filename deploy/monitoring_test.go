@@ -66,8 +66,11 @@ func TestMonitoringProfile(t *testing.T) {
 			}
 		}
 	}
-	if !jobs["orc-gateway"] || !jobs["orc-worker"] {
-		t.Errorf("prometheus.yml scrapes %v, want orc-gateway and orc-worker", jobs)
+	if !jobs["orc-gateway"] || !jobs["orc-worker"] || !jobs["orc-scheduler"] {
+		t.Errorf("prometheus.yml scrapes %v, want orc-gateway, orc-scheduler and orc-worker", jobs)
+	}
+	if !slices.Contains(p.Services["scheduler"].Command, "--metrics-addr") {
+		t.Errorf("the scheduler serves no /metrics for Prometheus's orc-scheduler job")
 	}
 }
 

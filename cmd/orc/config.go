@@ -121,6 +121,9 @@ type SchedulerConfig struct {
 	// directory named for the installation). The scheduler writes it on
 	// its own node; on other nodes it must be put there.
 	NodeEnvFile string
+	// MetricsAddr is where the scheduler serves /metrics, the metrics of
+	// the ray-job invocations it runs (empty: none).
+	MetricsAddr string
 	// WorkerMetricsAddr is where worker replicas listen for /metrics;
 	// port 0 picks a free one (the replicas of a node share its ports).
 	// Empty: replicas serve no metrics.

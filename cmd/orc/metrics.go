@@ -8,7 +8,33 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+// processRegistry returns a metrics registry with the Go runtime's and
+// the process's collectors.
+func processRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// serveMetrics serves reg's /metrics on ln, behind token when it is set,
+// with whatever routes adds (when not nil); Close on the server ends it.
+func serveMetrics(ln net.Listener, reg *prometheus.Registry, token string, routes func(*http.ServeMux)) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", requireToken(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	if routes != nil {
+		routes(mux)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	return srv
+}
 
 // requireToken lets through only requests that present token as a bearer
 // token; with no token, every request.

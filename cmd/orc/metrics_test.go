@@ -170,6 +170,17 @@ func TestMetricsTargets(t *testing.T) {
 		t.Fatalf("worker metrics without the token: %d", resp.StatusCode)
 	}
 	scrape(t, "http://"+groups[0].Targets[0]+"/metrics", scrapeToken)
+	// Its probes stay open.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + groups[0].Targets[0] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("the worker's %s without the token: %d", path, resp.StatusCode)
+		}
+	}
 }
 
 type targetGroupJSON struct {

@@ -628,7 +628,10 @@ func (s *rayStack) noSecretsInRay(t *testing.T, also ...string) {
 // asks for the metrics token, which stays out of Ray's job records.
 func TestRayReplicaMetrics(t *testing.T) {
 	const token = "scrape-s3cret"
-	s := newRayStack(t, func(c *Config) { c.MetricsToken = token })
+	s := newRayStack(t, func(c *Config) {
+		c.MetricsToken = token
+		c.Scheduler.MetricsAddr = "127.0.0.1:0"
+	})
 	s.register(manifest(t, "echo", echoIn("echo-scraped", "general", map[string]any{"cpu": 0.5, "custom": map[string]any{"general": 0.1}})))
 	inv := s.invokeSync(t, "echo-scraped", `{"i":1}`)
 	if inv.Status != orc.StatusSucceeded {
@@ -661,4 +664,9 @@ func TestRayReplicaMetrics(t *testing.T) {
 		t.Fatalf("the replica counts %v succeeded invocations of echo-scraped, want 1", got)
 	}
 	s.noSecretsInRay(t, token)
+
+	// The scheduler serves the metrics of the ray-job invocations.
+	if _, ok := scrape(t, "http://"+s.sched.metricsAddr+"/metrics", token)["orc_worker_paused{}"]; !ok {
+		t.Fatalf("the scheduler's /metrics lack its runner's")
+	}
 }

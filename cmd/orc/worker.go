@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orc-gateway/orc"
@@ -145,8 +142,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 		URL: cfg.AMQPURL, Prefix: cfg.QueuePrefix, DeliveryLimit: cfg.DeliveryLimit, Logger: m.Logger,
 	})
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := processRegistry()
 	// The listener comes first: its address goes in the heartbeats.
 	if cfg.Worker.MetricsAddr != "" {
 		if m.ln, err = net.Listen("tcp", cfg.Worker.MetricsAddr); err != nil {
@@ -185,22 +181,20 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	m.Runner.OnDrain = m.requestDrain
 
 	if m.ln != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", requireToken(cfg.MetricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-			writeStatus(w, http.StatusOK, "ok", "")
+		m.metrics = serveMetrics(m.ln, reg, cfg.MetricsToken, func(mux *http.ServeMux) {
+			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+				writeStatus(w, http.StatusOK, "ok", "")
+			})
+			// Ready while the worker takes tasks: not while its container
+			// engine does not answer.
+			mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+				if why := m.Runner.Paused(); why != "" {
+					writeStatus(w, http.StatusServiceUnavailable, "paused", why)
+					return
+				}
+				writeStatus(w, http.StatusOK, "ok", "")
+			})
 		})
-		// Ready while the worker takes tasks: not while its container
-		// engine does not answer.
-		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-			if why := m.Runner.Paused(); why != "" {
-				writeStatus(w, http.StatusServiceUnavailable, "paused", why)
-				return
-			}
-			writeStatus(w, http.StatusOK, "ok", "")
-		})
-		m.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go m.metrics.Serve(m.ln) //nolint:errcheck // ends with Close
 	}
 	return nil
 }
