@@ -20,6 +20,9 @@ type WorkerInfo struct {
 	Paused string `json:"paused,omitempty"`
 	// Warm is how many warm containers the worker keeps.
 	Warm int `json:"warm"`
+	// MetricsAddr is the host:port of the worker's /metrics, empty when it
+	// serves none: what Prometheus's service discovery is given.
+	MetricsAddr string `json:"metrics_addr,omitempty"`
 }
 
 // WorkerRegistry keeps workers' heartbeats.

@@ -172,6 +172,7 @@ func (s *Server) routes() chi.Router {
 		r.Get("/readyz", s.handleReadyz)
 		r.Get("/health", s.handleHealthz) // the seed's health check
 		r.With(s.authenticateMetrics).Method(http.MethodGet, "/metrics", s.metrics)
+		r.With(s.authenticateMetrics).Get("/api/v1/metrics/targets", s.handleMetricsTargets)
 		r.Post("/api/v1/auth/token", s.handleToken)
 		r.Get("/auth/login", s.Identity.Login(s.error))
 		r.Get("/auth/callback", s.Identity.Callback(s.error))

@@ -1,6 +1,7 @@
 package invoke
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ type Metrics struct {
 	swept    *prometheus.CounterVec
 	redriven *prometheus.CounterVec
 	retried  *prometheus.CounterVec
+	publish  *prometheus.HistogramVec
 }
 
 // NewMetrics returns the invoke path's metrics, registered on reg when it
@@ -52,9 +54,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "orc_invocations_retried_total",
 			Help: "Invocations retried as new invocations (also counted as accepted), by plugin.",
 		}, []string{"plugin"}),
+		publish: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "orc_publish_seconds",
+			Help:    "Round trip of a task to the broker (publish until confirmed), by result (ok, error).",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 12),
+		}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.accepted, m.rejected, m.duration, m.swept, m.redriven, m.retried)
+		reg.MustRegister(m.accepted, m.rejected, m.duration, m.swept, m.redriven, m.retried, m.publish)
 	}
 	return m
 }
@@ -79,4 +86,26 @@ func (m *Metrics) reject(v *orc.Version, err error) {
 // observe records the latency of a synchronous call.
 func (m *Metrics) observe(plugin, status string, start time.Time) {
 	m.duration.WithLabelValues(plugin, "sync", status).Observe(time.Since(start).Seconds())
+}
+
+// TimedBroker returns b with the round trip of each publish measured on m.
+func (m *Metrics) TimedBroker(b Broker) Broker {
+	return &timedBroker{Broker: b, seconds: m.publish}
+}
+
+// timedBroker measures a Broker's publishes.
+type timedBroker struct {
+	Broker
+	seconds *prometheus.HistogramVec
+}
+
+func (b *timedBroker) Publish(ctx context.Context, t *orc.Task) error {
+	began := time.Now()
+	err := b.Broker.Publish(ctx, t)
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	b.seconds.WithLabelValues(result).Observe(time.Since(began).Seconds())
+	return err
 }

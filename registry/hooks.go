@@ -39,6 +39,8 @@ type Hooks struct {
 	Clock  orc.Clock
 	// Tracer records each hook call as a span; nil: none.
 	Tracer trace.Tracer
+	// Metrics, when set, times each call.
+	Metrics *HookMetrics
 
 	mu      sync.RWMutex
 	globals []string
@@ -211,6 +213,17 @@ func (h *Hooks) chain(phase orc.HookPhase, v *orc.Version) []string {
 	return append(names, v.Hooks.Post...)
 }
 
+// hookResult names how a hook call ended, for its metrics.
+func hookResult(reply *orc.HookReply, err error) string {
+	switch {
+	case err != nil:
+		return "error"
+	case !reply.Allow:
+		return "deny"
+	}
+	return "allow"
+}
+
 // Run runs a phase's hooks for a version. A denial is an *orc.Error with
 // code EDENIED and the hook's status; a hook that fails is EHOOK.
 func (h *Hooks) Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (*orc.HookOutcome, error) {
@@ -221,6 +234,7 @@ func (h *Hooks) Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (
 	for _, name := range h.chain(req.Phase, v) {
 		req.Input, req.Output = out.Input, out.Output
 		hctx, span := h.tracer().Start(ctx, "hook")
+		began := time.Now()
 		reply, lines, err := h.Host.Call(hctx, name, req)
 		if orc.ErrorCode(err) == orc.ENOTFOUND {
 			// Uploaded through another process since the last sync: load
@@ -235,6 +249,7 @@ func (h *Hooks) Run(ctx context.Context, req *orc.HookRequest, v *orc.Version) (
 				continue
 			}
 		}
+		h.Metrics.observe(name, req.Phase, hookResult(reply, err), time.Since(began))
 		endHookSpan(span, name, req.Phase, reply, err)
 		now := h.Clock.Now()
 		for _, l := range lines {

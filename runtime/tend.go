@@ -93,7 +93,8 @@ func (w *Worker) heartbeat(ctx context.Context, started time.Time) bool {
 		return false
 	}
 	info := &orc.WorkerInfo{ID: w.cfg.ID, Node: w.cfg.Node, Pool: w.cfg.Pool,
-		StartedAt: started, HeartbeatAt: w.Clock.Now(), Paused: w.Paused()}
+		StartedAt: started, HeartbeatAt: w.Clock.Now(), Paused: w.Paused(),
+		MetricsAddr: w.cfg.MetricsAddr}
 	if w.Warm != nil {
 		info.Warm = w.Warm.Total()
 	}

@@ -52,6 +52,9 @@ type Config struct {
 	LiveLogRate  int
 	LiveLogLine  int
 	LiveLogEvery time.Duration
+	// MetricsAddr is the host:port of the worker's /metrics, reported in
+	// its heartbeats (empty: none).
+	MetricsAddr string
 }
 
 func (c *Config) setDefaults() {

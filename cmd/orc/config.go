@@ -36,6 +36,10 @@ type Config struct {
 	// RayAddress is the Ray dashboard (Jobs and State APIs) of the cluster
 	// Orc places workers on; empty: no Ray.
 	RayAddress string
+	// MetricsToken, when set, is the bearer token a Prometheus scraper
+	// presents to every process's /metrics and to the gateway's service
+	// discovery (admins' tokens work too on the gateway).
+	MetricsToken string
 
 	// Sweep bounds the sweeps that gateways and workers run so that every
 	// invocation reaches a final state (invoke.Service.Sweep).
@@ -79,7 +83,6 @@ type GatewayConfig struct {
 	ReadTimeout   time.Duration
 	// ShutdownDelay and ShutdownGrace shape a stop (Gateway.Run).
 	ShutdownDelay, ShutdownGrace time.Duration
-	MetricsToken                 string
 }
 
 // WorkerConfig configures orc worker.
@@ -89,6 +92,10 @@ type WorkerConfig struct {
 	Pool        string
 	Concurrency int
 	MetricsAddr string
+	// MetricsHost is the host a worker reports for its /metrics (default:
+	// the host of MetricsAddr, or, when that host is unspecified, the
+	// address the worker reaches the database from).
+	MetricsHost string
 	DockerHost  string
 	// Pull lets the worker pull a plugin's image that its engine does not
 	// have: for engines that start empty, as one in a Kubernetes pod does.
@@ -116,6 +123,13 @@ type SchedulerConfig struct {
 	// directory named for the installation). The scheduler writes it on
 	// its own node; on other nodes it must be put there.
 	NodeEnvFile string
+	// MetricsAddr is where the scheduler serves /metrics, the metrics of
+	// the ray-job invocations it runs (empty: none).
+	MetricsAddr string
+	// WorkerMetricsAddr is where worker replicas listen for /metrics;
+	// port 0 picks a free one (the replicas of a node share its ports).
+	// Empty: replicas serve no metrics.
+	WorkerMetricsAddr string
 	// Drain is how long a stopping scheduler waits for its ray-job
 	// invocations before it hands their tasks back, leaving their Ray jobs
 	// running for the next scheduler to attach to; default 0: at once, so
@@ -166,6 +180,7 @@ func DefaultConfig() Config {
 			MaxRayJobs:        8,
 			Interval:          2 * time.Second,
 			ScaleDownAfter:    30 * time.Second,
+			WorkerMetricsAddr: "0.0.0.0:0",
 		},
 	}
 }

@@ -41,7 +41,7 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&g.ShutdownDelay, "shutdown-delay", g.ShutdownDelay, "time a stopping gateway answers new requests 503 (and /readyz draining) before it stops taking connections")
 	fs.DurationVar(&g.ShutdownGrace, "shutdown-grace", g.ShutdownGrace, "time requests under way, synchronous calls included, get to finish at shutdown")
 	fs.DurationVar(&g.ReadTimeout, "read-timeout", g.ReadTimeout, "time a client has to send a whole request, body included")
-	fs.StringVar(&g.MetricsToken, "metrics-token", g.MetricsToken, "bearer token a Prometheus scraper uses for /metrics (admins' tokens work too)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "bearer token a Prometheus scraper uses for /metrics (admins' tokens work too)")
 	fs.StringVar(&cfg.RayAddress, "ray-address", cfg.RayAddress, "Ray dashboard URL, for the cluster view and /readyz (empty: no Ray)")
 	identityFlags(fs, &cfg.Identity)
 	return runService(ctx, fs, args, &cfg, stderr, "orc-gateway", func(logger *slog.Logger, tp trace.TracerProvider) service {
@@ -105,14 +105,17 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Registry.Policies = m.DB
 
 	metrics := prometheus.NewRegistry()
+	m.Hooks.Metrics = registry.NewHookMetrics(metrics)
+	invokeMetrics := invoke.NewMetrics(metrics)
 	m.Invoke = invoke.New(invoke.Config{SyncGrace: cfg.Gateway.SyncGrace, SweepEvery: cfg.Sweep.Every,
-		LostAfter: cfg.Sweep.LostAfter, StrandedAfter: cfg.Sweep.StrandedAfter}, invoke.NewMetrics(metrics))
+		LostAfter: cfg.Sweep.LostAfter, StrandedAfter: cfg.Sweep.StrandedAfter}, invokeMetrics)
 	// Creations and cancels are told to every gateway's live views.
 	m.Invoke.Plugins, m.Invoke.Invocations, m.Invoke.Broker = m.Registry, orc.WithEvents(m.DB, m.Broker, nil), m.Broker
 	m.Invoke.DeadLetters, m.Invoke.Events = orc.DeadLettersWithEvents(m.DB, m.Broker, nil), m.Broker
 	m.Invoke.Schemas, m.Invoke.Hooks, m.Invoke.Logger = &m.Registry.Schemas, m.Hooks, m.Logger
 	m.Invoke.Sweeps, m.Invoke.Depths = m.DB, m.Broker
 	m.Invoke.Tracer, m.Hooks.Tracer = tracer(m.Tracing, "invoke"), tracer(m.Tracing, "registry")
+	m.Invoke.Broker = invokeMetrics.TimedBroker(m.Broker)
 	m.Broker.OnReply(m.Invoke.Deliver)
 
 	proxies, err := parsePrefixes(cfg.Identity.TrustedProxies)
@@ -127,7 +130,7 @@ func (m *Gateway) Open(ctx context.Context) (err error) {
 	m.Identity.InFlight, m.Identity.Policies, m.Identity.Logger = m.DB, m.DB, m.Logger
 
 	m.Server = gateway.New(gateway.Config{
-		MaxBodyBytes: cfg.Gateway.MaxBodyBytes, MetricsToken: cfg.Gateway.MetricsToken, Metrics: metrics,
+		MaxBodyBytes: cfg.Gateway.MaxBodyBytes, MetricsToken: cfg.MetricsToken, Metrics: metrics,
 	})
 	m.Server.Invoke, m.Server.Registry, m.Server.Identity = m.Invoke, m.Registry, m.Identity
 	m.Server.Plugins, m.Server.Invocations, m.Server.Users, m.Server.DB = m.DB, m.DB, m.DB, m.DB

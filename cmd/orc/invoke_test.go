@@ -356,7 +356,7 @@ func waitContainersWithin(t *testing.T, id string, n int, limit time.Duration) {
 }
 
 func TestHealthMetricsAndOpenAPI(t *testing.T) {
-	s := newStack(t, func(c *Config) { c.Gateway.MetricsToken = "scrape-secret" }, false)
+	s := newStack(t, func(c *Config) { c.MetricsToken = "scrape-secret" }, false)
 	s.register(manifest(t, "echo", nil))
 	if resp := s.do("POST", "/invoke/echo", `{"x": 1}`); resp.status != http.StatusOK {
 		t.Fatalf("invoke: %d %s", resp.status, resp.body)

@@ -631,3 +631,51 @@ func (s *rayStack) noSecretsInRay(t *testing.T, also ...string) {
 		}
 	}
 }
+
+// TestRayReplicaMetrics: a worker replica on Ray serves its /metrics on a
+// port of its node, the gateway's service discovery lists it, and it
+// asks for the metrics token, which stays out of Ray's job records.
+func TestRayReplicaMetrics(t *testing.T) {
+	const token = "scrape-s3cret"
+	s := newRayStack(t, func(c *Config) {
+		c.MetricsToken = token
+		c.Scheduler.MetricsAddr = "127.0.0.1:0"
+	})
+	s.register(manifest(t, "echo", echoIn("echo-scraped", "general", map[string]any{"cpu": 0.5, "custom": map[string]any{"general": 0.1}})))
+	inv := s.invokeSync(t, "echo-scraped", `{"i":1}`)
+	if inv.Status != orc.StatusSucceeded {
+		t.Fatalf("invoke: %s", inv.Status)
+	}
+	var target string
+	deadline := time.Now().Add(10 * time.Second)
+	for target == "" {
+		var groups []targetGroupJSON
+		s.do("GET", "/api/v1/metrics/targets", nil, "Authorization", "Bearer "+token).json(t, &groups)
+		for _, g := range groups {
+			if g.Labels["worker"] == inv.Worker && g.Labels["pool"] == "general" && len(g.Targets) == 1 {
+				target = g.Targets[0]
+			}
+		}
+		if target == "" && time.Now().After(deadline) {
+			t.Fatalf("targets %+v lack the replica %s", groups, inv.Worker)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + target + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the replica's metrics without the token: %d", resp.StatusCode)
+	}
+	if got := scrape(t, "http://"+target+"/metrics", token)["orc_invocations_total{plugin=echo-scraped,status=succeeded}"]; got != 1 {
+		t.Fatalf("the replica counts %v succeeded invocations of echo-scraped, want 1", got)
+	}
+	s.noSecretsInRay(t, token)
+
+	// The scheduler serves the metrics of the ray-job invocations.
+	if _, ok := scrape(t, "http://"+s.sched.metricsAddr+"/metrics", token)["orc_worker_paused{}"]; !ok {
+		t.Fatalf("the scheduler's /metrics lack its runner's")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,6 +40,9 @@ func runScheduler(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&s.Interval, "interval", s.Interval, "time between two reconciliations")
 	fs.DurationVar(&s.ScaleDownAfter, "scale-down-after", s.ScaleDownAfter, "time a pool must want fewer replicas before one drains")
 	fs.DurationVar(&s.Drain, "drain", s.Drain, "time in-flight ray-job invocations get at shutdown before their Ray jobs are left to the next scheduler")
+	fs.StringVar(&s.MetricsAddr, "metrics-addr", s.MetricsAddr, "address of the scheduler's /metrics: its ray-job invocations (empty: none)")
+	fs.StringVar(&s.WorkerMetricsAddr, "worker-metrics-addr", s.WorkerMetricsAddr, "where worker replicas serve /metrics (port 0: a free one each; empty: none)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "bearer token worker replicas ask of a Prometheus scraper (passed in the node's env file, never in Ray's job records)")
 	fs.StringVar(&s.NodeEnvFile, "node-env-file", s.NodeEnvFile, "file where the processes Ray starts find the database and broker URLs on their node (written here; put it on the other nodes)")
 	return runService(ctx, fs, args, &cfg, stderr, "orc-scheduler", func(logger *slog.Logger, tp trace.TracerProvider) service {
 		return &Scheduler{Config: cfg, Logger: logger, Tracing: tp}
@@ -61,6 +66,9 @@ type Scheduler struct {
 	// Runner consumes the ray-job pool's queue; its driver submits each
 	// invocation as a Ray job.
 	Runner *runtime.Worker
+
+	metrics     *http.Server
+	metricsAddr string
 }
 
 // Open connects to the database, the broker and Ray.
@@ -103,8 +111,10 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 
 	m.Reconciler = ray.NewReconciler(ray.ReconcilerConfig{
 		Prefix: cfg.QueuePrefix, Env: env,
-		// No metrics listener: replicas share their node's ports.
-		Command:           []string{orcBin, "worker", "--ray-replica", "--metrics-addr", "", "--concurrency", strconv.Itoa(cfg.Scheduler.WorkerConcurrency)},
+		// Replicas share their node's ports: by default each picks a free
+		// one and reports it in its heartbeats, for the gateway's service
+		// discovery (GET /api/v1/metrics/targets).
+		Command:           []string{orcBin, "worker", "--ray-replica", "--metrics-addr", cfg.Scheduler.WorkerMetricsAddr, "--concurrency", strconv.Itoa(cfg.Scheduler.WorkerConcurrency)},
 		WorkerConcurrency: cfg.Scheduler.WorkerConcurrency,
 		Interval:          cfg.Scheduler.Interval,
 		ScaleDownAfter:    cfg.Scheduler.ScaleDownAfter,
@@ -115,16 +125,27 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 	driver := ray.NewJobDriver(ray.JobDriverConfig{Prefix: cfg.QueuePrefix, Command: []string{orcBin, "ray-exec"}, Env: env}, m.Ray)
 	driver.Logger, driver.Tasks, driver.Tracer = m.Logger, m.DB, tracer(m.Tracing, "scheduler/ray")
 	host, _ := os.Hostname()
-	m.Runner = runtime.NewWorker(runtime.Config{ID: "scheduler-" + host + "-" + strconv.Itoa(os.Getpid()), Node: host, Pool: orc.RayJobPool}, nil)
+	// Its metrics are those of the ray-job invocations.
+	reg := processRegistry()
+	m.Runner = runtime.NewWorker(runtime.Config{ID: "scheduler-" + host + "-" + strconv.Itoa(os.Getpid()), Node: host, Pool: orc.RayJobPool},
+		runtime.NewMetrics(reg))
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = orc.WithEvents(m.DB, m.Broker, nil), m.DB, driver
 	m.Runner.Replier, m.Runner.Logger = m.Broker, m.Logger
 	m.Runner.Users, m.Runner.Schemas = m.DB, &registry.Schemas{}
 	if m.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
 		return err
 	}
+	m.Hooks.Metrics = registry.NewHookMetrics(reg)
 	m.Runner.Hooks = m.Hooks
 	m.Runner.Tracer, m.Hooks.Tracer = tracer(m.Tracing, "runtime"), tracer(m.Tracing, "registry")
 	m.Broker.OnCancel(m.Runner.Cancel)
+	if cfg.Scheduler.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.Scheduler.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		m.metrics, m.metricsAddr = serveMetrics(ln, reg, cfg.MetricsToken, nil), ln.Addr().String()
+	}
 	return nil
 }
 
@@ -149,6 +170,9 @@ func nodeSecrets(cfg *Config) map[string]string {
 		if v := os.Getenv(name); v != "" && name != "OTEL_SERVICE_NAME" {
 			env[name] = v
 		}
+	}
+	if cfg.MetricsToken != "" {
+		env["ORC_METRICS_TOKEN"] = cfg.MetricsToken
 	}
 	return env
 }
@@ -236,6 +260,9 @@ func (m *Scheduler) lead(ctx context.Context) (func(), error) {
 
 // Close releases what Open acquired.
 func (m *Scheduler) Close() error {
+	if m.metrics != nil {
+		m.metrics.Close()
+	}
 	closeHooks(m.Hooks)
 	if m.Broker != nil {
 		m.Broker.Close()

@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
@@ -39,7 +36,9 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&w.Node, "node", w.Node, "node name recorded on invocations")
 	fs.StringVar(&w.Pool, "pool", w.Pool, "pool whose queue this worker consumes")
 	fs.IntVar(&w.Concurrency, "concurrency", w.Concurrency, "invocations run at once")
-	fs.StringVar(&w.MetricsAddr, "metrics-addr", w.MetricsAddr, "address of the worker's /metrics (empty: none)")
+	fs.StringVar(&w.MetricsAddr, "metrics-addr", w.MetricsAddr, "address of the worker's /metrics (empty: none; port 0: a free one)")
+	fs.StringVar(&w.MetricsHost, "metrics-host", w.MetricsHost, "host reported for the worker's /metrics to Prometheus's discovery (default: the listen host, or, when it listens on all, the address it reaches the database from)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "bearer token a Prometheus scraper presents to /metrics (empty: none asked)")
 	fs.StringVar(&w.DockerHost, "docker-host", w.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
 	fs.BoolVar(&w.Pull, "pull", w.Pull, "pull a plugin's image the engine does not have (default: run only images already on it)")
 	fs.DurationVar(&w.Drain, "drain", w.Drain, "time running invocations get to finish at shutdown")
@@ -149,10 +148,19 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 		Tracer: tracer(m.Tracing, "queue/rabbitmq"),
 	})
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := processRegistry()
+	// The listener comes first: its address goes in the heartbeats.
+	if cfg.Worker.MetricsAddr != "" {
+		if m.ln, err = net.Listen("tcp", cfg.Worker.MetricsAddr); err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		if cfg.Worker.MetricsAddr, err = advertised(m.ln.Addr(), cfg.Worker.MetricsHost, databasePeer(cfg.DatabaseURL)); err != nil {
+			return err
+		}
+		m.Config.Worker.MetricsAddr = cfg.Worker.MetricsAddr
+	}
 	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node, Pool: cfg.Worker.Pool,
-		LiveLogRate: cfg.Worker.LiveLogRate}, runtime.NewMetrics(reg))
+		LiveLogRate: cfg.Worker.LiveLogRate, MetricsAddr: cfg.Worker.MetricsAddr}, runtime.NewMetrics(reg))
 	// Starts, results and the lines of running containers are told to the
 	// gateways' live views.
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = orc.WithEvents(m.DB, m.Broker, nil), m.DB, m.Driver
@@ -163,6 +171,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	if m.Hooks, err = openHooks(ctx, &m.Config, m.DB, m.Logger); err != nil {
 		return err
 	}
+	m.Hooks.Metrics = registry.NewHookMetrics(reg)
 	m.Runner.Hooks = m.Hooks
 	m.Runner.Tracer, m.Hooks.Tracer = tracer(m.Tracing, "runtime"), tracer(m.Tracing, "registry")
 	m.Invoke = invoke.New(invoke.Config{SweepEvery: cfg.Sweep.Every, LostAfter: cfg.Sweep.LostAfter,
@@ -171,6 +180,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	m.Invoke.Sweeps, m.Invoke.Depths, m.Invoke.Events = m.DB, m.Broker, m.Broker
 	m.Runner.Warm = runtime.NewWarm(runtime.WarmConfig{IdleTimeout: cfg.Worker.IdleTimeout}, m.Driver, m.Logger)
 	m.Runner.Warm.Tracer = m.Runner.Tracer
+	reg.MustRegister(m.Runner.Warm.Collector())
 	m.Runner.Warm.Labels = map[string]string{
 		runtime.LabelWorker:        cfg.Worker.ID,
 		runtime.LabelWorkerStarted: strconv.FormatInt(time.Now().Unix(), 10),
@@ -178,26 +188,21 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	m.Broker.OnCancel(m.Runner.Cancel)
 	m.Runner.OnDrain = m.requestDrain
 
-	if cfg.Worker.MetricsAddr != "" {
-		if m.ln, err = net.Listen("tcp", cfg.Worker.MetricsAddr); err != nil {
-			return fmt.Errorf("metrics listener: %w", err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-			writeStatus(w, http.StatusOK, "ok", "")
+	if m.ln != nil {
+		m.metrics = serveMetrics(m.ln, reg, cfg.MetricsToken, func(mux *http.ServeMux) {
+			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+				writeStatus(w, http.StatusOK, "ok", "")
+			})
+			// Ready while the worker takes tasks: not while its container
+			// engine does not answer.
+			mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+				if why := m.Runner.Paused(); why != "" {
+					writeStatus(w, http.StatusServiceUnavailable, "paused", why)
+					return
+				}
+				writeStatus(w, http.StatusOK, "ok", "")
+			})
 		})
-		// Ready while the worker takes tasks: not while its container
-		// engine does not answer.
-		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-			if why := m.Runner.Paused(); why != "" {
-				writeStatus(w, http.StatusServiceUnavailable, "paused", why)
-				return
-			}
-			writeStatus(w, http.StatusOK, "ok", "")
-		})
-		m.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go m.metrics.Serve(m.ln) //nolint:errcheck // ends with Close
 	}
 	return nil
 }

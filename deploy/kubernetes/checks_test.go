@@ -320,7 +320,9 @@ func TestOrcSettings(t *testing.T) {
 					names = append(names, e.Name)
 				}
 				if c.Name == nodeEnvInit {
-					names = append(names, c.Args...)
+					for _, a := range c.Args {
+						names = append(names, strings.TrimSuffix(a, "?"))
+					}
 				}
 				for _, n := range names {
 					if strings.HasPrefix(n, "ORC_") && !strings.HasPrefix(n, "ORC_DIND_") && !known[n] {
@@ -560,6 +562,7 @@ func TestNodeSettings(t *testing.T) {
 				}
 			}
 			for _, a := range init.Args {
+				a = strings.TrimSuffix(a, "?") // optional
 				if !slices.ContainsFunc(init.Env, func(e corev1.EnvVar) bool { return e.Name == a }) {
 					t.Errorf("%s/%s: writes %s, which it is not given", p.owner, init.Name, a)
 				}

@@ -27,7 +27,8 @@ func TestNodeEnvScript(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	if out, err := run(env, "ORC_DATABASE_URL", "ORC_AMQP_URL", "ORC_PULL"); err != nil {
+	// ORC_METRICS_TOKEN? is optional and not set: left out.
+	if out, err := run(env, "ORC_DATABASE_URL", "ORC_AMQP_URL", "ORC_PULL", "ORC_METRICS_TOKEN?"); err != nil {
 		t.Fatalf("node-env.sh: %v\n%s", err, out)
 	}
 	b, err := os.ReadFile(file)
@@ -52,6 +53,7 @@ func TestNodeEnvScript(t *testing.T) {
 	}{
 		{"unset", env, []string{"ORC_DOCKER_HOST"}, "ORC_DOCKER_HOST is not set"},
 		{"empty", append(env, "ORC_DOCKER_HOST="), []string{"ORC_DOCKER_HOST"}, "ORC_DOCKER_HOST is empty"},
+		{"optional, then unset", env, []string{"ORC_METRICS_TOKEN?", "ORC_DOCKER_HOST"}, "ORC_DOCKER_HOST is not set"},
 		{"two lines", append(env, "ORC_DOCKER_HOST=a\nORC_X=b"), []string{"ORC_DOCKER_HOST"}, "spans lines"},
 		{"not a name", env, []string{"ORC_PULL;rm"}, "is not a variable name"},
 		{"nothing to write", env, nil, "name the variables"},
