@@ -5,8 +5,11 @@
 # built under the same name from Debian's packages, so that the same
 # compose.yaml works on both.
 #
-#   deploy/images/standins.sh            pull or build what is missing
-#   deploy/images/standins.sh --list     print the images it provides
+#   deploy/images/standins.sh               pull or build what is missing
+#   deploy/images/standins.sh --monitoring  also Prometheus, for compose.yaml's
+#                                           monitoring profile (Grafana has no
+#                                           Debian package: it must be pulled)
+#   deploy/images/standins.sh --list        print the images it provides
 #
 # debian:bookworm-slim is a debootstrap minbase root filesystem (cached in
 # ORC_CACHE_DIR, default /var/cache/orc) imported with `docker import`; the
@@ -42,11 +45,17 @@ die() {
 	exit 1
 }
 
-if [[ ${1:-} == --list ]]; then
-	for entry in "${images[@]}"; do echo "${entry%%=*}"; done
+# The monitoring profile's Prometheus, with --monitoring.
+monitoring=("prom/prometheus:v3.5.0=prometheus.Dockerfile")
+case ${1:-} in
+--list)
+	for entry in "${images[@]}" "${monitoring[@]}"; do echo "${entry%%=*}"; done
 	exit 0
-fi
-[[ $# == 0 ]] || die "unknown argument $1"
+	;;
+--monitoring) images+=("${monitoring[@]}") ;;
+"") ;;
+*) die "unknown argument $1" ;;
+esac
 docker version >/dev/null 2>&1 || die "the docker engine is not reachable (deploy/local/services.sh starts it)"
 
 # debian_rootfs builds the Debian root filesystem as a tarball, once.
