@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -44,13 +43,7 @@ func (c *Console) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	p := &page{Title: "Dead letters", Nav: "dead", Data: d}
 	var pg listPage[*orc.DeadLetter]
 	if _, err := c.call(r, http.MethodGet, "/api/v1/dead-letters?"+api.Encode(), nil, &pg); err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
-			c.fail(w, r, err)
-			return
-		}
-		p.Problem = ae.Message
-		c.render(w, r, http.StatusBadRequest, "deadletters", p)
+		c.listRefused(w, r, err, "deadletters", p)
 		return
 	}
 	d.Items, d.Filter, d.Next = pg.Items, filter.Encode(), nextPage(filter, pg.NextCursor)

@@ -47,17 +47,24 @@ func (c *Console) handleInvocations(w http.ResponseWriter, r *http.Request) {
 	p := &page{Title: "Invocations", Nav: "invocations", Data: d}
 	var pg listPage[*orc.Invocation]
 	if _, err := c.call(r, http.MethodGet, "/api/v1/invocations?"+api.Encode(), nil, &pg); err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
-			c.fail(w, r, err)
-			return
-		}
-		p.Problem = ae.Message
-		c.render(w, r, http.StatusBadRequest, "invocations", p)
+		c.listRefused(w, r, err, "invocations", p)
 		return
 	}
 	d.Items, d.Paged, d.Next = pg.Items, q.Get("cursor") != "", nextPage(filter, pg.NextCursor)
 	c.render(w, r, http.StatusOK, "invocations", p)
+}
+
+// listRefused shows a list page whose filters the API refused (400) with
+// the reason above its form, which keeps what was typed; any other error
+// is an error page.
+func (c *Console) listRefused(w http.ResponseWriter, r *http.Request, err error, name string, p *page) {
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+		c.fail(w, r, err)
+		return
+	}
+	p.Problem = ae.Message
+	c.render(w, r, http.StatusBadRequest, name, p)
 }
 
 // The forms of a datetime-local input's value: a time of day without a
