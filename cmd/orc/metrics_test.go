@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orc-gateway/orc"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -141,6 +142,11 @@ func TestMetricsTargets(t *testing.T) {
 	s := newScrapedStack(t)
 	if resp := s.do("GET", "/api/v1/metrics/targets", nil, "Authorization", ""); resp.status != http.StatusUnauthorized {
 		t.Fatalf("targets for an anonymous caller: %d %s", resp.status, resp.body)
+	}
+	dev := s.addUser("targets-dev@example.com", orc.RoleDeveloper)
+	if resp := s.do("GET", "/api/v1/metrics/targets", nil, "Authorization", "Bearer "+dev); resp.status != http.StatusForbidden &&
+		resp.status != http.StatusUnauthorized || strings.HasPrefix(string(resp.body), "[") {
+		t.Fatalf("targets for a developer: %d %s", resp.status, resp.body)
 	}
 	w := s.worker.Config.Worker
 	var groups []targetGroupJSON
