@@ -97,6 +97,12 @@ type Reaper interface {
 	// ReapExpired kills and removes the containers whose deadline passed
 	// before now, whichever worker started them.
 	ReapExpired(ctx context.Context, now time.Time) error
+
+	// ReapExited removes the exited containers of the installation (those
+	// of a worker killed mid-run). Running ones are left alone: they may
+	// belong to another worker on the same engine. A worker calls it when
+	// it starts.
+	ReapExited(ctx context.Context) error
 }
 
 // OutputStreamer is implemented by drivers that can pass a run's output on
@@ -128,6 +134,9 @@ type PluginServer struct {
 	ID string
 	// URL is where the worker reaches it, e.g. http://172.18.0.5:8080.
 	URL string
+	// Labels are the server's labels (ServerSpec.Labels and the driver's
+	// own); set by ListServers.
+	Labels map[string]string
 }
 
 // Servers is implemented by drivers that can keep warm plugin servers.
@@ -139,7 +148,8 @@ type Servers interface {
 	// StopServer stops and removes a server.
 	StopServer(ctx context.Context, id string) error
 
-	// ReapServers removes the servers that the keep function does not
-	// accept by their labels (those of workers that are gone).
-	ReapServers(ctx context.Context, keep func(labels map[string]string) bool) error
+	// ListServers returns the installation's servers on the engine, with
+	// their labels, whichever worker started them: a worker stops those
+	// of workers that are gone.
+	ListServers(ctx context.Context) ([]PluginServer, error)
 }

@@ -142,15 +142,28 @@ func (w *Worker) reapOrphanServers(ctx context.Context, now time.Time) {
 	for _, l := range live {
 		alive[l.ID] = true
 	}
-	err = w.Warm.Servers.ReapServers(ctx, func(labels map[string]string) bool {
+	servers, err := w.Warm.Servers.ListServers(ctx)
+	if err != nil {
+		w.Logger.Warn("list plugin servers", "err", err)
+		return
+	}
+	n := 0
+	for _, s := range servers {
 		// A worker that started within deadAfter may not have reported
 		// yet: its containers stay.
-		if at, err := strconv.ParseInt(labels[LabelWorkerStarted], 10, 64); err == nil && now.Sub(time.Unix(at, 0)) < deadAfter {
-			return true
+		if at, err := strconv.ParseInt(s.Labels[LabelWorkerStarted], 10, 64); err == nil && now.Sub(time.Unix(at, 0)) < deadAfter {
+			continue
 		}
-		return alive[labels[LabelWorker]]
-	})
-	if err != nil {
-		w.Logger.Warn("remove orphaned plugin servers", "err", err)
+		if alive[s.Labels[LabelWorker]] {
+			continue
+		}
+		if err := w.Warm.Servers.StopServer(ctx, s.ID); err != nil {
+			w.Logger.Warn("remove orphaned plugin server", "server", s.ID, "err", err)
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		w.Logger.Info("removed orphaned plugin servers", "count", n)
 	}
 }

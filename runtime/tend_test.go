@@ -13,30 +13,47 @@ import (
 	"github.com/orc-gateway/orc"
 )
 
-// engineServers is an engine's warm containers, by their labels; ReapServers
-// removes those keep refuses.
+// engineServers is an engine's warm containers, by their labels, in the
+// order they were started; ListServers lists them and StopServer removes one.
 type engineServers struct {
 	fakeServers
 	mu         sync.Mutex
 	containers []map[string]string
-	reaps      int
+	lists      int
 }
 
-func (e *engineServers) ReapServers(ctx context.Context, keep func(map[string]string) bool) error {
+func (e *engineServers) ListServers(ctx context.Context) ([]orc.PluginServer, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.reaps++
-	e.containers = slices.DeleteFunc(e.containers, func(l map[string]string) bool { return !keep(l) })
+	e.lists++
+	var list []orc.PluginServer
+	for i, l := range e.containers {
+		if l != nil {
+			list = append(list, orc.PluginServer{ID: strconv.Itoa(i), Labels: l})
+		}
+	}
+	return list, nil
+}
+
+func (e *engineServers) StopServer(ctx context.Context, id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	i, _ := strconv.Atoi(id)
+	e.containers[i] = nil
 	return nil
 }
 
-func (e *engineServers) workers() (reaps int, workers []string) {
+// workers returns the workers whose containers run, and how many times the
+// engine was listed.
+func (e *engineServers) workers() (lists int, workers []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, l := range e.containers {
-		workers = append(workers, l[LabelWorker])
+		if l != nil {
+			workers = append(workers, l[LabelWorker])
+		}
 	}
-	return e.reaps, workers
+	return e.lists, workers
 }
 
 // liveWorkers answers heartbeats and lists the same live workers.
@@ -72,17 +89,18 @@ func TestTendReapsOrphansAtStart(t *testing.T) {
 	go func() { defer close(done); w.Tend(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
+	// The reap stops what it refuses after it listed: wait for the
+	// engine to settle on the containers it keeps.
+	want := []string{"live", "young", "me"}
 	deadline := time.Now().Add(reapSteady + 4*TendEvery)
 	for {
-		reaps, workers := engine.workers()
-		if reaps > 0 {
-			if want := []string{"live", "young", "me"}; !slices.Equal(workers, want) {
-				t.Fatalf("after the reap the engine runs the containers of %v, want %v", workers, want)
-			}
+		lists, workers := engine.workers()
+		if lists > 0 && slices.Equal(workers, want) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no reap within %s of the start", reapSteady+4*TendEvery)
+			t.Fatalf("%d listings within %s of the start; the engine runs the containers of %v, want %v",
+				lists, reapSteady+4*TendEvery, workers, want)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -65,8 +65,8 @@ func (f *fakeServers) StopServer(ctx context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeServers) ReapServers(ctx context.Context, keep func(map[string]string) bool) error {
-	return nil
+func (f *fakeServers) ListServers(ctx context.Context) ([]orc.PluginServer, error) {
+	return nil, nil
 }
 
 func (f *fakeServers) count() (started, running int) {

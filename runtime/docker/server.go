@@ -99,14 +99,33 @@ func (d *Driver) StopServer(ctx context.Context, id string) error {
 	return nil
 }
 
-// ReapServers removes the plugin servers on this engine that keep refuses.
-func (d *Driver) ReapServers(ctx context.Context, keep func(labels map[string]string) bool) error {
-	f := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"), filters.Arg("label", LabelServer))
-	n, err := d.removeAll(ctx, f, func(labels map[string]string) bool { return !keep(labels) })
-	if n > 0 {
-		d.log.Info("reaped plugin servers", "count", n)
+// ListServers returns this installation's plugin servers on the engine,
+// running or not, with their labels. A server that is not running has no
+// URL.
+func (d *Driver) ListServers(ctx context.Context) ([]orc.PluginServer, error) {
+	if err := d.negotiate(ctx); err != nil {
+		return nil, err
 	}
-	return err
+	f := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"), filters.Arg("label", LabelServer),
+		filters.Arg("label", LabelInstallation+"="+d.cfg.Installation))
+	list, err := d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, engineError("list", err)
+	}
+	servers := make([]orc.PluginServer, 0, len(list))
+	for _, c := range list {
+		s := orc.PluginServer{ID: c.ID, Labels: c.Labels}
+		if c.NetworkSettings != nil && c.State == container.StateRunning {
+			for _, ep := range c.NetworkSettings.Networks {
+				if ep != nil && ep.IPAddress != "" {
+					s.URL = fmt.Sprintf("http://%s:%d", ep.IPAddress, ServerPort)
+					break
+				}
+			}
+		}
+		servers = append(servers, s)
+	}
+	return servers, nil
 }
 
 // ensureWarmNetwork creates a servers' network unless it exists.
