@@ -75,10 +75,13 @@ type ContainerResult struct {
 
 // DriverInfo describes a driver and the engine behind it.
 type DriverInfo struct {
-	Name    string
-	Version string
-	Healthy bool
-	Detail  string
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	Healthy bool   `json:"healthy"`
+	Detail  string `json:"detail,omitempty"`
+	// External is set when the driver runs in a process of its own
+	// (hashicorp/go-plugin) rather than in the worker's.
+	External bool `json:"external,omitempty"`
 }
 
 // Fingerprinter is implemented by drivers that can report their health.

@@ -66,6 +66,9 @@ type Invocation struct {
 	Priority       int              `json:"priority,omitempty"`
 	Worker         string           `json:"worker,omitempty"`
 	Node           string           `json:"node,omitempty"`
+	// Driver is the container driver the result came from (its name, as
+	// its Fingerprint gives it: docker, podman), empty before one.
+	Driver string `json:"driver,omitempty"`
 	// QueueReason says why a queued invocation waits, when the scheduler
 	// knows (its pool cannot be placed on Ray); filled in on reads.
 	QueueReason string `json:"queue_reason,omitempty"`
@@ -102,6 +105,7 @@ type Result struct {
 	Error      *InvocationError
 	Worker     string
 	Node       string
+	Driver     string
 	ColdStart  bool
 	Timing     Timing
 	FinishedAt time.Time

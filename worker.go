@@ -23,6 +23,9 @@ type WorkerInfo struct {
 	// MetricsAddr is the host:port of the worker's /metrics, empty when it
 	// serves none: what Prometheus's service discovery is given.
 	MetricsAddr string `json:"metrics_addr,omitempty"`
+	// Driver is the worker's container driver, as it last fingerprinted
+	// it; nil before the first fingerprint.
+	Driver *DriverInfo `json:"driver,omitempty"`
 }
 
 // WorkerRegistry keeps workers' heartbeats.

@@ -25,10 +25,11 @@ var errEngineDown = fmt.Errorf("the container engine is unavailable: %w", orc.Er
 // instead of failing its share of all traffic.
 type engine struct {
 	mu     sync.Mutex
-	down   string        // why it is down; "" while up
-	lost   chan struct{} // closed when it goes down
-	back   chan struct{} // closed when it comes back
-	probes int           // fingerprints asked (tests)
+	down   string          // why it is down; "" while up
+	info   *orc.DriverInfo // the last fingerprint
+	lost   chan struct{}   // closed when it goes down
+	back   chan struct{}   // closed when it comes back
+	probes int             // fingerprints asked (tests)
 }
 
 func newEngine() *engine {
@@ -61,6 +62,13 @@ func (w *Worker) Paused() string {
 	w.engine.mu.Lock()
 	defer w.engine.mu.Unlock()
 	return w.engine.down
+}
+
+// DriverInfo returns the driver's last fingerprint, nil before the first.
+func (w *Worker) DriverInfo() *orc.DriverInfo {
+	w.engine.mu.Lock()
+	defer w.engine.mu.Unlock()
+	return w.engine.info
 }
 
 // EngineUp returns a channel closed once the engine answers (at once when
@@ -111,10 +119,15 @@ func (w *Worker) WatchEngine(ctx context.Context) {
 
 func (w *Worker) checkEngine(ctx context.Context, fp orc.Fingerprinter) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err := fp.Fingerprint(cctx)
+	info, err := fp.Fingerprint(cctx)
 	cancel()
 	if ctx.Err() != nil {
 		return
+	}
+	if info != nil {
+		w.engine.mu.Lock()
+		w.engine.info = info
+		w.engine.mu.Unlock()
 	}
 	down := ""
 	if err != nil {

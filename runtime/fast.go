@@ -101,7 +101,7 @@ func (w *Worker) commitFast(ctx context.Context, log *slog.Logger, task *orc.Tas
 	}
 	r := w.interpret(inv, v, res)
 	r.StartedAt, r.VersionID, r.Input = received, v.ID, task.Input
-	r.Worker, r.Node, r.FinishedAt = w.cfg.ID, w.cfg.Node, w.Clock.Now()
+	r.Worker, r.Node, r.Driver, r.FinishedAt = w.cfg.ID, w.cfg.Node, w.cfg.Driver, w.Clock.Now()
 	var won bool
 	cctx, span := w.tracer().Start(ctx, "commit result")
 	err := w.retry(cctx, log, "commit result", func() (err error) {

@@ -94,7 +94,7 @@ func (w *Worker) heartbeat(ctx context.Context, started time.Time) bool {
 	}
 	info := &orc.WorkerInfo{ID: w.cfg.ID, Node: w.cfg.Node, Pool: w.cfg.Pool,
 		StartedAt: started, HeartbeatAt: w.Clock.Now(), Paused: w.Paused(),
-		MetricsAddr: w.cfg.MetricsAddr}
+		MetricsAddr: w.cfg.MetricsAddr, Driver: w.DriverInfo()}
 	if w.Warm != nil {
 		info.Warm = w.Warm.Total()
 	}

@@ -55,6 +55,9 @@ type Config struct {
 	// MetricsAddr is the host:port of the worker's /metrics, reported in
 	// its heartbeats (empty: none).
 	MetricsAddr string
+	// Driver names the worker's container driver (docker, podman) on the
+	// results it commits.
+	Driver string
 }
 
 func (c *Config) setDefaults() {
@@ -536,7 +539,7 @@ func (w *Worker) postHooks(ctx context.Context, inv *orc.Invocation, v *orc.Vers
 // lost.
 func (w *Worker) finish(ctx context.Context, a *attempt, r *orc.Result) error {
 	inv := a.inv
-	r.Attempt, r.Worker, r.FinishedAt = inv.Attempts, w.cfg.ID, w.Clock.Now()
+	r.Attempt, r.Worker, r.Driver, r.FinishedAt = inv.Attempts, w.cfg.ID, w.cfg.Driver, w.Clock.Now()
 	if r.Node == "" {
 		r.Node = w.cfg.Node
 	}

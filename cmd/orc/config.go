@@ -97,6 +97,18 @@ type WorkerConfig struct {
 	// address the worker reaches the database from).
 	MetricsHost string
 	DockerHost  string
+	// Driver is the container driver: docker (built in) or the name of an
+	// external driver, the binary orc-driver-<name> in DriverDir.
+	Driver string
+	// DriverDir is where external drivers are (default: the folder of the
+	// orc binary).
+	DriverDir string
+	// DriverSHA256, when set, is the hex SHA-256 the driver binary must
+	// have to be started.
+	DriverSHA256 string
+	// DriverProcess runs the built-in Docker driver in a process of its
+	// own (orc driver docker), as an external one runs.
+	DriverProcess bool
 	// Pull lets the worker pull a plugin's image that its engine does not
 	// have: for engines that start empty, as one in a Kubernetes pod does.
 	Pull        bool
@@ -169,6 +181,7 @@ func DefaultConfig() Config {
 		Worker: WorkerConfig{
 			Node:        host,
 			Pool:        "default",
+			Driver:      "docker",
 			Concurrency: 4,
 			MetricsAddr: "127.0.0.1:9101",
 			Drain:       5 * time.Minute,

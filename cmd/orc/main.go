@@ -23,7 +23,8 @@ Usage:
 
 Commands:
   gateway   serve the HTTP API (POST /invoke/<plugin>, /api/v1, /metrics)
-  worker    run invocations from a pool's queue as Docker containers
+  worker    run invocations from a pool's queue as containers (--driver)
+  driver    serve the built-in Docker driver to a worker (orc driver docker)
   migrate   apply the database migrations
   user      manage local accounts (orc user create --admin ...)
   login     sign in to a gateway and save the token for the commands below
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runWorker(ctx, rest, stderr)
 	case "scheduler":
 		err = runScheduler(ctx, rest, stderr)
+	case "driver":
+		err = runDriver(ctx, rest, stderr)
 	case "ray-exec":
 		err = runRayExec(ctx, rest, stdout, stderr)
 	case "migrate":

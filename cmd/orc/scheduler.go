@@ -127,7 +127,7 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 	host, _ := os.Hostname()
 	// Its metrics are those of the ray-job invocations.
 	reg := processRegistry()
-	m.Runner = runtime.NewWorker(runtime.Config{ID: "scheduler-" + host + "-" + strconv.Itoa(os.Getpid()), Node: host, Pool: orc.RayJobPool},
+	m.Runner = runtime.NewWorker(runtime.Config{ID: "scheduler-" + host + "-" + strconv.Itoa(os.Getpid()), Node: host, Pool: orc.RayJobPool, Driver: "ray-job"},
 		runtime.NewMetrics(reg))
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = orc.WithEvents(m.DB, m.Broker, nil), m.DB, driver
 	m.Runner.Replier, m.Runner.Logger = m.Broker, m.Logger

@@ -21,14 +21,13 @@ import (
 	"github.com/orc-gateway/orc/queue/rabbitmq"
 	"github.com/orc-gateway/orc/registry"
 	"github.com/orc-gateway/orc/runtime"
-	"github.com/orc-gateway/orc/runtime/docker"
 	"github.com/orc-gateway/orc/scheduler/ray"
 	"github.com/orc-gateway/orc/store/postgres"
 )
 
 func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := DefaultConfig()
-	fs := newFlagSet("worker", "Run invocations from a pool's queue as Docker containers.", stderr)
+	fs := newFlagSet("worker", "Run invocations from a pool's queue as containers (Docker, or an external driver such as Podman).", stderr)
 	commonFlags(fs, &cfg)
 	sweepFlags(fs, &cfg)
 	w := &cfg.Worker
@@ -40,6 +39,10 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&w.MetricsHost, "metrics-host", w.MetricsHost, "host reported for the worker's /metrics to Prometheus's discovery (default: the listen host, or, when it listens on all, the address it reaches the database from)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "bearer token a Prometheus scraper presents to /metrics (empty: none asked)")
 	fs.StringVar(&w.DockerHost, "docker-host", w.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
+	fs.StringVar(&w.Driver, "driver", w.Driver, "container driver: docker (built in) or an external driver's name (the binary orc-driver-<name> in --driver-dir)")
+	fs.StringVar(&w.DriverDir, "driver-dir", w.DriverDir, "folder of the external drivers (default: the folder of this binary)")
+	fs.StringVar(&w.DriverSHA256, "driver-sha256", w.DriverSHA256, "hex SHA-256 the driver binary must have to be started (empty: not checked)")
+	fs.BoolVar(&w.DriverProcess, "driver-process", w.DriverProcess, "run the built-in docker driver in a process of its own (orc driver docker)")
 	fs.BoolVar(&w.Pull, "pull", w.Pull, "pull a plugin's image the engine does not have (default: run only images already on it)")
 	fs.DurationVar(&w.Drain, "drain", w.Drain, "time running invocations get to finish at shutdown")
 	fs.DurationVar(&w.IdleTimeout, "idle-timeout", w.IdleTimeout, "time a warm container may stay unused before it stops (down to min_warm)")
@@ -51,7 +54,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	})
 }
 
-// Worker is a running worker: its database, broker, Docker driver and the
+// Worker is a running worker: its database, broker, container driver and the
 // consumers of its pool's queue and of the dead-letter queue.
 type Worker struct {
 	Config Config
@@ -62,7 +65,7 @@ type Worker struct {
 
 	DB     *postgres.DB
 	Broker *rabbitmq.Broker
-	Driver *docker.Driver
+	Driver workerDriver
 	Hooks  *registry.Hooks
 	Runner *runtime.Worker
 	// Invoke queues what gateways that died left unqueued.
@@ -131,15 +134,14 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 	if m.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
-	if m.Driver, err = docker.New(docker.Config{Host: cfg.Worker.DockerHost, Pull: cfg.Worker.Pull, Installation: cfg.QueuePrefix,
-		Logger: m.Logger, Tracer: tracer(m.Tracing, "runtime/docker")}); err != nil {
+	if m.Driver, err = openDriver(ctx, &m.Config, m.Logger, m.Tracing); err != nil {
 		return err
 	}
 	info, err := m.Driver.Fingerprint(ctx)
 	if err != nil {
-		return fmt.Errorf("docker engine: %w", err)
+		return fmt.Errorf("%s driver: %w", cfg.Worker.Driver, err)
 	}
-	m.Logger.Info("docker engine", "version", info.Version)
+	m.Logger.Info("container driver", "driver", info.Name, "version", info.Version, "external", info.External, "detail", info.Detail)
 	if err := m.Driver.ReapExited(ctx); err != nil {
 		m.Logger.Warn("remove exited containers", "err", err)
 	}
@@ -160,7 +162,7 @@ func (m *Worker) Open(ctx context.Context) (err error) {
 		m.Config.Worker.MetricsAddr = cfg.Worker.MetricsAddr
 	}
 	m.Runner = runtime.NewWorker(runtime.Config{ID: cfg.Worker.ID, Node: cfg.Worker.Node, Pool: cfg.Worker.Pool,
-		LiveLogRate: cfg.Worker.LiveLogRate, MetricsAddr: cfg.Worker.MetricsAddr}, runtime.NewMetrics(reg))
+		LiveLogRate: cfg.Worker.LiveLogRate, MetricsAddr: cfg.Worker.MetricsAddr, Driver: info.Name}, runtime.NewMetrics(reg))
 	// Starts, results and the lines of running containers are told to the
 	// gateways' live views.
 	m.Runner.Invocations, m.Runner.Plugins, m.Runner.Driver = orc.WithEvents(m.DB, m.Broker, nil), m.DB, m.Driver

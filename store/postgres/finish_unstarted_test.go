@@ -33,7 +33,7 @@ func TestFinishUnstarted(t *testing.T) {
 	}
 	result := func(versionID int64) *orc.Result {
 		return &orc.Result{Status: orc.StatusSucceeded, Output: json.RawMessage(`{"ok":true}`), Worker: "w", Node: "n",
-			FinishedAt: time.Now(), StartedAt: created.Add(250 * time.Millisecond), VersionID: versionID,
+			Driver: "podman", FinishedAt: time.Now(), StartedAt: created.Add(250 * time.Millisecond), VersionID: versionID,
 			Input: json.RawMessage(`{"b": 1, "a": [2]}`),
 			Logs:  []orc.LogLine{{Stream: "stderr", Time: time.Now(), Line: "hello"}}}
 	}
@@ -48,7 +48,7 @@ func TestFinishUnstarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != orc.StatusSucceeded || got.Attempts != 1 || got.StartedAt == nil || got.Worker != "w" ||
+	if got.Status != orc.StatusSucceeded || got.Attempts != 1 || got.StartedAt == nil || got.Worker != "w" || got.Driver != "podman" ||
 		got.Timing.QueueMS < 240 || got.Timing.QueueMS > 260 {
 		t.Fatalf("after an unstarted result: %+v", got)
 	}
@@ -67,8 +67,11 @@ func TestFinishUnstarted(t *testing.T) {
 		t.Fatalf("started elsewhere: won %v, %v", won, err)
 	}
 	if won, err := db.FinishInvocation(ctx, inv.ID, &orc.Result{Status: orc.StatusSucceeded, Attempt: started.Attempts,
-		FinishedAt: time.Now()}); err != nil || !won {
+		Driver: "docker", FinishedAt: time.Now()}); err != nil || !won {
 		t.Fatalf("the started attempt: won %v, %v", won, err)
+	}
+	if got, err := db.FindInvocation(ctx, inv.ID); err != nil || got.Driver != "docker" {
+		t.Fatalf("the started attempt's result: %+v, %v; want driver docker", got, err)
 	}
 
 	// Canceled: loses.

@@ -22,7 +22,7 @@ var _ orc.InvocationService = (*DB)(nil)
 const invocationColumns = `id, plugin, version, coalesce(version_id, 0), status, input, output,
 	coalesce(error_code, ''), coalesce(error_message, ''), attempts, coalesce(idempotency_key, ''),
 	owner_id, async, pool, priority, worker, node, cold_start, queue_ms, cold_ms, run_ms,
-	created_at, started_at, finished_at, published_at IS NOT NULL, retry_of, redrives`
+	created_at, started_at, finished_at, published_at IS NOT NULL, retry_of, redrives, driver`
 
 func scanInvocation(row scanner) (*orc.Invocation, error) {
 	var (
@@ -37,7 +37,7 @@ func scanInvocation(row scanner) (*orc.Invocation, error) {
 		&code, &message, &inv.Attempts, &inv.IdempotencyKey,
 		&inv.OwnerID, &inv.Async, &inv.Pool, &inv.Priority, &inv.Worker, &inv.Node, &inv.ColdStart,
 		&inv.Timing.QueueMS, &inv.Timing.ColdMS, &inv.Timing.RunMS,
-		&inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt, &inv.Published, &retryOf, &inv.Redrives)
+		&inv.CreatedAt, &inv.StartedAt, &inv.FinishedAt, &inv.Published, &retryOf, &inv.Redrives, &inv.Driver)
 	if err != nil {
 		return nil, err
 	}
@@ -472,28 +472,28 @@ func (db *DB) updateUnfinishedOn(ctx context.Context, pool *pgxpool.Pool, id str
 	}
 }
 
-// finishSet is what committing a result writes, $2 to $11.
+// finishSet is what committing a result writes, $2 to $12.
 const finishSet = `status = $2, output = $3, error_code = $4, error_message = $5, worker = $6, node = $7,
-		cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11`
+		cold_start = $8, cold_ms = $9, run_ms = $10, finished_at = $11, driver = $12`
 
-// finishStarted is FinishInvocation's UPDATE: the latest attempt ($12)
+// finishStarted is FinishInvocation's UPDATE: the latest attempt ($13)
 // wins while the invocation is unfinished. Attempt 0, a result recorded by
 // no attempt, is fenced by the status alone (dead letters, which were,
 // go through MarkDead now).
 const finishStarted = `UPDATE invocations SET ` + finishSet + `
-	WHERE id = $1 AND status IN ('queued', 'running') AND ($12 = 0 OR attempts = $12)`
+	WHERE id = $1 AND status IN ('queued', 'running') AND ($13 = 0 OR attempts = $13)`
 
 // finishUnstarted is FinishUnstarted's UPDATE: it counts the attempt that
-// started at $12 and wins only while no attempt has started, the
-// invocation still queued with version $13 and input $14: what ran is
+// started at $13 and wins only while no attempt has started, the
+// invocation still queued with version $14 and input $15: what ran is
 // what was recorded, whatever the message said. The inputs compare as
 // values (jsonb): the message's copy went through encoding/json, which
 // drops the white space a client sent.
 const finishUnstarted = `UPDATE invocations SET ` + finishSet + `,
-		attempts = attempts + 1, started_at = $12,
+		attempts = attempts + 1, started_at = $13,
 		queue_ms = CASE WHEN attempts = 0
-			THEN greatest(extract(epoch FROM ($12 - created_at)) * 1000, 0) ELSE queue_ms END
-	WHERE id = $1 AND status = 'queued' AND version_id = $13 AND input::jsonb = $14::jsonb`
+			THEN greatest(extract(epoch FROM ($13 - created_at)) * 1000, 0) ELSE queue_ms END
+	WHERE id = $1 AND status = 'queued' AND version_id = $14 AND input::jsonb = $15::jsonb`
 
 // withLogs wraps a finishing UPDATE whose last parameter is $last so that
 // the result's log lines are stored in the same statement, only if the
@@ -515,17 +515,17 @@ func withLogs(update string, last int, attempt, also string) string {
 }
 
 // unstartedAttempt records the attempt a short warm call counted, in the
-// statement that commits its result: worker ($6), node ($7), start ($12).
-const unstartedAttempt = recordAttempt + ` SELECT id, attempts, $6, $7, $12 FROM won ` + recordAttemptConflict
+// statement that commits its result: worker ($6), node ($7), start ($13).
+const unstartedAttempt = recordAttempt + ` SELECT id, attempts, $6, $7, $13 FROM won ` + recordAttemptConflict
 
 var (
-	finishStartedWithLogs = withLogs(finishStarted, 12, "t.attempt", "")
+	finishStartedWithLogs = withLogs(finishStarted, 13, "t.attempt", "")
 	// finishUnstartedRecorded selects a row per winner, so that its
 	// command tag counts them as an UPDATE's would.
 	finishUnstartedRecorded = `WITH won AS (` + finishUnstarted + ` RETURNING id, attempts),
 	also AS (` + unstartedAttempt + `)
 	SELECT 1 FROM won`
-	finishUnstartedWithLogs = withLogs(finishUnstarted, 14, "won.attempts", unstartedAttempt)
+	finishUnstartedWithLogs = withLogs(finishUnstarted, 15, "won.attempts", unstartedAttempt)
 )
 
 // FinishInvocation commits a started attempt's result and its logs in one
@@ -545,7 +545,7 @@ func (db *DB) FinishUnstarted(ctx context.Context, id string, r *orc.Result) (bo
 }
 
 // finish runs one of the finishing statements: update without log lines,
-// withLogs with them; fence are its parameters after $11.
+// withLogs with them; fence are its parameters after $12.
 func (db *DB) finish(ctx context.Context, id string, r *orc.Result, update, withLogs string, fence ...any) (bool, error) {
 	u, err := parseID(id)
 	if err != nil {
@@ -559,7 +559,7 @@ func (db *DB) finish(ctx context.Context, id string, r *orc.Result, update, with
 		code, message = r.Error.Code, sanitize(r.Error.Message)
 	}
 	args := append([]any{u, string(r.Status), nullJSON(r.Output), code, message, r.Worker, r.Node,
-		r.ColdStart, r.Timing.ColdMS, r.Timing.RunMS, r.FinishedAt}, fence...)
+		r.ColdStart, r.Timing.ColdMS, r.Timing.RunMS, r.FinishedAt, r.Driver}, fence...)
 	if len(r.Logs) == 0 {
 		// The common case of a warm call, without the logs' CTE: a
 		// simpler statement that costs a quarter less.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -418,5 +420,30 @@ func TestTryAdvisoryLock(t *testing.T) {
 	release, ok, err := a.TryAdvisoryLock(canceled, name)
 	if err == nil || ok || release != nil {
 		t.Fatalf("lock with a canceled context: ok %v, err %v; want an error", ok, err)
+	}
+}
+
+// A worker's heartbeat carries its driver's fingerprint; a heartbeat
+// before the first fingerprint keeps the one known.
+func TestHeartbeatDriver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	id := "driver-" + strconv.FormatInt(now.UnixNano(), 36)
+	info := &orc.DriverInfo{Name: "podman", Version: "4.3.1", Healthy: true, Detail: "rootful", External: true}
+	for i, d := range []*orc.DriverInfo{info, nil} {
+		w := &orc.WorkerInfo{ID: id, Node: "n", Pool: "drivers", StartedAt: now, HeartbeatAt: now.Add(time.Duration(i) * time.Second), Driver: d}
+		if err := db.Heartbeat(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		list, err := db.ListWorkers(ctx, now.Add(-time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(list, func(w *orc.WorkerInfo) bool { return w.ID == id })
+		if i < 0 || list[i].Driver == nil || *list[i].Driver != *info {
+			t.Fatalf("listed %+v, want driver %+v", list, info)
+		}
 	}
 }

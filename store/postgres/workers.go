@@ -17,13 +17,13 @@ var (
 // Heartbeat records that a worker is alive, sets w.Drain when the worker
 // was asked to drain, and forgets workers silent for a day.
 func (db *DB) Heartbeat(ctx context.Context, w *orc.WorkerInfo) error {
-	err := db.pool.QueryRow(ctx, `INSERT INTO workers (id, node, pool, started_at, heartbeat_at, paused, warm, metrics_addr)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	err := db.pool.QueryRow(ctx, `INSERT INTO workers (id, node, pool, started_at, heartbeat_at, paused, warm, metrics_addr, driver)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, node = excluded.node,
 			pool = excluded.pool, started_at = excluded.started_at, paused = excluded.paused, warm = excluded.warm,
-			metrics_addr = excluded.metrics_addr
+			metrics_addr = excluded.metrics_addr, driver = coalesce(excluded.driver, workers.driver)
 		RETURNING drain`,
-		w.ID, w.Node, w.Pool, w.StartedAt, w.HeartbeatAt, w.Paused, w.Warm, w.MetricsAddr).Scan(&w.Drain)
+		w.ID, w.Node, w.Pool, w.StartedAt, w.HeartbeatAt, w.Paused, w.Warm, w.MetricsAddr, w.Driver).Scan(&w.Drain)
 	if err != nil {
 		return dbError(err, "")
 	}
@@ -33,14 +33,14 @@ func (db *DB) Heartbeat(ctx context.Context, w *orc.WorkerInfo) error {
 
 // ListWorkers returns the workers heard from after since.
 func (db *DB) ListWorkers(ctx context.Context, since time.Time) ([]*orc.WorkerInfo, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, node, pool, started_at, heartbeat_at, drain, paused, warm, metrics_addr FROM workers
+	rows, err := db.pool.Query(ctx, `SELECT id, node, pool, started_at, heartbeat_at, drain, paused, warm, metrics_addr, driver FROM workers
 		WHERE heartbeat_at > $1 AND pool <> '' ORDER BY id`, since)
 	if err != nil {
 		return nil, dbError(err, "")
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*orc.WorkerInfo, error) {
 		w := &orc.WorkerInfo{}
-		return w, row.Scan(&w.ID, &w.Node, &w.Pool, &w.StartedAt, &w.HeartbeatAt, &w.Drain, &w.Paused, &w.Warm, &w.MetricsAddr)
+		return w, row.Scan(&w.ID, &w.Node, &w.Pool, &w.StartedAt, &w.HeartbeatAt, &w.Drain, &w.Paused, &w.Warm, &w.MetricsAddr, &w.Driver)
 	})
 	return list, dbError(err, "")
 }

@@ -1,6 +1,8 @@
-// Command probe is the test image of the docker driver's integration tests:
-// a static program that does one thing per first argument and reports
-// what it sees of its sandbox.
+// Command probe is the test image of the driver test suite: a static
+// program that does one thing per first argument and reports what it sees
+// of its sandbox. Started without arguments and with ORC_PROTOCOL=http, it
+// is a warm plugin server on $ORC_PORT: GET /healthz, POST /invoke echoes
+// its body, GET /sandbox reports.
 //
 //	probe stdin              copy stdin to stdout
 //	probe args A B ...       print the arguments after "args" as a JSON array
@@ -20,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -28,6 +31,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) < 2 && os.Getenv("ORC_PROTOCOL") == "http" {
+		serve()
+		return
+	}
 	if len(os.Args) < 2 {
 		fatal("usage: probe stdin|args|fail|sleep|spam|drip|oom|sandbox ...")
 	}
@@ -109,6 +116,20 @@ func main() {
 	default:
 		fatal("unknown command " + os.Args[1])
 	}
+}
+
+// serve is a warm plugin server.
+func serve() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("POST /invoke", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.Copy(w, r.Body) //nolint:errcheck
+	})
+	mux.HandleFunc("GET /sandbox", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(sandbox()) //nolint:errcheck
+	})
+	must(http.ListenAndServe(":"+os.Getenv("ORC_PORT"), mux))
 }
 
 // report is what the sandbox command prints.

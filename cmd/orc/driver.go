@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/runtime/docker"
+	"github.com/orc-gateway/orc/runtime/plugin"
+)
+
+// workerDriver is what a worker needs of its container driver: the whole
+// contract, and Close.
+type workerDriver interface {
+	orc.Driver
+	orc.Fingerprinter
+	orc.Reaper
+	orc.OutputStreamer
+	orc.Servers
+	Close() error
+}
+
+var (
+	_ workerDriver = (*docker.Driver)(nil)
+	_ workerDriver = (*plugin.External)(nil)
+)
+
+// builtinDriver is the driver compiled into orc.
+const builtinDriver = "docker"
+
+// driverName is what an external driver's name may be: it becomes part of
+// a file name.
+var driverName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+// openDriver returns the worker's container driver: the built-in Docker
+// driver in this process, or a driver process (the built-in one run as
+// `orc driver docker`, or an external binary) through go-plugin.
+func openDriver(ctx context.Context, cfg *Config, log *slog.Logger, tp trace.TracerProvider) (workerDriver, error) {
+	w := &cfg.Worker
+	if w.Driver == builtinDriver && !w.DriverProcess {
+		return docker.New(docker.Config{Host: w.DockerHost, Pull: w.Pull, Installation: cfg.QueuePrefix,
+			Logger: log, Tracer: tracer(tp, "runtime/docker")})
+	}
+	ext := plugin.ExternalConfig{Name: w.Driver, Logger: log}
+	if w.Driver == builtinDriver {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find the orc binary: %w", err)
+		}
+		ext.Path, ext.Args = self, []string{"driver", "docker", "--docker-host", w.DockerHost}
+	} else {
+		if !driverName.MatchString(w.Driver) {
+			return nil, fmt.Errorf("%w: --driver %q: want docker or a driver's name (lowercase letters, digits, - and _)", errUsage, w.Driver)
+		}
+		dir := w.DriverDir
+		if dir == "" {
+			self, err := os.Executable()
+			if err != nil {
+				return nil, fmt.Errorf("find the orc binary: %w", err)
+			}
+			dir = filepath.Dir(self)
+		}
+		ext.Path = filepath.Join(dir, "orc-driver-"+w.Driver)
+		if _, err := os.Stat(ext.Path); err != nil {
+			return nil, fmt.Errorf("driver %s: %w", w.Driver, err)
+		}
+	}
+	// Every driver process is told the installation its containers belong
+	// to, and whether it may pull.
+	ext.Args = append(ext.Args, "--installation", cfg.QueuePrefix, "--pull="+strconv.FormatBool(w.Pull),
+		"--log-level", cfg.LogLevel)
+	if w.DriverSHA256 != "" {
+		sum, err := hex.DecodeString(w.DriverSHA256)
+		if err != nil || len(sum) != 32 {
+			return nil, fmt.Errorf("%w: --driver-sha256: want 64 hex digits", errUsage)
+		}
+		ext.SHA256 = sum
+	} else if w.Driver != builtinDriver {
+		log.Warn("the driver binary is not checked: set --driver-sha256 to its SHA-256", "path", ext.Path)
+	}
+	return plugin.Open(ctx, ext)
+}
+
+// runDriver serves a built-in driver to the worker that started this
+// process: `orc driver docker`.
+func runDriver(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != builtinDriver {
+		fmt.Fprint(stderr, "Usage: orc driver docker [flags]\n\nServe the Docker driver to the worker that started this process (go-plugin).\n")
+		return errUsage
+	}
+	cfg := DefaultConfig()
+	fs := newFlagSet("driver docker", "Serve the Docker driver to the worker that started this process (go-plugin).", stderr)
+	fs.StringVar(&cfg.Worker.DockerHost, "docker-host", cfg.Worker.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
+	fs.StringVar(&cfg.QueuePrefix, "installation", cfg.QueuePrefix, "installation the containers belong to (the queue prefix)")
+	fs.BoolVar(&cfg.Worker.Pull, "pull", cfg.Worker.Pull, "pull an image the engine does not have")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	var limits struct{ stdout, stderr int64 }
+	fs.Int64Var(&limits.stdout, "stdout-limit", 0, "bytes of a run's stdout kept (0: the driver's default)")
+	fs.Int64Var(&limits.stderr, "stderr-limit", 0, "bytes of a run's stderr kept (0: the driver's default)")
+	if err := parse(fs, args[1:], func(string) string { return "" }); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("%w: log level %q", errUsage, cfg.LogLevel)
+	}
+	d, err := docker.New(docker.Config{Host: cfg.Worker.DockerHost, Pull: cfg.Worker.Pull, Installation: cfg.QueuePrefix,
+		StdoutLimit: limits.stdout, StderrLimit: limits.stderr, Logger: plugin.Logger(level)})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	plugin.Serve(d)
+	return nil
+}
