@@ -225,6 +225,8 @@ func (w *Worker) Handle(ctx context.Context, task *orc.Task) (err error) {
 			panic(p)
 		}
 		switch {
+		case errors.Is(err, errDrained) && err != errDrained:
+			w.endAttempt(ctx, log, inv, "handed back: its container engine or driver was lost during the run")
 		case errors.Is(err, errDrained):
 			w.endAttempt(ctx, log, inv, "handed back: its worker stopped before the run ended")
 		case err != nil && ctx.Err() == nil:
@@ -362,9 +364,12 @@ func (w *Worker) conclude(ctx context.Context, a *attempt, o outcome) error {
 	if errors.Is(o.cause, errDrained) {
 		return errDrained
 	}
-	if errors.Is(o.err, errEngineDown) {
-		a.log.WarnContext(ctx, "container engine down; the task goes back to the queue")
-		return errEngineDown
+	if errors.Is(o.err, orc.ErrHandedBack) {
+		// The engine went down, or the driver process was lost with the
+		// run: the task goes to the queue again, as if this worker had
+		// died, and the next attempt reaps what the lost one left.
+		a.log.WarnContext(ctx, "the run was lost with the container engine or driver; the task goes back to the queue", "err", o.err)
+		return o.err
 	}
 	r, err := w.resultOf(ctx, a, o)
 	if err != nil {

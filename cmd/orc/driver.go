@@ -34,6 +34,10 @@ var (
 	_ workerDriver = (*plugin.External)(nil)
 )
 
+// selfBinary returns the orc binary that `orc driver docker` runs: this
+// one (tests, whose binary is not orc, set another).
+var selfBinary = os.Executable
+
 // builtinDriver is the driver compiled into orc.
 const builtinDriver = "docker"
 
@@ -52,7 +56,7 @@ func openDriver(ctx context.Context, cfg *Config, log *slog.Logger, tp trace.Tra
 	}
 	ext := plugin.ExternalConfig{Name: w.Driver, Logger: log}
 	if w.Driver == builtinDriver {
-		self, err := os.Executable()
+		self, err := selfBinary()
 		if err != nil {
 			return nil, fmt.Errorf("find the orc binary: %w", err)
 		}

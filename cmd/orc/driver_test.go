@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/runtime/plugin"
+)
+
+// TestDriverProcessKilled: a worker whose driver runs in a process of its
+// own (orc driver docker over go-plugin) loses that process in the middle
+// of an invocation. The invocation completes once, on its second attempt;
+// the worker starts its driver again; the cluster view shows the driver
+// and the invocation records it.
+func TestDriverProcessKilled(t *testing.T) {
+	bin := buildOrc(t)
+	selfBinary = func() (string, error) { return bin, nil }
+	t.Cleanup(func() { selfBinary = os.Executable })
+	s := newStack(t, func(c *Config) { c.Worker.DriverProcess = true }, false)
+	s.register(manifest(t, "echo", func(m map[string]any) { m["name"], m["timeout_s"] = "echo-driver", 60 }))
+	ext, ok := s.worker.Driver.(*plugin.External)
+	if !ok {
+		t.Fatalf("the worker's driver is a %T, want an external one", s.worker.Driver)
+	}
+
+	input := `{"message":"once","sleep_ms":4000}`
+	id := s.invokeAsync(t, "echo-driver", input)
+	s.waitFor(id, 30*time.Second, func(inv *orc.Invocation) bool { return inv.Status == orc.StatusRunning })
+	waitContainer(t, id)
+	pid := ext.Pid()
+	if pid == 0 {
+		t.Fatal("no driver process")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	inv := s.waitFor(id, time.Minute, terminal)
+	if inv.Status != orc.StatusSucceeded || inv.Attempts != 2 || inv.Driver != "docker" {
+		t.Fatalf("after the driver died: status %s, attempts %d, driver %q; want succeeded on attempt 2 by docker (%+v)",
+			inv.Status, inv.Attempts, inv.Driver, inv.Error)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(inv.Output, &out); err != nil || out["message"] != "once" {
+		t.Errorf("output = %s, want the input's message", inv.Output)
+	}
+	var history struct {
+		Attempts []orc.Attempt `json:"attempts"`
+	}
+	s.do("GET", "/api/v1/invocations/"+id+"/attempts", nil).json(t, &history)
+	if attempts := history.Attempts; len(attempts) != 2 || attempts[0].Error == nil || attempts[0].Error.Message != "handed back: its container engine or driver was lost during the run" {
+		t.Errorf("attempts = %+v, want the first handed back for its lost driver", history.Attempts)
+	}
+	if n := ext.Starts(); n != 2 {
+		t.Errorf("the driver process was started %d times, want 2", n)
+	}
+	if left := containersOf(t, id); len(left) != 0 {
+		t.Errorf("containers of the invocation remain: %v", left)
+	}
+
+	// The cluster view shows the worker's driver, from its heartbeats.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var c struct {
+			Workers []*orc.WorkerInfo `json:"workers"`
+		}
+		resp := s.do("GET", "/api/v1/cluster", nil)
+		if resp.status != http.StatusOK {
+			t.Fatalf("cluster: %d %s", resp.status, resp.body)
+		}
+		resp.json(t, &c)
+		if len(c.Workers) == 1 && c.Workers[0].Driver != nil {
+			d := c.Workers[0].Driver
+			if d.Name != "docker" || !d.External || !d.Healthy || d.Version == "" {
+				t.Errorf("the worker's driver = %+v, want a healthy external docker", d)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster workers = %+v, want one with its driver", c.Workers)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitContainer waits for an invocation's container to exist.
+func waitContainer(t *testing.T, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if len(containersOf(t, id)) > 0 {
+			return
+		}
+	}
+	t.Fatalf("no container of %s", id)
+}
