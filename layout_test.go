@@ -26,13 +26,14 @@ var layers = map[string][]string{
 	// own subpackages).
 	"store/postgres/...":   {"."},
 	"queue/rabbitmq/...":   {"."},
-	"runtime/docker/...":   {"."},
+	"runtime/docker/...":   {".", "internal/capbuf"},
 	"scheduler/ray/...":    {"."},
 	"hooks":                {".", "hooks/wasmbin", "internal/jsondepth"},
 	"hooks/wasmbin":        {},
 	"hooks/internal/...":   {},
 	"internal/ttlcache":    {},
 	"internal/jsondepth":   {},
+	"internal/capbuf":      {},
 	"internal/testenv/...": {"internal/testenv"},
 	// The HTTP edge serves the services.
 	"gateway": {".", "invoke", "identity", "registry", "internal/jsondepth"},
