@@ -27,6 +27,7 @@ var layers = map[string][]string{
 	"store/postgres/...":   {"."},
 	"queue/rabbitmq/...":   {"."},
 	"runtime/docker/...":   {".", "internal/capbuf"},
+	"runtime/podman/...":   {".", "internal/capbuf"},
 	"scheduler/ray/...":    {"."},
 	"hooks":                {".", "hooks/wasmbin", "internal/jsondepth"},
 	"hooks/wasmbin":        {},
