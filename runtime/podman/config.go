@@ -1,6 +1,7 @@
 package podman
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -80,34 +81,26 @@ type Config struct {
 
 // withDefaults returns c with every empty field set to its default.
 func (c Config) withDefaults() Config {
-	if c.Binary == "" {
-		c.Binary = DefaultBinary
-	}
-	if c.Installation == "" {
-		c.Installation = "orc"
-	}
-	if c.StdoutLimit <= 0 {
-		c.StdoutLimit = DefaultStdoutLimit
-	}
-	if c.StderrLimit <= 0 {
-		c.StderrLimit = DefaultStderrLimit
-	}
-	if c.TmpfsBytes <= 0 {
-		c.TmpfsBytes = DefaultTmpfsBytes
-	}
-	if c.User == "" {
-		c.User = DefaultUser
-	}
-	if c.CleanupTimeout <= 0 {
-		c.CleanupTimeout = DefaultCleanupTimeout
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Binary = cmp.Or(c.Binary, DefaultBinary)
+	c.Installation = cmp.Or(c.Installation, "orc")
+	c.User = cmp.Or(c.User, DefaultUser)
+	c.StdoutLimit = positiveOr(c.StdoutLimit, DefaultStdoutLimit)
+	c.StderrLimit = positiveOr(c.StderrLimit, DefaultStderrLimit)
+	c.TmpfsBytes = positiveOr(c.TmpfsBytes, DefaultTmpfsBytes)
+	c.CleanupTimeout = positiveOr(c.CleanupTimeout, DefaultCleanupTimeout)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if c.Ulimits == nil {
 		c.Ulimits = inheritedUlimits()
 	}
 	return c
+}
+
+// positiveOr returns v when it is above zero, def otherwise.
+func positiveOr[T int64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // inheritedUlimits returns the driver's own open-file limit and its process

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/containerproto"
 )
 
 // createArgs returns the podman create flags of a plugin container: the
@@ -25,19 +26,10 @@ func (d *Driver) createArgs(spec *orc.ContainerSpec, labels map[string]string, n
 	if strings.HasPrefix(spec.Image, "-") {
 		return nil, orc.Errorf(orc.EINVALID, "image %q is not an image name", spec.Image)
 	}
-	res := spec.Resources
+	res := containerproto.Resources(spec.Resources)
 	if res.GPU > 0 {
 		// Podman 4.3 has no --gpus; GPUs need CDI devices set up on the host.
 		return nil, orc.Errorf(orc.EINVALID, "the podman driver does not give containers GPUs")
-	}
-	if res.CPU <= 0 {
-		res.CPU = orc.DefaultCPU
-	}
-	if res.MemoryMB <= 0 {
-		res.MemoryMB = orc.DefaultMemoryMB
-	}
-	if res.Pids <= 0 {
-		res.Pids = orc.DefaultPids
 	}
 	memory := strconv.FormatInt(res.MemoryMB<<20, 10)
 	args := []string{
@@ -61,39 +53,10 @@ func (d *Driver) createArgs(spec *orc.ContainerSpec, labels map[string]string, n
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		args = append(args, "--label", k+"="+labels[k])
 	}
-	for _, kv := range env(spec.Env) {
+	for _, kv := range containerproto.Env(spec.Env) {
 		args = append(args, "--env", kv)
 	}
 	return args, nil
-}
-
-// labels returns the spec's labels with Orc's own on top, so that a spec
-// cannot hide a container from Reap.
-func (d *Driver) labels(spec *orc.ContainerSpec) map[string]string {
-	l := make(map[string]string, len(spec.Labels)+5)
-	maps.Copy(l, spec.Labels)
-	l[LabelManaged] = "true"
-	l[LabelInstallation] = d.cfg.Installation
-	l[LabelInvocation] = spec.InvocationID
-	l[LabelAttempt] = strconv.Itoa(spec.Attempt)
-	if !spec.Deadline.IsZero() {
-		l[LabelDeadline] = strconv.FormatInt(spec.Deadline.Unix(), 10)
-	}
-	return l
-}
-
-// env returns the spec's environment as KEY=value pairs in a stable order.
-// HOME is /tmp unless the spec sets it: the root filesystem is read-only
-// and tools that write to $HOME would fail anywhere else.
-func env(vars map[string]string) []string {
-	out := make([]string, 0, len(vars)+1)
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		out = append(out, k+"="+vars[k])
-	}
-	if _, ok := vars["HOME"]; !ok {
-		out = append(out, "HOME=/tmp")
-	}
-	return out
 }
 
 // shortID returns the 12-character form of a container id used by the

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/containerproto"
 )
 
 // create creates the container of one run on network and returns its id.
@@ -16,7 +17,7 @@ import (
 // flight may still make a container, which then has no id here to be
 // removed by. So ctx is checked before, and the caller checks it after.
 func (d *Driver) create(ctx context.Context, log *slog.Logger, spec *orc.ContainerSpec, network string) (string, error) {
-	args, err := d.createArgs(spec, d.labels(spec), network)
+	args, err := d.createArgs(spec, containerproto.Labels(spec, d.cfg.Installation), network)
 	if err != nil {
 		return "", err
 	}

@@ -45,20 +45,17 @@ import (
 	"sync"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/containerproto"
 )
 
-// Labels set on every container the driver creates. They are those of
-// runtime/docker, so that tools and people see one scheme.
+// The labels of the driver's containers are runtime/docker's: orc.managed
+// ("true"), orc.installation (reaps are confined to the driver's own),
+// orc.invocation, orc.attempt, orc.deadline (Unix seconds) and, on warm
+// servers, orc.server.
 const (
-	LabelManaged    = "orc.managed"    // always "true"
-	LabelInvocation = "orc.invocation" // the invocation id
-	LabelAttempt    = "orc.attempt"    // the attempt number
-	LabelDeadline   = "orc.deadline"   // when the run must be over (Unix seconds)
-	// LabelInstallation names the installation (its queue prefix) whose
-	// worker created the container. Every reap is confined to its own, so
-	// that installations (and test runs) sharing a host leave each other's
-	// containers alone.
-	LabelInstallation = "orc.installation"
+	LabelManaged, LabelInstallation = containerproto.LabelManaged, containerproto.LabelInstallation
+	LabelInvocation, LabelAttempt   = containerproto.LabelInvocation, containerproto.LabelAttempt
+	LabelDeadline, LabelServer      = containerproto.LabelDeadline, containerproto.LabelServer
 )
 
 var (
@@ -66,6 +63,7 @@ var (
 	_ orc.Fingerprinter  = (*Driver)(nil)
 	_ orc.Reaper         = (*Driver)(nil)
 	_ orc.OutputStreamer = (*Driver)(nil)
+	_ orc.Servers        = (*Driver)(nil)
 )
 
 // Driver runs plugin containers with the podman command. It is safe for

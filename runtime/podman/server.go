@@ -4,20 +4,13 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"strconv"
 
 	"github.com/orc-gateway/orc"
-)
-
-var _ orc.Servers = (*Driver)(nil)
-
-// Labels of warm plugin servers.
-const (
-	LabelServer = "orc.server" // the server's key (its version's id)
+	"github.com/orc-gateway/orc/internal/containerproto"
 )
 
 // ServerPort is the port a plugin server listens on inside its container.
-const ServerPort = 8080
+const ServerPort = containerproto.ServerPort
 
 // StartServer creates and starts a warm plugin server with the same
 // hardening as a run, on WarmNetwork (or WarmBridgeNetwork when the
@@ -43,12 +36,7 @@ func (d *Driver) StartServer(ctx context.Context, spec *orc.ServerSpec) (*orc.Pl
 	if err != nil {
 		return nil, err
 	}
-	env := maps.Clone(spec.Env)
-	if env == nil {
-		env = map[string]string{}
-	}
-	env["ORC_PROTOCOL"] = string(orc.ProtocolHTTP)
-	env["ORC_PORT"] = strconv.Itoa(ServerPort)
+	env := containerproto.ServerEnv(spec.Env)
 	labels := maps.Clone(spec.Labels)
 	if labels == nil {
 		labels = map[string]string{}
