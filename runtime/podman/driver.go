@@ -31,10 +31,14 @@
 //     are routed on the host, so a warm server's URL works from the
 //     worker; a rootless one's are not.
 //
-// Between Orc's two networks, both created with netavark's isolate option,
-// no traffic passes either; a container of another (non-isolated) Podman
-// network on the same host can still reach Orc's containers, as a host
-// process can.
+// What is not isolated: netavark 1.4 adds no firewall rules for an
+// internal network, so its isolate option does not cover WarmNetwork, and a
+// container on WarmBridgeNetwork can reach a server on WarmNetwork through
+// the host's routing (Docker's driver blocks that). A container of another
+// (non-isolated) Podman network on the host can reach Orc's containers, as
+// a host process can. Podman's own limits also differ from Docker's in
+// one respect: on this cgroup v1 host podman 4.3 (conmon 2.1.6) reports no
+// OOMKilled; an OOM kill shows as exit code 137 only.
 package podman
 
 import (

@@ -11,10 +11,11 @@ import (
 	"github.com/orc-gateway/orc"
 )
 
-// Networks of plugin containers. Both are created with netavark's isolate
-// option (no traffic between them) and every port of their bridges is
-// isolated (no traffic between the containers on one), so a container is
-// reachable from its host only, never from another tenant's container.
+// Networks of plugin containers. Every port of their bridges is isolated:
+// no traffic between the containers on one network, while the host reaches
+// them all. Both are created with netavark's isolate option, which keeps
+// isolated bridge networks apart but (netavark 1.4) does not cover the
+// internal WarmNetwork; see the package doc.
 const (
 	// WarmNetwork is for servers of versions that asked for no network:
 	// internal, no route out of the machine.
