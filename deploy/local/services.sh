@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # services.sh installs and starts the services Orc needs on one Debian machine:
-# PostgreSQL, RabbitMQ, the Docker engine and a small Ray cluster. It is
+# PostgreSQL, RabbitMQ, the Docker engine, Podman (daemonless: it is only
+# installed and checked) and a small Ray cluster. It is
 # idempotent: on a machine where they already run it only checks them and
 # prepares Orc's database and broker user.
 #
@@ -59,6 +60,11 @@ if [[ $mode != docker ]]; then
 	command -v rabbitmq-server >/dev/null 2>&1 || need_pkgs+=(rabbitmq-server)
 fi
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
+if [[ $mode != docker ]]; then
+	command -v podman >/dev/null 2>&1 || need_pkgs+=(podman)
+	command -v newuidmap >/dev/null 2>&1 || need_pkgs+=(uidmap)
+	command -v slirp4netns >/dev/null 2>&1 || need_pkgs+=(slirp4netns)
+fi
 for tool in curl iptables python3 debootstrap; do
 	command -v "$tool" >/dev/null 2>&1 || need_pkgs+=("$tool")
 done
@@ -165,6 +171,25 @@ start_docker() {
 	fi
 }
 
+# --- Podman -------------------------------------------------------------------
+check_podman() {
+	# Without systemd (a container, this script's usual home) Podman must
+	# manage cgroups itself and log its events to a file.
+	if [[ ! -e /etc/containers/containers.conf ]] && [[ ! -d /run/systemd/system ]]; then
+		mkdir -p /etc/containers
+		printf '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' >/etc/containers/containers.conf
+	fi
+	if ! podman info >/dev/null 2>&1 && [[ ! -e /etc/containers/storage.conf ]]; then
+		# overlay cannot stack on an overlay root (a container's); vfs can.
+		log "podman info fails with overlay storage; using vfs"
+		printf '[storage]\ndriver = "vfs"\n' >/etc/containers/storage.conf
+	fi
+	if ! podman info >/dev/null; then
+		log "podman does not work (podman info fails)"
+		return 1
+	fi
+}
+
 # --- Ray ----------------------------------------------------------------------
 ray_nodes_alive() { # prints the alive Ray nodes by role (head, general, accelerator), or fails
 	curl -fsS --max-time 5 "http://127.0.0.1:${RAY_DASHBOARD_PORT}/api/v0/nodes?limit=100&detail=true" |
@@ -246,5 +271,6 @@ fi
 start_postgres
 start_rabbitmq
 start_docker
+check_podman
 start_ray
-log "PostgreSQL, RabbitMQ, Docker and Ray are up"
+log "PostgreSQL, RabbitMQ, Docker, Podman and Ray are up"

@@ -1,13 +1,12 @@
 package docker
 
 import (
-	"maps"
-	"slices"
 	"strconv"
 
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/containerproto"
 )
 
 // containerConfig returns the container settings of one run: the spec's
@@ -33,16 +32,7 @@ func (d *Driver) containerConfig(spec *orc.ContainerSpec) *container.Config {
 // unknown ones included, is no network; bridge is WarmBridgeNetwork, where
 // containers cannot reach each other; zero resources take Orc's defaults.
 func (d *Driver) hostConfig(spec *orc.ContainerSpec) *container.HostConfig {
-	res := spec.Resources
-	if res.CPU <= 0 {
-		res.CPU = orc.DefaultCPU
-	}
-	if res.MemoryMB <= 0 {
-		res.MemoryMB = orc.DefaultMemoryMB
-	}
-	if res.Pids <= 0 {
-		res.Pids = orc.DefaultPids
-	}
+	res := containerproto.Resources(spec.Resources)
 	memory := res.MemoryMB << 20
 	network := container.NetworkMode(orc.NetworkNone)
 	if spec.Network == orc.NetworkBridge {
@@ -78,31 +68,11 @@ func (d *Driver) hostConfig(spec *orc.ContainerSpec) *container.HostConfig {
 	return hc
 }
 
-// labels returns the spec's labels with Orc's own on top, so that a spec
-// cannot hide a container from Reap.
+// labels returns the spec's labels with Orc's own on top.
 func (d *Driver) labels(spec *orc.ContainerSpec) map[string]string {
-	l := make(map[string]string, len(spec.Labels)+5)
-	maps.Copy(l, spec.Labels)
-	l[LabelManaged] = "true"
-	l[LabelInstallation] = d.cfg.Installation
-	l[LabelInvocation] = spec.InvocationID
-	l[LabelAttempt] = strconv.Itoa(spec.Attempt)
-	if !spec.Deadline.IsZero() {
-		l[LabelDeadline] = strconv.FormatInt(spec.Deadline.Unix(), 10)
-	}
-	return l
+	return containerproto.Labels(spec, d.cfg.Installation)
 }
 
-// env returns the spec's environment as KEY=value pairs in a stable order.
-// HOME is /tmp unless the spec sets it: the root filesystem is read-only
-// and tools that write to $HOME would fail anywhere else.
-func env(vars map[string]string) []string {
-	out := make([]string, 0, len(vars)+1)
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		out = append(out, k+"="+vars[k])
-	}
-	if _, ok := vars["HOME"]; !ok {
-		out = append(out, "HOME=/tmp")
-	}
-	return out
-}
+// env returns the spec's environment as KEY=value pairs, HOME=/tmp unless
+// set.
+func env(vars map[string]string) []string { return containerproto.Env(vars) }

@@ -17,19 +17,20 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/containerproto"
 )
 
 // Labels set on every container the driver creates.
 const (
-	LabelManaged    = "orc.managed"    // always "true"
-	LabelInvocation = "orc.invocation" // the invocation id
-	LabelAttempt    = "orc.attempt"    // the attempt number
-	LabelDeadline   = "orc.deadline"   // when the run must be over (Unix seconds)
+	LabelManaged    = containerproto.LabelManaged    // always "true"
+	LabelInvocation = containerproto.LabelInvocation // the invocation id
+	LabelAttempt    = containerproto.LabelAttempt    // the attempt number
+	LabelDeadline   = containerproto.LabelDeadline   // when the run must be over (Unix seconds)
 	// LabelInstallation names the installation (its queue prefix) whose
 	// worker created the container. Every reap is confined to its own, so
 	// that installations (and test runs) sharing an engine leave each
 	// other's containers alone.
-	LabelInstallation = "orc.installation"
+	LabelInstallation = containerproto.LabelInstallation
 )
 
 var (

@@ -3,25 +3,24 @@ package docker
 import (
 	"context"
 	"fmt"
-	"maps"
-	"strconv"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/containerproto"
 )
 
 var _ orc.Servers = (*Driver)(nil)
 
 // Labels of warm plugin servers.
 const (
-	LabelServer = "orc.server" // the server's key (its version's id)
+	LabelServer = containerproto.LabelServer // the server's key (its version's id)
 )
 
 // ServerPort is the port a plugin server listens on inside its container.
-const ServerPort = 8080
+const ServerPort = containerproto.ServerPort
 
 // Networks of plugin containers. Both forbid traffic between containers,
 // so a container is reachable from its worker only, never from another
@@ -49,12 +48,7 @@ func (d *Driver) StartServer(ctx context.Context, spec *orc.ServerSpec) (*orc.Pl
 	if err := d.ensureWarmNetwork(ctx, netName, internal); err != nil {
 		return nil, err
 	}
-	env := maps.Clone(spec.Env)
-	if env == nil {
-		env = map[string]string{}
-	}
-	env["ORC_PROTOCOL"] = string(orc.ProtocolHTTP)
-	env["ORC_PORT"] = strconv.Itoa(ServerPort)
+	env := containerproto.ServerEnv(spec.Env)
 	task := &orc.ContainerSpec{Image: spec.Image, Env: env, Resources: spec.Resources, Network: spec.Network, Labels: spec.Labels}
 	cc, hc := d.containerConfig(task), d.hostConfig(task)
 	cc.Cmd, cc.AttachStdin, cc.AttachStdout, cc.AttachStderr, cc.OpenStdin, cc.StdinOnce = nil, false, false, false, false, false

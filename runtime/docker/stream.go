@@ -8,14 +8,16 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/orc-gateway/orc/internal/capbuf"
 )
 
 // streams is the attached stdio of one container: stdin is written once
 // and closed, stdout and stderr are demultiplexed into capped buffers.
 type streams struct {
 	conn   types.HijackedResponse
-	stdout headBuffer
-	stderr tailBuffer
+	stdout capbuf.Head
+	stderr capbuf.Tail
 
 	readDone  chan struct{}
 	readErr   error
@@ -28,32 +30,15 @@ type streams struct {
 func newStreams(conn types.HijackedResponse, stdoutMax, stderrMax int64, stdoutTee, stderrTee io.Writer) *streams {
 	s := &streams{
 		conn:     conn,
-		stdout:   headBuffer{max: int(stdoutMax)},
-		stderr:   tailBuffer{max: int(stderrMax)},
+		stdout:   capbuf.Head{Max: int(stdoutMax)},
+		stderr:   capbuf.Tail{Max: int(stderrMax)},
 		readDone: make(chan struct{}),
 	}
 	go func() {
 		defer close(s.readDone)
-		_, s.readErr = stdcopy.StdCopy(teeOf(&s.stdout, stdoutTee), teeOf(&s.stderr, stderrTee), conn.Reader)
+		_, s.readErr = stdcopy.StdCopy(capbuf.Tee(&s.stdout, stdoutTee), capbuf.Tee(&s.stderr, stderrTee), conn.Reader)
 	}()
 	return s
-}
-
-// teeOf returns w, also writing to tee when tee is not nil. The tee's
-// errors are ignored, like the buffers' (whose writes never fail): what
-// follows the output must not stop the demuxer.
-func teeOf(w, tee io.Writer) io.Writer {
-	if tee == nil {
-		return w
-	}
-	return teeWriter{w, tee}
-}
-
-type teeWriter struct{ w, tee io.Writer }
-
-func (t teeWriter) Write(p []byte) (int, error) {
-	_, _ = t.tee.Write(p)
-	return t.w.Write(p)
 }
 
 // writeStdin writes p to the container's stdin in the background and then

@@ -1,4 +1,4 @@
-package docker
+package capbuf
 
 import (
 	"bytes"
@@ -25,8 +25,8 @@ func TestCappedBuffers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			head := &headBuffer{max: tt.max}
-			tail := &tailBuffer{max: tt.max}
+			head := &Head{Max: tt.max}
+			tail := &Tail{Max: tt.max}
 			var all []byte
 			for i, size := range tt.writes {
 				p := bytes.Repeat([]byte{byte('a' + i%26)}, size)
