@@ -182,7 +182,9 @@ func (e engine) waitRunning(t testing.TB, id string) string {
 // exited. The test's cleanup removes it if the test did not.
 func (e engine) startLeftover(t testing.TB, installation, invocationID string, attempt int, running bool, deadline time.Time) {
 	t.Helper()
-	args := []string{"run", "--network", "none",
+	// Leftovers stand for what a driver left: they take rlimits any
+	// host allows, as the drivers' containers do.
+	args := []string{"run", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
 		"--label", LabelManaged + "=true", "--label", LabelInvocation + "=" + invocationID,
 		"--label", fmt.Sprintf("%s=%d", LabelAttempt, attempt), "--label", LabelInstallation + "=" + installation}
 	if !deadline.IsZero() {
@@ -193,13 +195,12 @@ func (e engine) startLeftover(t testing.TB, installation, invocationID string, a
 	} else {
 		args = append(args, ProbeImage, "fail", "0", "done")
 	}
-	e.run(t, args...)
-	ids := e.ofInvocation(t, invocationID)
 	t.Cleanup(func() {
-		for _, id := range ids {
+		for _, id := range e.ofInvocation(t, invocationID) {
 			exec.Command(e.cli, "rm", "-f", id).Run() //nolint:errcheck // gone already, as the test wanted
 		}
 	})
+	e.run(t, args...)
 }
 
 // run runs spec and fails the test on an error.

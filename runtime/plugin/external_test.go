@@ -38,6 +38,22 @@ func TestDockerOverPlugin(t *testing.T) {
 	})
 }
 
+// TestPodmanOverPlugin runs the driver suite against the Podman driver, an
+// external driver binary (cmd/orc-driver-podman), through go-plugin.
+func TestPodmanOverPlugin(t *testing.T) {
+	installation := drivertest.Installation("podman")
+	drivertest.Run(t, drivertest.Harness{
+		Name: "podman", CLI: "podman", Installation: installation,
+		New: func(t *testing.T, l drivertest.Limits) drivertest.Driver {
+			args := []string{"--installation", installation}
+			if l.Stdout > 0 || l.Stderr > 0 {
+				args = append(args, "--stdout-limit", strconv.FormatInt(l.Stdout, 10), "--stderr-limit", strconv.FormatInt(l.Stderr, 10))
+			}
+			return open(t, plugin.ExternalConfig{Name: "podman", Path: binary(t, "orc-driver-podman"), Args: args})
+		},
+	})
+}
+
 // A driver process killed in the middle of a run: the run ends with an
 // error that hands the task back, the container it left runs on, and the
 // next call starts the driver again, whose Reap (the next attempt's)
@@ -136,30 +152,38 @@ func open(t *testing.T, cfg plugin.ExternalConfig) *plugin.External {
 	return e
 }
 
-var buildOrc = sync.OnceValues(func() (string, error) {
-	_, self, _, _ := runtime.Caller(0)
-	dir, err := os.MkdirTemp("", "orc-driver-test-")
+var builds sync.Map // command -> func() (string, error)
+
+// binary builds one of the repository's commands (cmd/<name>) once per
+// test binary and returns its path.
+func binary(t *testing.T, name string) string {
+	t.Helper()
+	f, _ := builds.LoadOrStore(name, sync.OnceValues(func() (string, error) {
+		_, self, _, _ := runtime.Caller(0)
+		dir, err := os.MkdirTemp("", "orc-driver-test-")
+		if err != nil {
+			return "", err
+		}
+		bin := filepath.Join(dir, name)
+		build := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
+		build.Dir = filepath.Join(filepath.Dir(self), "..", "..")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return "", errors.New(string(out))
+		}
+		return bin, nil
+	}))
+	bin, err := f.(func() (string, error))()
 	if err != nil {
-		return "", err
+		t.Fatalf("go build ./cmd/%s: %v", name, err)
 	}
-	bin := filepath.Join(dir, "orc")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/orc")
-	build.Dir = filepath.Join(filepath.Dir(self), "..", "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", errors.New(string(out))
-	}
-	return bin, nil
-})
+	return bin
+}
 
 // orcBinary builds the orc binary once per test binary.
 func orcBinary(t *testing.T) string {
 	t.Helper()
-	bin, err := buildOrc()
-	if err != nil {
-		t.Fatalf("go build ./cmd/orc: %v", err)
-	}
-	return bin
+	return binary(t, "orc")
 }
 
 // containers returns the ids of the invocation's containers.

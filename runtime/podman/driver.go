@@ -36,9 +36,9 @@
 // container on WarmBridgeNetwork can reach a server on WarmNetwork through
 // the host's routing (Docker's driver blocks that). A container of another
 // (non-isolated) Podman network on the host can reach Orc's containers, as
-// a host process can. Podman's own limits also differ from Docker's in
-// one respect: on this cgroup v1 host podman 4.3 (conmon 2.1.6) reports no
-// OOMKilled; an OOM kill shows as exit code 137 only.
+// a host process can. On cgroup v1, Podman 4.3 (conmon 2.1.6)
+// reports no OOM kill; the driver infers it from a SIGKILL it did not send
+// (see oomInferred).
 package podman
 
 import (

@@ -14,11 +14,15 @@ import (
 // Networks of plugin containers. Every port of their bridges is isolated:
 // no traffic between the containers on one network, while the host reaches
 // them all. Both are created with netavark's isolate option, which keeps
-// isolated bridge networks apart but (netavark 1.4) does not cover the
-// internal WarmNetwork; see the package doc.
+// isolated bridge networks apart.
 const (
-	// WarmNetwork is for servers of versions that asked for no network:
-	// internal, no route out of the machine.
+	// WarmNetwork is for servers of versions that asked for no network.
+	// It is not a Podman internal network: netavark 1.4 gives an internal
+	// network's bridge no address, so the host (the worker) could not
+	// reach its servers. Instead the kernel forwards nothing that arrives
+	// on its bridge (the bridge's IPv4 forwarding is off): its containers
+	// reach the host and nothing beyond, and a connection from another
+	// network never gets an answer back.
 	WarmNetwork = "orc-warm"
 	// WarmBridgeNetwork is for versions that asked for network, warm
 	// servers and exec runs alike.
@@ -54,9 +58,6 @@ func (d *Driver) ensureNetwork(ctx context.Context, name string) (string, error)
 		return bridge, nil
 	}
 	args := []string{"network", "create", "--disable-dns", "--opt", "isolate=true", "--label", LabelManaged + "=true"}
-	if name == WarmNetwork {
-		args = append(args, "--internal")
-	}
 	if _, err := d.podman(ctx, append(args, name)...); err != nil && !failedWith(err, "already exists") {
 		return "", err
 	}
@@ -78,11 +79,13 @@ func (d *Driver) bridgeOf(ctx context.Context, name string) (string, error) {
 
 // initIsolated prepares a container on a bridge (podman init: its network
 // is set up, its process not started yet) and isolates the bridge's ports,
-// so that the container never runs a moment able to reach another. Nothing
-// is done without a bridge.
+// so that the container never runs a moment able to reach another. On
+// WarmNetwork's bridge it also turns forwarding off (netavark creates the
+// bridge with the first container on it, so it is done every time).
+// Nothing is done without a bridge.
 //
 // Like create, the init does not end with ctx; the caller checks it after.
-func (d *Driver) initIsolated(ctx context.Context, id, bridge string) error {
+func (d *Driver) initIsolated(ctx context.Context, id, network, bridge string) error {
 	if bridge == "" {
 		return nil
 	}
@@ -91,7 +94,33 @@ func (d *Driver) initIsolated(ctx context.Context, id, bridge string) error {
 	if _, err := d.podman(cctx, "init", id); err != nil {
 		return err
 	}
+	if network == WarmNetwork {
+		if err := confine(bridge); err != nil {
+			return err
+		}
+	}
 	return isolatePorts(bridge)
+}
+
+// procIPv4Conf is where the kernel keeps interfaces' IPv4 settings.
+const procIPv4Conf = "/proc/sys/net/ipv4/conf"
+
+// confine turns IPv4 forwarding off for what arrives on bridge: its
+// containers reach the host's own addresses and nothing through it.
+//
+// # Errors
+//
+// Any failure to write the setting (it needs root): a container of a
+// version without network must not start with a route out.
+func confine(bridge string) error {
+	path := filepath.Join(procIPv4Conf, bridge, "forwarding")
+	if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == "0" {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte("0"), 0); err != nil {
+		return fmt.Errorf("confine %s: %w", bridge, err)
+	}
+	return nil
 }
 
 // isolatePorts sets the kernel's isolated flag on every port of bridge:

@@ -11,24 +11,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/runtime/drivertest"
 	"github.com/orc-gateway/orc/runtime/podman"
 )
 
-// The test images, built from runtime/docker's probe: probeImage runs the
-// probe's commands, serverImage listens on the server port.
-const (
-	probeImage  = "orc-test-probe:latest"
-	serverImage = "orc-test-probe-server:latest"
-)
+// probeImage is the driver suite's probe: it runs the probe's commands,
+// and is a plugin server when started as one.
+const probeImage = drivertest.ProbeImage
 
 // testInstallation is the installation of this run's drivers: an Orc on
 // the same host ("orc") keeps its containers.
-var testInstallation = fmt.Sprintf("orct-podman-%d", os.Getpid())
+var testInstallation = drivertest.Installation("podman-driver")
 
 func TestNewRejectsRoot(t *testing.T) {
 	t.Parallel()
@@ -80,7 +77,7 @@ func TestUnavailable(t *testing.T) {
 			if orc.ErrorCode(err) != orc.EUNAVAILABLE {
 				t.Errorf("Run = %+v, %v; want EUNAVAILABLE", res, err)
 			}
-			if _, err := d.StartServer(context.Background(), &orc.ServerSpec{Key: "k", Image: serverImage}); orc.ErrorCode(err) != orc.EUNAVAILABLE {
+			if _, err := d.StartServer(context.Background(), &orc.ServerSpec{Key: "k", Image: probeImage}); orc.ErrorCode(err) != orc.EUNAVAILABLE {
 				t.Errorf("StartServer: %v; want EUNAVAILABLE", err)
 			}
 		})
@@ -99,14 +96,13 @@ func fakePodman(t *testing.T, info string) string {
 }
 
 // The host reaches servers on both networks; a bridge run reaches no other
-// container on its network. (What it does reach, a server on WarmNetwork
-// through the host's routing, is the gap the package doc names.)
+// container, neither on its network nor on WarmNetwork through the host.
 func TestServersAreIsolated(t *testing.T) {
 	d := newDriver(t, podman.Config{})
 	ctx := context.Background()
 	start := func(key string, network orc.Network) *orc.PluginServer {
 		t.Helper()
-		s, err := d.StartServer(ctx, &orc.ServerSpec{Key: key, Image: serverImage, Network: network,
+		s, err := d.StartServer(ctx, &orc.ServerSpec{Key: key, Image: probeImage, Network: network,
 			Labels: map[string]string{"team": "ml"}})
 		if err != nil {
 			t.Fatalf("StartServer(%s): %v", network, err)
@@ -136,6 +132,9 @@ func TestServersAreIsolated(t *testing.T) {
 	}
 	if got := dial(bridged); !strings.HasPrefix(got, "blocked") {
 		t.Errorf("a bridge run dialed a server on its network: %q, want blocked", got)
+	}
+	if got := dial(internal); !strings.HasPrefix(got, "blocked") {
+		t.Errorf("a bridge run dialed a server without network: %q, want blocked", got)
 	}
 
 	servers, err := d.ListServers(ctx)
@@ -236,37 +235,9 @@ func newDriver(tb testing.TB, cfg podman.Config) *podman.Driver {
 	if _, err := d.Fingerprint(context.Background()); err != nil {
 		tb.Fatalf("podman: %v (install it with deploy/local/services.sh)", err)
 	}
-	if err := imagesOnce(); err != nil {
-		tb.Fatal(err)
-	}
+	drivertest.BuildProbe(tb, "podman")
 	return d
 }
-
-var imagesOnce = sync.OnceValue(func() error {
-	dir, err := os.MkdirTemp("", "orc-probe-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "probe"), "../docker/testdata/probe")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build probe: %v\n%s", err, out)
-	}
-	for image, entrypoint := range map[string]string{
-		probeImage:  `["/probe"]`,
-		serverImage: fmt.Sprintf(`["/probe", "listen", "%d", "600000"]`, podman.ServerPort),
-	} {
-		dockerfile := "FROM scratch\nCOPY probe /probe\nUSER 65534:65534\nENTRYPOINT " + entrypoint + "\n"
-		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-			return err
-		}
-		if out, err := exec.Command("podman", "build", "-q", "-t", image, dir).CombinedOutput(); err != nil {
-			return fmt.Errorf("podman build %s: %v\n%s", image, err, out)
-		}
-	}
-	return nil
-})
 
 // invocationID returns an invocation id unique to the test and the moment.
 func invocationID(t *testing.T) string {

@@ -81,7 +81,7 @@ func (d *Driver) RunStreaming(ctx context.Context, spec *orc.ContainerSpec, stdo
 	if ctx.Err() != nil {
 		return d.notStarted(ctx, log, ctx.Err())
 	}
-	if err := d.initIsolated(ctx, id, bridge); err != nil {
+	if err := d.initIsolated(ctx, id, network, bridge); err != nil {
 		return d.notStarted(ctx, log, err)
 	}
 
@@ -122,7 +122,8 @@ func (d *Driver) RunStreaming(ctx context.Context, spec *orc.ContainerSpec, stdo
 		}
 		return d.notStarted(ctx, log, startErr)
 	}
-	res.ExitCode, res.OOMKilled = c.State.ExitCode, c.State.OOMKilled
+	res.ExitCode = c.State.ExitCode
+	res.OOMKilled = c.State.OOMKilled || oomInferred(host, res)
 	res.Cold, res.Run = timings(begin, started, ended, c)
 	if errors.Is(startErr, exec.ErrWaitDelay) {
 		log.Warn("container output may be incomplete", "err", startErr)
@@ -133,6 +134,17 @@ func (d *Driver) RunStreaming(ctx context.Context, spec *orc.ContainerSpec, stdo
 	log.Debug("container exited", "exit_code", res.ExitCode, "cold", res.Cold, "run", res.Run,
 		"timed_out", res.TimedOut, "canceled", res.Canceled, "oom_killed", res.OOMKilled)
 	return res, nil
+}
+
+// oomInferred reports whether a run that Podman does not call OOM-killed
+// was, all the same: on cgroup v1 Podman 4.3 (conmon 2.1.6) never sees the
+// OOM killer. There a container whose process died of SIGKILL (exit code
+// 137) that the driver did not send was killed by the kernel: the
+// container's own processes cannot SIGKILL its init (PID 1 of its PID
+// namespace), and every container has a memory limit. Only someone root on
+// the host could have sent it too.
+func oomInferred(host *hostInfo, res *orc.ContainerResult) bool {
+	return host.cgroup == "v1" && res.ExitCode == 137 && !res.TimedOut && !res.Canceled
 }
 
 // kill kills the container after ctx ended, marks res and returns the end

@@ -70,7 +70,7 @@ func (d *Driver) StartServer(ctx context.Context, spec *orc.ServerSpec) (*orc.Pl
 
 // startServer isolates and starts a created server and returns its URL.
 func (d *Driver) startServer(ctx context.Context, id, bridge, network string) (string, error) {
-	if err := d.initIsolated(ctx, id, bridge); err != nil {
+	if err := d.initIsolated(ctx, id, network, bridge); err != nil {
 		return "", err
 	}
 	cctx, cancel := d.detached(ctx)
