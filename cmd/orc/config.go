@@ -125,7 +125,12 @@ type WorkerConfig struct {
 // SchedulerConfig configures orc scheduler.
 type SchedulerConfig struct {
 	// Orc is the orc binary the Ray nodes run (default: this one).
-	Orc               string
+	Orc string
+	// Driver is the container driver of the worker replicas, and
+	// PoolDrivers that of the replicas of the pools it names (empty: the
+	// worker's default, docker).
+	Driver            string
+	PoolDrivers       map[string]string
 	WorkerConcurrency int
 	MaxRayJobs        int
 	Interval          time.Duration
@@ -189,6 +194,7 @@ func DefaultConfig() Config {
 		},
 		Identity: defaultIdentity(),
 		Scheduler: SchedulerConfig{
+			PoolDrivers:       map[string]string{},
 			WorkerConcurrency: 4,
 			MaxRayJobs:        8,
 			Interval:          2 * time.Second,

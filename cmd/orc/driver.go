@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -82,16 +86,64 @@ func openDriver(ctx context.Context, cfg *Config, log *slog.Logger, tp trace.Tra
 	// to, and whether it may pull.
 	ext.Args = append(ext.Args, "--installation", cfg.QueuePrefix, "--pull="+strconv.FormatBool(w.Pull),
 		"--log-level", cfg.LogLevel)
-	if w.DriverSHA256 != "" {
-		sum, err := hex.DecodeString(w.DriverSHA256)
-		if err != nil || len(sum) != 32 {
-			return nil, fmt.Errorf("%w: --driver-sha256: want 64 hex digits", errUsage)
-		}
+	sum, err := driverChecksum(w.DriverSHA256, w.Driver)
+	if err != nil {
+		return nil, err
+	}
+	if sum != nil {
 		ext.SHA256 = sum
 	} else if w.Driver != builtinDriver {
 		log.Warn("the driver binary is not checked: set --driver-sha256 to its SHA-256", "path", ext.Path)
 	}
 	return plugin.Open(ctx, ext)
+}
+
+// driverChecksum returns the SHA-256 that --driver-sha256 gives the
+// driver name: the flag is one checksum (the driver's), or name=checksum
+// pairs, so that one setting serves the workers of pools with different
+// drivers. nil: none given.
+func driverChecksum(flag, name string) ([]byte, error) {
+	if flag == "" {
+		return nil, nil
+	}
+	digits := flag
+	if strings.Contains(flag, "=") {
+		sums := namedValues{}
+		if err := sums.Set(flag); err != nil {
+			return nil, fmt.Errorf("%w: --driver-sha256: %v", errUsage, err)
+		}
+		if digits = sums[name]; digits == "" {
+			return nil, nil
+		}
+	}
+	sum, err := hex.DecodeString(digits)
+	if err != nil || len(sum) != sha256.Size {
+		return nil, fmt.Errorf("%w: --driver-sha256: want 64 hex digits for %s", errUsage, name)
+	}
+	return sum, nil
+}
+
+// namedValues is a flag of name=value pairs, comma separated (the flag may
+// also be given more than once).
+type namedValues map[string]string
+
+func (m namedValues) String() string {
+	pairs := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		pairs = append(pairs, k+"="+m[k])
+	}
+	return strings.Join(pairs, ",")
+}
+
+func (m namedValues) Set(s string) error {
+	for _, pair := range splitList(s) {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || k == "" || v == "" {
+			return fmt.Errorf("want name=value, got %q", pair)
+		}
+		m[k] = v
+	}
+	return nil
 }
 
 // runDriver serves a built-in driver to the worker that started this

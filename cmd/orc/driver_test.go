@@ -1,14 +1,22 @@
 package main
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/testenv"
 	"github.com/orc-gateway/orc/runtime/plugin"
 )
 
@@ -97,4 +105,95 @@ func waitContainer(t *testing.T, id string) {
 		}
 	}
 	t.Fatalf("no container of %s", id)
+}
+
+func TestDriverChecksum(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	other := strings.Repeat("cd", 32)
+	tests := []struct {
+		name, flag, driver string
+		want               string // hex; "" none
+		err                bool
+	}{
+		{"none", "", "podman", "", false},
+		{"one", sum, "podman", sum, false},
+		{"by name", "docker=" + other + ",podman=" + sum, "podman", sum, false},
+		{"not named", "docker=" + other, "podman", "", false},
+		{"short", "abcd", "podman", "", true},
+		{"not hex", strings.Repeat("zz", 32), "podman", "", true},
+		{"bad pair", "podman=", "podman", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := driverChecksum(tt.flag, tt.driver)
+			if (err != nil) != tt.err || hex.EncodeToString(got) != tt.want {
+				t.Errorf("driverChecksum(%q, %q) = %x, %v; want %s (error %v)", tt.flag, tt.driver, got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+// A worker refuses a driver it cannot find or whose name is not one, and
+// says which.
+func TestOpenDriverRefuses(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ driver, want string }{
+		{"../../bin/sh", "want docker or a driver's name"},
+		{"Podman", "want docker or a driver's name"},
+		{"missing", "orc-driver-missing: no such file or directory"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Worker.Driver, cfg.Worker.DriverDir = tc.driver, dir
+		_, err := openDriver(context.Background(), &cfg, slog.New(slog.DiscardHandler), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--driver %s: %v, want an error saying %q", tc.driver, err, tc.want)
+		}
+	}
+}
+
+// TestPodmanWorker: a worker whose driver is Podman, an external driver
+// found in its driver folder and checked against its SHA-256, runs an exec
+// invocation and a warm one; both record the driver, and the cluster view
+// shows it.
+func TestPodmanWorker(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "orc-driver-podman")
+	if out, err := exec.Command("go", "build", "-o", bin, "../orc-driver-podman").CombinedOutput(); err != nil {
+		t.Fatalf("build the podman driver: %v %s", err, out)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	testenv.PodmanImage(t, "orc-echo:1.0.0")
+	s := newStack(t, func(c *Config) {
+		c.Worker.Driver, c.Worker.DriverDir = "podman", dir
+		c.Worker.DriverSHA256 = "docker=" + strings.Repeat("0", 64) + ",podman=" + hex.EncodeToString(sum[:])
+	}, false)
+	s.register(manifest(t, "echo", func(m map[string]any) { m["name"] = "echo-podman" }))
+	s.register(manifest(t, "echo", func(m map[string]any) { m["name"], m["protocol"] = "echo-podman-warm", "http" }))
+	for _, plugin := range []string{"echo-podman", "echo-podman-warm"} {
+		inv := s.invokeSync(t, plugin, `{"message":"podman"}`)
+		if inv.Status != orc.StatusSucceeded || inv.Driver != "podman" || !strings.Contains(string(inv.Output), `"podman"`) {
+			t.Errorf("%s: status %s, driver %q, output %s; want succeeded by podman", plugin, inv.Status, inv.Driver, inv.Output)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var c struct {
+			Workers []*orc.WorkerInfo `json:"workers"`
+		}
+		s.do("GET", "/api/v1/cluster", nil).json(t, &c)
+		if len(c.Workers) == 1 && c.Workers[0].Driver != nil {
+			if d := c.Workers[0].Driver; d.Name != "podman" || !d.External || !d.Healthy || !strings.Contains(d.Detail, "rootful") {
+				t.Errorf("the worker's driver = %+v, want a healthy external rootful podman", d)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster workers = %+v, want one with its driver", c.Workers)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

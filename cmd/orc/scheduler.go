@@ -35,6 +35,8 @@ func runScheduler(ctx context.Context, args []string, stderr io.Writer) error {
 	s := &cfg.Scheduler
 	fs.StringVar(&cfg.RayAddress, "ray-address", cfg.RayAddress, "Ray dashboard URL, e.g. http://127.0.0.1:8265 (required)")
 	fs.StringVar(&s.Orc, "orc", s.Orc, "path of the orc binary on the Ray nodes (default: this binary)")
+	fs.StringVar(&s.Driver, "driver", s.Driver, "container driver of the worker replicas: docker or an external driver's name (empty: the worker's default)")
+	fs.Var(namedValues(s.PoolDrivers), "pool-driver", "container driver of a pool's worker replicas, pool=driver (comma separated, or the flag again)")
 	fs.IntVar(&s.WorkerConcurrency, "worker-concurrency", s.WorkerConcurrency, "invocations one worker replica runs at once")
 	fs.IntVar(&s.MaxRayJobs, "max-ray-jobs", s.MaxRayJobs, "ray-job invocations in flight at once")
 	fs.DurationVar(&s.Interval, "interval", s.Interval, "time between two reconciliations")
@@ -115,6 +117,8 @@ func (m *Scheduler) Open(ctx context.Context) (err error) {
 		// one and reports it in its heartbeats, for the gateway's service
 		// discovery (GET /api/v1/metrics/targets).
 		Command:           []string{orcBin, "worker", "--ray-replica", "--metrics-addr", cfg.Scheduler.WorkerMetricsAddr, "--concurrency", strconv.Itoa(cfg.Scheduler.WorkerConcurrency)},
+		Driver:            cfg.Scheduler.Driver,
+		PoolDrivers:       cfg.Scheduler.PoolDrivers,
 		WorkerConcurrency: cfg.Scheduler.WorkerConcurrency,
 		Interval:          cfg.Scheduler.Interval,
 		ScaleDownAfter:    cfg.Scheduler.ScaleDownAfter,

@@ -41,7 +41,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&w.DockerHost, "docker-host", w.DockerHost, "Docker engine address (default: DOCKER_HOST or the local socket)")
 	fs.StringVar(&w.Driver, "driver", w.Driver, "container driver: docker (built in) or an external driver's name (the binary orc-driver-<name> in --driver-dir)")
 	fs.StringVar(&w.DriverDir, "driver-dir", w.DriverDir, "folder of the external drivers (default: the folder of this binary)")
-	fs.StringVar(&w.DriverSHA256, "driver-sha256", w.DriverSHA256, "hex SHA-256 the driver binary must have to be started (empty: not checked)")
+	fs.StringVar(&w.DriverSHA256, "driver-sha256", w.DriverSHA256, "hex SHA-256 the driver binary must have to be started, or driver=sha256 pairs, comma separated (empty: not checked)")
 	fs.BoolVar(&w.DriverProcess, "driver-process", w.DriverProcess, "run the built-in docker driver in a process of its own (orc driver docker)")
 	fs.BoolVar(&w.Pull, "pull", w.Pull, "pull a plugin's image the engine does not have (default: run only images already on it)")
 	fs.DurationVar(&w.Drain, "drain", w.Drain, "time running invocations get to finish at shutdown")

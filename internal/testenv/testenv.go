@@ -116,6 +116,25 @@ func Image(t testing.TB, ref string) {
 	}
 }
 
+// PodmanImage makes sure an image built for Docker (make images) is in
+// Podman's storage too, copying it over (docker save | podman load) when it
+// is not. Podman missing fails the test: deploy/local/services.sh installs
+// it.
+func PodmanImage(t testing.TB, ref string) {
+	t.Helper()
+	Image(t, ref)
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Fatalf("podman is missing (run deploy/local/services.sh): %v", err)
+	}
+	if exec.Command("podman", "image", "exists", ref).Run() == nil {
+		return
+	}
+	load := exec.Command("sh", "-c", `docker save "$1" | podman load -q`, "sh", ref)
+	if out, err := load.CombinedOutput(); err != nil {
+		t.Fatalf("copy image %s to podman: %v %s", ref, err, out)
+	}
+}
+
 // DefaultRayAddress is the Ray dashboard deploy/local/services.sh starts.
 const DefaultRayAddress = "http://127.0.0.1:8265"
 

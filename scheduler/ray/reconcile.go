@@ -1,6 +1,7 @@
 package ray
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -40,6 +41,11 @@ type ReconcilerConfig struct {
 	Command []string
 	// Env is set in each replica's environment (database and broker URLs).
 	Env map[string]string
+	// Driver is the container driver of the replicas (their --driver),
+	// and PoolDrivers that of the replicas of the pools it names; empty:
+	// the worker's default (docker).
+	Driver      string
+	PoolDrivers map[string]string
 	// WorkerConcurrency is how many invocations one replica runs at once;
 	// desired replicas are the pool's unfinished invocations divided by it
 	// (default 4).
@@ -263,6 +269,9 @@ func desired(d *orc.PoolDemand, perReplica int) int {
 func (r *Reconciler) submit(ctx context.Context, d *orc.PoolDemand) (*JobDetails, error) {
 	id := fmt.Sprintf("%s-worker-%s-%s", r.cfg.Prefix, d.Pool, randomSuffix())
 	argv := append(append([]string{}, r.cfg.Command...), "--pool", d.Pool, "--id", id)
+	if driver := cmp.Or(r.cfg.PoolDrivers[d.Pool], r.cfg.Driver); driver != "" {
+		argv = append(argv, "--driver", driver)
+	}
 	job := &JobSubmission{
 		SubmissionID: id,
 		Entrypoint:   shellJoin(argv),

@@ -633,6 +633,23 @@ func TestReconcileSubmitsMinReplicas(t *testing.T) {
 		}
 	}
 
+	// A pool's driver, or the installation's, is the replicas'.
+	for _, tc := range []struct {
+		cfg  ReconcilerConfig
+		want string
+	}{
+		{ReconcilerConfig{Driver: "podman"}, " --driver podman"},
+		{ReconcilerConfig{Driver: "podman", PoolDrivers: map[string]string{"vision": "docker", "other": "x"}}, " --driver docker"},
+		{ReconcilerConfig{PoolDrivers: map[string]string{"other": "podman"}}, ""},
+	} {
+		e := newReconcileEnv(t, tc.cfg, &orc.PoolDemand{Pool: "vision", MinWorkers: 1, MaxWorkers: 1})
+		e.reconcile(t)
+		submits, _, _ := e.ray.calls()
+		if len(submits) != 1 || !strings.HasSuffix(submits[0].Job.Entrypoint, " --id "+submits[0].Job.SubmissionID+tc.want) {
+			t.Errorf("config %+v: entrypoints %+v, want them to end with %q", tc.cfg, submits, tc.want)
+		}
+	}
+
 	// Replicas Ray has not placed yet count: nothing more is submitted.
 	e.clock.Advance(2 * time.Second)
 	if st := e.reconcile(t)["vision"]; st.State != orc.PoolWaiting {
