@@ -217,7 +217,7 @@ func TestConsoleCluster(t *testing.T) {
 	b.Navigate(t, base+"/console/cluster")
 	b.WaitVisible(t, "meter")
 	body := b.Text(t, "main")
-	for _, want := range []string{"head", "CPU", "cluster-pool", "accelerator", "taking tasks"} {
+	for _, want := range []string{"head", "CPU", "cluster-pool", "accelerator", "taking tasks", "docker"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the cluster page lacks %q:\n%s", want, body)
 		}

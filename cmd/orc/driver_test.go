@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	chrome "github.com/orc-gateway/orc/internal/testenv/browser"
+
 	"github.com/orc-gateway/orc"
 	"github.com/orc-gateway/orc/internal/testenv"
 	"github.com/orc-gateway/orc/runtime/plugin"
@@ -161,11 +163,11 @@ func TestPodmanWorker(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../orc-driver-podman").CombinedOutput(); err != nil {
 		t.Fatalf("build the podman driver: %v %s", err, out)
 	}
-	b, err := os.ReadFile(bin)
+	binData, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(binData)
 	testenv.PodmanImage(t, "orc-echo:1.0.0")
 	s := newStack(t, func(c *Config) {
 		c.Worker.Driver, c.Worker.DriverDir = "podman", dir
@@ -173,8 +175,10 @@ func TestPodmanWorker(t *testing.T) {
 	}, false)
 	s.register(manifest(t, "echo", func(m map[string]any) { m["name"] = "echo-podman" }))
 	s.register(manifest(t, "echo", func(m map[string]any) { m["name"], m["protocol"] = "echo-podman-warm", "http" }))
+	var last string
 	for _, plugin := range []string{"echo-podman", "echo-podman-warm"} {
 		inv := s.invokeSync(t, plugin, `{"message":"podman"}`)
+		last = inv.ID
 		if inv.Status != orc.StatusSucceeded || inv.Driver != "podman" || !strings.Contains(string(inv.Output), `"podman"`) {
 			t.Errorf("%s: status %s, driver %q, output %s; want succeeded by podman", plugin, inv.Status, inv.Driver, inv.Output)
 		}
@@ -195,5 +199,24 @@ func TestPodmanWorker(t *testing.T) {
 			t.Fatalf("cluster workers = %+v, want one with its driver", c.Workers)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+
+	// The console shows the driver of the worker and of the invocation.
+	b := chrome.New(t)
+	base := s.gw.URL()
+	consoleSignIn(t, b, base, adminEmail, adminPassword)
+	b.Navigate(t, base+"/console/cluster")
+	b.WaitVisible(t, "table")
+	if body := b.Text(t, "main"); !strings.Contains(body, "podman 4.") || !strings.Contains(body, "own process") {
+		t.Errorf("the cluster page does not show the worker's podman driver:\n%s", body)
+	}
+	consoleShot(t, b, "cluster-driver")
+	b.Navigate(t, base+"/console/invocations/"+last)
+	b.WaitVisible(t, "dl")
+	if body := b.Text(t, "dl"); !strings.Contains(body, "Driver") || !strings.Contains(body, "podman") {
+		t.Errorf("the invocation page does not show its driver:\n%s", body)
+	}
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("the pages logged errors: %q", errs)
 	}
 }
