@@ -13,8 +13,11 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 all: build
 
+## build: bin/orc, and beside it the external drivers a worker finds there
+## (bin/orc-driver-podman for --driver podman)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.Version=$(VERSION)" -o $(BIN) ./cmd/orc
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/orc-driver-podman ./cmd/orc-driver-podman
 
 ## services: install and start PostgreSQL, RabbitMQ, Docker and Ray (idempotent)
 services:

@@ -24,10 +24,13 @@ var layers = map[string][]string{
 	"runtime":  {".", "internal/jsondepth"},
 	// Adapters, named after their technology: the domain only (and their
 	// own subpackages).
-	"store/postgres/...":      {"."},
-	"queue/rabbitmq/...":      {"."},
-	"runtime/docker/...":      {".", "internal/capbuf", "internal/containerproto"},
-	"runtime/podman/...":      {".", "internal/capbuf", "internal/containerproto"},
+	"store/postgres/...": {"."},
+	"queue/rabbitmq/...": {"."},
+	"runtime/docker/...": {".", "internal/capbuf", "internal/containerproto"},
+	"runtime/podman/...": {".", "internal/capbuf", "internal/containerproto"},
+	// go-plugin's shims serve any driver; the suite tests any driver.
+	"runtime/plugin/...":      {".", "runtime/plugin/driverpb"},
+	"runtime/drivertest":      {"."},
 	"scheduler/ray/...":       {"."},
 	"hooks":                   {".", "hooks/wasmbin", "internal/jsondepth"},
 	"hooks/wasmbin":           {},
