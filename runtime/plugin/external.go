@@ -157,7 +157,8 @@ func (e *External) start() (*Client, *plugin.Client, error) {
 		AutoMTLS:         true,
 		Logger:           hclogTo(e.log),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage))},
+			grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)),
+			grpc.WithInitialWindowSize(windowSize), grpc.WithInitialConnWindowSize(windowSize)},
 	}
 	if len(e.cfg.SHA256) > 0 {
 		cc.SecureConfig = &plugin.SecureConfig{Checksum: e.cfg.SHA256, Hash: sha256.New()}

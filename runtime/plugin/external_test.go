@@ -23,6 +23,14 @@ import (
 
 var installation = drivertest.Installation("docker-plugin")
 
+func TestMain(m *testing.M) {
+	if path := os.Getenv(echoEnv); path != "" {
+		serveEcho(path) // BenchmarkHop's other process
+		return
+	}
+	os.Exit(m.Run())
+}
+
 // TestDockerOverPlugin runs the driver suite against the Docker driver in
 // a process of its own (orc driver docker), through go-plugin.
 func TestDockerOverPlugin(t *testing.T) {
@@ -138,7 +146,7 @@ func TestDriverChecksum(t *testing.T) {
 	}
 }
 
-func open(t *testing.T, cfg plugin.ExternalConfig) *plugin.External {
+func open(t testing.TB, cfg plugin.ExternalConfig) *plugin.External {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test against the docker engine (-short)")
@@ -156,7 +164,7 @@ var builds sync.Map // command -> func() (string, error)
 
 // binary builds one of the repository's commands (cmd/<name>) once per
 // test binary and returns its path.
-func binary(t *testing.T, name string) string {
+func binary(t testing.TB, name string) string {
 	t.Helper()
 	f, _ := builds.LoadOrStore(name, sync.OnceValues(func() (string, error) {
 		_, self, _, _ := runtime.Caller(0)
@@ -181,7 +189,7 @@ func binary(t *testing.T, name string) string {
 }
 
 // orcBinary builds the orc binary once per test binary.
-func orcBinary(t *testing.T) string {
+func orcBinary(t testing.TB) string {
 	t.Helper()
 	return binary(t, "orc")
 }
@@ -208,7 +216,7 @@ func waitContainers(t *testing.T, id string, n int) {
 }
 
 // testWriter sends the driver's logs to the test's log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))

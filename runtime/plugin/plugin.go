@@ -31,6 +31,11 @@ const pluginName = "driver"
 // result's kept output (8 MiB of stdout by default) travel whole.
 const maxMessage = 64 << 20
 
+// windowSize is the HTTP/2 flow-control window of the driver connection,
+// either way. A fixed window turns gRPC's bandwidth probing off, whose
+// PING frames cost a driver call extra wake-ups of both processes.
+const windowSize = 8 << 20
+
 // grpcPlugin is the go-plugin plugin of the driver protocol: the server
 // side wraps Impl, the client side returns a *Client.
 type grpcPlugin struct {

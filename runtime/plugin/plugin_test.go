@@ -170,3 +170,32 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 		t.Errorf("Reap of a driver that does not reap: %v, want EINVALID", err)
 	}
 }
+
+// nopServers is a driver whose ListServers does nothing.
+type nopServers struct{ fakeDriver }
+
+func (*nopServers) StartServer(context.Context, *orc.ServerSpec) (*orc.PluginServer, error) {
+	return nil, nil
+}
+func (*nopServers) StopServer(context.Context, string) error { return nil }
+func (*nopServers) ListServers(context.Context) ([]orc.PluginServer, error) {
+	return []orc.PluginServer{{ID: "a", URL: "http://10.0.0.1:8080", Labels: map[string]string{"orc.worker": "w"}}}, nil
+}
+
+// BenchmarkProtocolHop is a driver call that does nothing, over a real
+// gRPC connection (a Unix socket, no TLS) in one process: the protocol's
+// own cost, without a second process.
+func BenchmarkProtocolHop(b *testing.B) {
+	client, _ := plugin.TestPluginGRPCConn(b, false, map[string]plugin.Plugin{pluginName: &grpcPlugin{Impl: &nopServers{}}})
+	b.Cleanup(func() { client.Close() })
+	raw, err := client.Dispense(pluginName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := raw.(*Client)
+	for b.Loop() {
+		if _, err := c.ListServers(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -24,7 +24,8 @@ func Serve(d orc.Driver) {
 		HandshakeConfig: Handshake,
 		Plugins:         pluginSet(d),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage))...)
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage),
+				grpc.InitialWindowSize(windowSize), grpc.InitialConnWindowSize(windowSize))...)
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, JSONFormat: true}),
 	})
