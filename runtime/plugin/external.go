@@ -151,7 +151,7 @@ func (e *External) start() (*Client, *plugin.Client, error) {
 	cmd.Env = append(cmd.Environ(), e.cfg.Env...)
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
-		Plugins:          pluginSet(nil),
+		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: pluginSet(nil)},
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -174,7 +174,7 @@ func (e *External) start() (*Client, *plugin.Client, error) {
 		proc.Kill()
 		return nil, nil, startError(e.cfg.Name, err)
 	}
-	e.log.Info("driver process started", "path", e.cfg.Path, "pid", proc.ReattachConfig().Pid)
+	e.log.Info("driver process started", "path", e.cfg.Path, "pid", proc.ReattachConfig().Pid, "protocol", proc.NegotiatedVersion())
 	return raw.(*Client), proc, nil
 }
 
@@ -183,7 +183,7 @@ func startError(name string, err error) error {
 	switch {
 	case err == plugin.ErrChecksumsDoNotMatch:
 		return orc.WrapError(orc.EINVALID, err, fmt.Sprintf("the %s driver binary does not match its checksum", name))
-	case strings.Contains(err.Error(), "Incompatible API version"):
+	case strings.Contains(err.Error(), "incompatible API version"):
 		return orc.WrapError(orc.EINVALID, err, fmt.Sprintf("the %s driver speaks another protocol version", name))
 	}
 	return orc.WrapError(orc.EUNAVAILABLE, err, fmt.Sprintf("the %s driver process could not be started", name))

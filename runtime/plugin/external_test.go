@@ -146,6 +146,19 @@ func TestDriverChecksum(t *testing.T) {
 	}
 }
 
+// A driver that speaks no protocol version the worker does is refused at
+// the handshake, with an error that says so.
+func TestDriverProtocolVersion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a driver")
+	}
+	_, err := plugin.Open(context.Background(), plugin.ExternalConfig{Name: "v2",
+		Path: binary(t, "runtime/plugin/testdata/v2driver")})
+	if orc.ErrorCode(err) != orc.EINVALID || orc.ErrorMessage(err) != "the v2 driver speaks another protocol version" {
+		t.Errorf("Open of a version 2 driver = %v, want EINVALID", err)
+	}
+}
+
 func open(t testing.TB, cfg plugin.ExternalConfig) *plugin.External {
 	t.Helper()
 	if testing.Short() {
@@ -162,8 +175,9 @@ func open(t testing.TB, cfg plugin.ExternalConfig) *plugin.External {
 
 var builds sync.Map // command -> func() (string, error)
 
-// binary builds one of the repository's commands (cmd/<name>) once per
-// test binary and returns its path.
+// binary builds one of the repository's commands (cmd/<name>, or a
+// package path from the repository's root) once per test binary and
+// returns its path.
 func binary(t testing.TB, name string) string {
 	t.Helper()
 	f, _ := builds.LoadOrStore(name, sync.OnceValues(func() (string, error) {
@@ -172,8 +186,12 @@ func binary(t testing.TB, name string) string {
 		if err != nil {
 			return "", err
 		}
-		bin := filepath.Join(dir, name)
-		build := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
+		pkg := "./" + name
+		if !strings.Contains(name, "/") {
+			pkg = "./cmd/" + name
+		}
+		bin := filepath.Join(dir, filepath.Base(name))
+		build := exec.Command("go", "build", "-o", bin, pkg)
 		build.Dir = filepath.Join(filepath.Dir(self), "..", "..")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {

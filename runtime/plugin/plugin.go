@@ -11,8 +11,9 @@ import (
 )
 
 // ProtocolVersion is the driver protocol's version (driverpb, v1). A
-// worker and a driver that speak different versions refuse each other at
-// the handshake.
+// worker and a driver each say which versions they speak, and go-plugin
+// settles on the highest both do; with none in common they refuse each
+// other at the handshake.
 const ProtocolVersion = 1
 
 // Handshake is what a driver process and the worker check before they

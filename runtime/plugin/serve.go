@@ -21,8 +21,8 @@ import (
 // worker's log.
 func Serve(d orc.Driver) {
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		Plugins:         pluginSet(d),
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: pluginSet(d)},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage),
 				grpc.InitialWindowSize(windowSize), grpc.InitialConnWindowSize(windowSize))...)
