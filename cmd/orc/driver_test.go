@@ -220,3 +220,31 @@ func TestPodmanWorker(t *testing.T) {
 		t.Errorf("the pages logged errors: %q", errs)
 	}
 }
+
+// A worker killed with kill -9 takes its driver process with it (go-plugin's
+// server ends when its connection to the worker does): restarts of a
+// worker leave no driver processes behind.
+func TestDriverProcessEndsWithItsWorker(t *testing.T) {
+	s := newStack(t, nil, true)
+	worker := s.workerProcess("--driver-process")
+	var driver int
+	for deadline := time.Now().Add(30 * time.Second); driver == 0; time.Sleep(100 * time.Millisecond) {
+		for _, pid := range procTree(worker.Process.Pid)[1:] {
+			if procParent(pid) == worker.Process.Pid && procName(pid) == "orc" {
+				driver = pid
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker started no driver process")
+		}
+	}
+	if err := worker.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	worker.Wait() //nolint:errcheck // killed
+	for deadline := time.Now().Add(10 * time.Second); procParent(driver) != 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the driver process %d outlived its worker by 10s", driver)
+		}
+	}
+}

@@ -206,12 +206,13 @@ func (s *stack) startWorkerWith(change func(*Worker)) {
 	}
 }
 
-// workerProcess runs `orc worker` as a separate process of the stack.
-func (s *stack) workerProcess() *exec.Cmd {
+// workerProcess runs `orc worker` as a separate process of the stack, with
+// the given flags besides the stack's.
+func (s *stack) workerProcess(flags ...string) *exec.Cmd {
 	t := s.t
 	t.Helper()
 	bin := buildOrc(t)
-	cmd := exec.Command(bin, "worker", "--metrics-addr=", "--concurrency=2")
+	cmd := exec.Command(bin, append([]string{"worker", "--metrics-addr=", "--concurrency=2"}, flags...)...)
 	cmd.Env = append(os.Environ(),
 		"ORC_DATABASE_URL="+s.cfg.DatabaseURL,
 		"ORC_AMQP_URL="+s.cfg.AMQPURL,

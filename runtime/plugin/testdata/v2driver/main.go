@@ -12,7 +12,9 @@ import (
 )
 
 // v2 is a driver of protocol version 2 that serves nothing.
-type v2 struct{ goplugin.NetRPCUnsupportedPlugin }
+type v2 struct {
+	goplugin.NetRPCUnsupportedPlugin
+}
 
 func (v2) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error { return nil }
 func (v2) GRPCClient(context.Context, *goplugin.GRPCBroker, *grpc.ClientConn) (any, error) {
