@@ -62,6 +62,9 @@ fi
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 if [[ $mode != docker ]]; then
 	command -v podman >/dev/null 2>&1 || need_pkgs+=(podman)
+	# netavark is only recommended (the first alternative, CNI, would be
+	# taken without it); the driver is built and tested on netavark.
+	[[ -x /usr/lib/podman/netavark ]] || need_pkgs+=(netavark aardvark-dns)
 	command -v newuidmap >/dev/null 2>&1 || need_pkgs+=(uidmap)
 	command -v slirp4netns >/dev/null 2>&1 || need_pkgs+=(slirp4netns)
 fi
@@ -177,7 +180,7 @@ check_podman() {
 	# manage cgroups itself and log its events to a file.
 	if [[ ! -e /etc/containers/containers.conf ]] && [[ ! -d /run/systemd/system ]]; then
 		mkdir -p /etc/containers
-		printf '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' >/etc/containers/containers.conf
+		printf '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n[network]\nnetwork_backend = "netavark"\n' >/etc/containers/containers.conf
 	fi
 	if ! podman info >/dev/null 2>&1 && [[ ! -e /etc/containers/storage.conf ]]; then
 		# overlay cannot stack on an overlay root (a container's); vfs can.
@@ -186,6 +189,12 @@ check_podman() {
 	fi
 	if ! podman info >/dev/null; then
 		log "podman does not work (podman info fails)"
+		return 1
+	fi
+	local backend
+	backend=$(podman info --format '{{.Host.NetworkBackend}}')
+	if [[ $backend != netavark ]]; then
+		log "podman's network backend is $backend, not netavark (set network_backend in /etc/containers/containers.conf)"
 		return 1
 	fi
 }
