@@ -23,6 +23,7 @@ var secretRE = regexp.MustCompile(`<pre class="mono" id="secret">([^<]+)</pre>`)
 // role, sees the key once, and revokes it; another user can touch none of
 // them.
 func TestConsoleKeys(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, true)
 	s.addUser("key-a@example.com", orc.RoleDeveloper)
 	s.addUser("key-b@example.com", orc.RoleDeveloper)
@@ -95,6 +96,7 @@ func TestConsoleKeys(t *testing.T) {
 // and enables one, and reads the audit log; nobody else reaches those
 // pages, and an admin cannot lock themselves out.
 func TestConsoleUsers(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, true)
 	s.addUser("ops-dev@example.com", orc.RoleDeveloper)
 	admin, dev := newConsoleUser(t, s.gw.URL()), newConsoleUser(t, s.gw.URL())
@@ -396,6 +398,7 @@ func TestConsoleOverview(t *testing.T) {
 // refuses shows where, and keeps the text; viewers and other developers
 // cannot.
 func TestConsoleRegister(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, true)
 	s.addUser("reg-a@example.com", orc.RoleDeveloper)
 	s.addUser("reg-b@example.com", orc.RoleDeveloper)
@@ -478,6 +481,7 @@ func TestConsoleRegister(t *testing.T) {
 // TestConsoleHookDetail: a hook's page says which versions name it, among
 // the plugins the user may see, and only counts the others.
 func TestConsoleHookDetail(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, true)
 	module := hookModule(t, "validator")
 	tokA := s.addUser("hd-a@example.com", orc.RoleDeveloper)

@@ -109,6 +109,7 @@ func (u *consoleUser) csrf(path string) string {
 // tenancy. Nothing here is the console's own rule: it is the API's,
 // reached through the console.
 func TestConsoleRefusals(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, true)
 	s.register(echoManifest(t, "echo-c", true))
 	s.addUser("dev-a@example.com", orc.RoleDeveloper)
@@ -298,6 +299,7 @@ func (s *stack) countInvocations(t *testing.T) int {
 // the same id, discard takes one off the list, and another user's cannot
 // be touched.
 func TestConsoleDeadLetters(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, false)
 	s.register(manifest(t, "echo", func(m map[string]any) { m["public"] = true }))
 	v, err := s.db.FindVersion(context.Background(), "echo", "1.0.0")
@@ -388,6 +390,7 @@ func (u *consoleUser) upload(path string, fields url.Values, file string, conten
 // the API refuses shows why; another developer cannot delete it; a viewer
 // has no upload form and cannot upload.
 func TestConsoleHooks(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, true)
 	module := hookModule(t, "validator")
 	s.addUser("hk-a@example.com", orc.RoleDeveloper)
@@ -435,6 +438,7 @@ func TestConsoleHooks(t *testing.T) {
 // filter the API refuses above the form, and never shows another user's
 // invocations whatever the filters.
 func TestConsoleInvocationFilters(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, true)
 	s.addUser("cf-a@example.com", orc.RoleDeveloper)
 	s.addUser("cf-b@example.com", orc.RoleDeveloper)

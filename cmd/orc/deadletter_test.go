@@ -207,6 +207,7 @@ func (s *stack) deadLetterOf(ownerID int64, v *orc.Version) string {
 // admins on all; another user's is 404, not 403; a viewer reads but may
 // not redrive or discard.
 func TestDeadLetterRoles(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, false)
 	s.register(manifest(t, "echo", func(m map[string]any) { m["public"] = true }))
 	v, err := s.db.FindVersion(context.Background(), "echo", "1.0.0")

@@ -238,6 +238,7 @@ func TestPreHooks(t *testing.T) {
 }
 
 func TestPostHookAndGlobalHook(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, false)
 	s.mustUploadHook("redactor", "")
 	s.register(echoWithHooks(t, "contacts", "1.0.0", nil, []string{"redactor"}))

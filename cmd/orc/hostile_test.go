@@ -84,6 +84,7 @@ var pluginInput = map[string][]string{
 // character, invalid UTF-8) is always refused with a 4xx. The routes come
 // from the router itself, so a new route is swept without a change here.
 func TestHostileInputsNeverFailTheServer(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, func(c *Config) {
 		// Every request counts against the rate of a developer.
 		c.Identity.Limits[orc.RoleDeveloper] = identity.Limit{}

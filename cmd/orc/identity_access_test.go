@@ -33,6 +33,7 @@ func echoManifest(t testing.TB, name string, public bool) map[string]any {
 
 // TestRoleChecks tries every route that changes something with each role.
 func TestRoleChecks(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, true)
 	s.shareImages("orc-*")
 	ctx := context.Background()
@@ -135,6 +136,7 @@ func TestRoleChecks(t *testing.T) {
 // TestCrossTenant has user B try user A's invocation every way: each is
 // 404, as if it did not exist. Private plugins are hidden the same way.
 func TestCrossTenant(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, true)
 	s.shareImages("orc-*")
 	a := s.addUser("a@example.com", orc.RoleDeveloper)
@@ -269,6 +271,7 @@ func TestMassAssignment(t *testing.T) {
 
 // TestAPIKeys creates, uses, narrows, expires and revokes API keys.
 func TestAPIKeys(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, true)
 	dev := s.addUser("dev@example.com", orc.RoleDeveloper)
 	other := s.addUser("other@example.com", orc.RoleDeveloper)

@@ -16,6 +16,7 @@ import (
 // he may see, nor on the stream of an invocation of his own — while its
 // owner and an admin see them as they are written.
 func TestLiveLogsTenancy(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, false)
 	s.register(echoManifest(t, "echo-live", true))
 	alice := s.addUser("alice-live@example.com", orc.RoleDeveloper)

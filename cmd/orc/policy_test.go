@@ -41,6 +41,7 @@ func echoAs(t *testing.T, name string, edit func(m map[string]any)) map[string]a
 // size), images to the users whose plugins run them, and quotas bound
 // what one keeps. Admins set the policy.
 func TestPolicy(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, nil, true)
 	a := s.addUser("a@example.com", orc.RoleDeveloper)
 	b := s.addUser("b@example.com", orc.RoleDeveloper)
