@@ -136,3 +136,72 @@ func BenchmarkHookCanary(b *testing.B) {
 	load(b, h, "canary", "./examples/canary")
 	measure(b, callAllowed(h, "canary", req))
 }
+
+// BenchmarkHookChain is the latency of a chain of three hooks on the 1 KB
+// request, each called through the host as the registry calls a phase's
+// chain (one Host.Call each, the request encoded for each): three canary
+// examples, and three minimal hooks (the host's fixed cost alone), beside
+// one canary call and, as the floor, the canary's decision made three
+// times in native Go on the decoded request.
+func BenchmarkHookChain(b *testing.B) {
+	req := benchRequest(b)
+	chain := func(h *Host, names ...string) func() error {
+		calls := make([]func() error, len(names))
+		for i, n := range names {
+			calls[i] = callAllowed(h, n, req)
+		}
+		return func() error {
+			for _, c := range calls {
+				if err := c(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	b.Run("floor=native-canary-x3", func(b *testing.B) {
+		measure(b, func() error {
+			for range 3 {
+				key := req.Headers["x-canary-key"]
+				if key == "" {
+					key = req.InvocationID
+				}
+				if req.Plugin.Version == "2.0.0" || fnv32a(key)%100 < 0 {
+					return fmt.Errorf("canary")
+				}
+			}
+			return nil
+		})
+	})
+	b.Run("canary-x1", func(b *testing.B) {
+		h := newHost(b, Config{})
+		load(b, h, "c1", "./examples/canary")
+		measure(b, chain(h, "c1"))
+	})
+	b.Run("canary-x3", func(b *testing.B) {
+		h := newHost(b, Config{})
+		for _, n := range []string{"c1", "c2", "c3"} {
+			load(b, h, n, "./examples/canary")
+		}
+		measure(b, chain(h, "c1", "c2", "c3"))
+	})
+	b.Run("minimal-x3", func(b *testing.B) {
+		h := newHost(b, Config{})
+		for _, n := range []string{"m1", "m2", "m3"} {
+			if _, err := h.Load(context.Background(), n, wasmtest.MinimalHook(false)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		measure(b, chain(h, "m1", "m2", "m3"))
+	})
+}
+
+// fnv32a is the canary example's hash.
+func fnv32a(s string) uint32 {
+	h := uint32(2166136261)
+	for i := range len(s) {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
