@@ -144,22 +144,34 @@ func BenchmarkHookCanary(b *testing.B) {
 // one canary call and, as the floor, the canary's decision made three
 // times in native Go on the decoded request.
 func BenchmarkHookChain(b *testing.B) {
-	req := benchRequest(b)
+	// Every chain gets an input of its own, as invocations do: what the
+	// host remembers of one chain's input does not help the next.
+	base := benchRequest(b)
+	reqs := make([]*orc.HookRequest, 100)
+	for i := range reqs {
+		r := *base
+		r.Input = bytes.Replace(base.Input, []byte("ACME Corporation"), fmt.Appendf(nil, "ACME Corporation %03d", i), 1)
+		reqs[i] = &r
+	}
 	chain := func(h *Host, names ...string) func() error {
-		calls := make([]func() error, len(names))
-		for i, n := range names {
-			calls[i] = callAllowed(h, n, req)
-		}
+		ctx, n := context.Background(), 0
 		return func() error {
-			for _, c := range calls {
-				if err := c(); err != nil {
+			req := reqs[n%len(reqs)]
+			n++
+			for _, name := range names {
+				r, _, err := h.Call(ctx, name, req)
+				if err != nil {
 					return err
+				}
+				if !r.Allow {
+					return fmt.Errorf("hook %s refused", name)
 				}
 			}
 			return nil
 		}
 	}
 	b.Run("floor=native-canary-x3", func(b *testing.B) {
+		req := reqs[0]
 		measure(b, func() error {
 			for range 3 {
 				key := req.Headers["x-canary-key"]

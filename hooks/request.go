@@ -30,7 +30,7 @@ func encodeRequest(req *orc.HookRequest) (*requestBuf, error) {
 	if req.Phase != orc.HookPre && req.Phase != orc.HookPost {
 		return nil, fmt.Errorf("phase %q is not pre or post", req.Phase)
 	}
-	if len(req.Input) > 0 && !validJSON(req.Input) {
+	if len(req.Input) > 0 && !inputMemo.valid(req.Input) {
 		return nil, errors.New("input is not valid JSON")
 	}
 	if len(req.Output) > 0 && !validJSON(req.Output) {
