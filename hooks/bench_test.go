@@ -178,8 +178,8 @@ func BenchmarkHookChain(b *testing.B) {
 				if key == "" {
 					key = req.InvocationID
 				}
-				if req.Plugin.Version == "2.0.0" || fnv32a(key)%100 < 0 {
-					return fmt.Errorf("canary")
+				if req.Plugin.Version != "2.0.0" && fnv32a(key)%100 < 10 {
+					canaryRouted++
 				}
 			}
 			return nil
@@ -207,6 +207,10 @@ func BenchmarkHookChain(b *testing.B) {
 		measure(b, chain(h, "m1", "m2", "m3"))
 	})
 }
+
+// canaryRouted keeps the native floor's decisions from being optimized
+// away.
+var canaryRouted int
 
 // fnv32a is the canary example's hash.
 func fnv32a(s string) uint32 {
