@@ -216,6 +216,7 @@ func TestPodmanWorker(t *testing.T) {
 	if body := b.Text(t, "dl"); !strings.Contains(body, "Driver") || !strings.Contains(body, "podman") {
 		t.Errorf("the invocation page does not show its driver:\n%s", body)
 	}
+	consoleShot(t, b, "invocation-driver")
 	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("the pages logged errors: %q", errs)
 	}
