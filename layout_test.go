@@ -30,7 +30,7 @@ var layers = map[string][]string{
 	"runtime/podman/...": {".", "internal/capbuf", "internal/containerproto"},
 	// go-plugin's shims serve any driver; the suite tests any driver.
 	"runtime/plugin/...":      {".", "runtime/plugin/driverpb"},
-	"runtime/drivertest":      {"."},
+	"runtime/drivertest":      {".", "internal/containerproto"},
 	"scheduler/ray/...":       {"."},
 	"hooks":                   {".", "hooks/wasmbin", "internal/jsondepth"},
 	"hooks/wasmbin":           {},

@@ -22,19 +22,21 @@ import (
 	"time"
 
 	"github.com/orc-gateway/orc"
+	"github.com/orc-gateway/orc/internal/containerproto"
 )
 
 // ProbeImage is the suite's test image, built from testdata/probe.
 const ProbeImage = "orc-test-probe:latest"
 
-// Labels the drivers set on their containers (the same on every engine).
+// The labels every driver sets on its containers (containerproto's), by
+// which the suite finds them through the engine's CLI.
 const (
-	LabelManaged      = "orc.managed"
-	LabelInvocation   = "orc.invocation"
-	LabelAttempt      = "orc.attempt"
-	LabelDeadline     = "orc.deadline"
-	LabelInstallation = "orc.installation"
-	LabelServer       = "orc.server"
+	LabelManaged      = containerproto.LabelManaged
+	LabelInvocation   = containerproto.LabelInvocation
+	LabelAttempt      = containerproto.LabelAttempt
+	LabelDeadline     = containerproto.LabelDeadline
+	LabelInstallation = containerproto.LabelInstallation
+	LabelServer       = containerproto.LabelServer
 )
 
 // Driver is what the suite tests: the whole driver contract.
