@@ -38,8 +38,9 @@ var (
 	_ workerDriver = (*plugin.External)(nil)
 )
 
-// selfBinary returns the orc binary that `orc driver docker` runs: this
-// one (tests, whose binary is not orc, set another).
+// selfBinary returns the orc binary: the one `orc driver docker` runs,
+// beside which external drivers are by default (tests, whose binary is
+// not orc, set another).
 var selfBinary = os.Executable
 
 // builtinDriver is the driver compiled into orc.
@@ -71,7 +72,7 @@ func openDriver(ctx context.Context, cfg *Config, log *slog.Logger, tp trace.Tra
 		}
 		dir := w.DriverDir
 		if dir == "" {
-			self, err := os.Executable()
+			self, err := selfBinary()
 			if err != nil {
 				return nil, fmt.Errorf("find the orc binary: %w", err)
 			}

@@ -31,6 +31,9 @@ func newClient(rpc driverpb.DriverClient) *Client { return &Client{rpc: rpc} }
 // errDriverLost ends a run whose driver process went away before it sent
 // the result. It wraps orc.ErrHandedBack: the worker hands the task back,
 // and the next attempt reaps the container the lost run may have left.
+// errNoResult is a run stream that ended without a result.
+var errNoResult = errors.New("driver run: the stream ended without a result")
+
 // stopGrace is how long a run may take to end once its context has: the
 // driver kills the container, waits for its exit and removes it.
 const stopGrace = time.Minute

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -206,6 +205,3 @@ func (s *server) ListServers(ctx context.Context, _ *driverpb.Empty) (*driverpb.
 	}
 	return resp, nil
 }
-
-// errNoResult is a run stream that ended without a result.
-var errNoResult = errors.New("driver run: the stream ended without a result")
